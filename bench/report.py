@@ -1,0 +1,177 @@
+"""The bench's output: derived columns, the issue's targets, and the tables printed with rich."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+# RSS may grow while pools and caches fill; past this share of the first sample it is a leak suspect.
+SOAK_FLAT_PCT = 5.0
+
+
+COLUMNS = (
+    "scenario",
+    "body",
+    "c",
+    "req/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "errors",
+    "RSS MiB",
+    "CPU µs/req",
+    "p50 over direct",
+    "vs reference",
+)
+
+
+def _find(rows: list[dict], scenario: str, body: str, conc: int) -> dict | None:
+    for row in rows:
+        if (row["scenario"], row["body"], row["conc"]) == (scenario, body, conc) and not row["error"]:
+            return row
+    return None
+
+
+def annotate(rows: list[dict]) -> None:
+    """Add overhead over direct (p50, ms) and throughput relative to the reference, same body and c."""
+    for row in rows:
+        direct = _find(rows, "direct", row["body"], row["conc"])
+        ref = _find(rows, "reference", row["body"], row["conc"])
+        row_ok = not row["error"]
+        ok = row_ok and row["scenario"] != "direct"
+        row["overhead_p50_ms"] = row["p50_ms"] - direct["p50_ms"] if ok and direct else None
+        row["vs_reference"] = row["rps"] / ref["rps"] if row_ok and ref and ref["rps"] else None
+
+
+def _ratio(a: dict | None, b: dict | None, key: str) -> float | None:
+    if a is None or b is None or not b[key]:
+        return None
+    return a[key] / b[key]
+
+
+def targets(rows: list[dict]) -> list[dict]:
+    """The issue's acceptance figures, each with its measured value (None when a row is missing)."""
+    annotate(rows)
+    svc64, svc16 = _find(rows, "service", "json", 64), _find(rows, "service", "json", 16)
+    ref64, direct16 = _find(rows, "reference", "json", 64), _find(rows, "direct", "json", 16)
+    sse64 = _find(rows, "service", "sse", 64)
+    redis64 = _find(rows, "service-redis", "json", 64)
+    overhead = svc16["p50_ms"] - direct16["p50_ms"] if svc16 and direct16 else None
+    checks = [
+        ("service req/s vs reference, json c=64", _ratio(svc64, ref64, "rps"), ">=", 0.70, "ratio"),
+        ("service p50 overhead over direct, json c=16", overhead, "<=", 1.5, "ms"),
+        (
+            "streamed vs JSON server CPU per request, c=64",
+            _ratio(sse64, svc64, "cpu_us_per_req"),
+            "<=",
+            1.2,
+            "x",
+        ),
+        ("Redis-backed req/s vs reference, json c=64", _ratio(redis64, ref64, "rps"), ">=", 0.50, "ratio"),
+    ]
+    out = []
+    for name, value, op, goal, unit in checks:
+        ok = None if value is None else (value >= goal if op == ">=" else value <= goal)
+        out.append({"target": name, "value": value, "op": op, "goal": goal, "unit": unit, "ok": ok})
+    return out
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return f"{value:.0%}"
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value:.2f} ms"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "[dim]n/a[/]" if ok is None else ("[green]PASS[/]" if ok else "[red]FAIL[/]")
+
+
+def _console() -> Console:
+    # Wide enough that no figure is elided when the output is a pipe or a narrow terminal.
+    return Console(width=max(Console().width, 140))
+
+
+def print_report(results: dict) -> None:
+    console = _console()
+    info = results["machine"]
+    table = Table(
+        title=f"api-connector bench — {info['nproc']} cores, {info['cpu_model']}, {info['date']}, "
+        f"{results['duration_s']}s per row"
+    )
+    for col in COLUMNS:
+        table.add_column(col, justify="left" if col in ("scenario", "body") else "right")
+    for row in results["rows"]:
+        if row["error"]:
+            table.add_row(row["scenario"], row["body"], str(row["conc"]), "[red]failed[/]", *[""] * 8)
+            continue
+        over = row["overhead_p50_ms"]
+        ratio = row["vs_reference"]
+        table.add_row(
+            row["scenario"],
+            row["body"],
+            str(row["conc"]),
+            f"{row['rps']:,.0f}",
+            f"{row['p50_ms']:.2f}",
+            f"{row['p90_ms']:.2f}",
+            f"{row['p99_ms']:.2f}",
+            f"[red]{row['errors']}[/]" if row["errors"] else "0",
+            f"{row['rss_mib']:.0f}",
+            f"{row['cpu_us_per_req']:.0f}",
+            "—" if over is None else f"{over:+.2f} ms",
+            "—" if ratio is None else f"{ratio:.0%}",
+        )
+    console.print(table)
+    failed = {(r["scenario"], r["error"]) for r in results["rows"] if r["error"]}
+    for scenario, error in sorted(failed):
+        console.print(f"[red]{scenario}[/]: {escape(error)}", highlight=False)
+    checks = Table(title="targets (issue 7)")
+    for col in ("target", "measured", "goal", "verdict"):
+        checks.add_column(col)
+    for t in results["targets"]:
+        checks.add_row(
+            t["target"],
+            _fmt(t["value"], t["unit"]),
+            f"{t['op']} {_fmt(t['goal'], t['unit'])}",
+            _verdict(t["ok"]),
+        )
+    console.print(checks)
+
+
+def soak_verdict(samples: list[dict], total: int) -> dict:
+    if len(samples) < 2:
+        return {"flat": None, "reached": bool(samples) and samples[-1]["requests"] >= total}
+    # The first sample already includes warm-up growth (pools, caches); flatness is measured from it.
+    first, last = samples[0]["rss_mib"], samples[-1]["rss_mib"]
+    growth = (last - first) / first * 100 if first else 0.0
+    return {
+        "rss_first_mib": first,
+        "rss_last_mib": last,
+        "rss_max_mib": max(s["rss_mib"] for s in samples),
+        "rss_growth_pct": growth,
+        "flat": growth <= SOAK_FLAT_PCT,
+        "reached": samples[-1]["requests"] >= total,
+        "errors": sum(s["errors"] for s in samples),
+    }
+
+
+def print_soak(soak: dict) -> None:
+    console = _console()
+    table = Table(title=f"soak: service, 1 worker, json, c=64, until {soak['target_requests']:,} requests")
+    for col in ("requests", "req/s", "errors", "RSS MiB"):
+        table.add_column(col, justify="right")
+    for s in soak["samples"]:
+        table.add_row(f"{s['requests']:,}", f"{s['rps']:,.0f}", str(s["errors"]), f"{s['rss_mib']:.1f}")
+    console.print(table)
+    if soak.get("flat") is None:
+        console.print("[dim]soak: too few samples to judge RSS[/]")
+        return
+    growth = f"{soak['rss_first_mib']:.1f} -> {soak['rss_last_mib']:.1f} MiB ({soak['rss_growth_pct']:+.1f}%)"
+    console.print(
+        f"RSS {growth}, flat (<= {SOAK_FLAT_PCT:.0f}%): {_verdict(soak['flat'])}; "
+        f"reached {soak['target_requests']:,} requests: {_verdict(soak['reached'])}"
+    )

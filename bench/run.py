@@ -1,0 +1,358 @@
+"""The project's benchmark: the gateway against a bare aiohttp pass-through, both in front of nginx.
+
+    .venv/bin/python bench/run.py [--duration 8] [--quick] [--soak N] [--only NAME[,NAME]]
+
+Starts nginx (static OpenAI-format JSON and SSE answers), then, one at a time: nothing (wrk talks to
+nginx directly), the reference pass-through, and the service with 1 worker, 2 workers and Redis-backed
+state. Each is loaded with wrk at concurrency 16 and 64. Prints one table and writes
+bench/results/latest.json. Everything runs on 127.0.0.1 and stops when the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import service
+from harness import (
+    BENCH_DIR,
+    FIXTURES,
+    Proc,
+    Processes,
+    StartError,
+    cpu_layout,
+    cpu_seconds_between,
+    cpu_ticks,
+    descendants,
+    free_port,
+    http_post,
+    machine_info,
+    pinned,
+    rss_bytes,
+    start_nginx,
+    start_redis,
+    wait_http,
+)
+from report import print_report, print_soak, soak_verdict, targets
+
+GROUPS = ("direct", "reference", "service", "service-2w", "service-redis")
+CONCURRENCY = (16, 64)
+UPSTREAM_KEY = "sk-bench"
+
+
+@dataclass
+class Row:
+    scenario: str
+    body: str
+    conc: int
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p90_ms: float = 0.0
+    p99_ms: float = 0.0
+    requests: int = 0
+    errors: int = 0
+    rss_mib: float = 0.0
+    cpu_us_per_req: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class Target:
+    """Something to load: where to send, what to send, and which processes to measure."""
+
+    url_for: dict[str, str]  # body kind ("json" | "sse") -> URL
+    key: str
+    roots: list[int]  # processes whose whole tree is measured (CPU, RSS)
+
+    def tree(self) -> list[int]:
+        return [pid for root in self.roots for pid in descendants(root)]
+
+
+@dataclass
+class Upstream:
+    proc: Proc
+    port: int
+
+
+@dataclass
+class Options:
+    duration: int
+    warmup: int
+    server_cores: str | None
+    load_cores: str | None
+    workdir: Path
+
+
+# ---- load ---------------------------------------------------------------------------------------
+
+
+def request_file(group: str, body: str) -> Path:
+    # The direct and reference targets pass the body through untouched, so any model name does.
+    return FIXTURES / ("chat_request_stream.json" if body == "sse" else "chat_request.json")
+
+
+def wrk(url: str, body_file: Path, key: str, conc: int, seconds: int, cores: str | None) -> dict:
+    cmd = [
+        "wrk",
+        "-t2",
+        f"-c{conc}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(BENCH_DIR / "post.lua"),
+        url,
+    ]
+    env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_KEY": key}
+    out = subprocess.run(pinned(cmd, cores), capture_output=True, text=True, env=env, timeout=seconds + 60)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON ") :])
+    raise RuntimeError(f"wrk failed ({out.returncode}): {(out.stderr or out.stdout).strip()[-500:]}")
+
+
+def smoke(url: str, body_file: Path, key: str, body: str) -> str | None:
+    """One request before the load, so that a broken target is reported instead of measured."""
+    try:
+        status, data, ctype = http_post(url, body_file.read_bytes(), key)
+    except OSError as exc:
+        return f"smoke request failed: {exc}"
+    expected = b"data: [DONE]" if body == "sse" else b'"chat.completion"'
+    if status != 200 or expected not in data:
+        return f"smoke request: HTTP {status} {ctype} {data[:300]!r}"
+    return None
+
+
+def measure(opts: Options, target: Target, group: str, body: str, conc: int) -> Row:
+    row = Row(group, body, conc)
+    url, body_file = target.url_for[body], request_file(group, body)
+    problem = smoke(url, body_file, target.key, body)
+    if problem:
+        row.error = problem
+        return row
+    if opts.warmup:
+        wrk(url, body_file, target.key, conc, opts.warmup, opts.load_cores)
+    before = cpu_ticks(target.tree())
+    result = wrk(url, body_file, target.key, conc, opts.duration, opts.load_cores)
+    after = cpu_ticks(target.tree())
+    rss = rss_bytes(target.tree())
+    lat = result["latency_us"]
+    row.requests = int(result["requests"])
+    row.rps = row.requests / (result["duration_us"] / 1e6)
+    row.p50_ms, row.p90_ms, row.p99_ms = lat["p50"] / 1e3, lat["p90"] / 1e3, lat["p99"] / 1e3
+    row.errors = sum(int(v) for v in result["errors"].values())
+    row.rss_mib = rss / 2**20
+    row.cpu_us_per_req = cpu_seconds_between(before, after) / max(row.requests, 1) * 1e6
+    return row
+
+
+# ---- targets ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def started(
+    group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None
+) -> Iterator[Target]:
+    upstream = f"http://127.0.0.1:{nginx.port}"
+    if group == "direct":
+        paths = {b: f"{upstream}/{b}/v1/chat/completions" for b in ("json", "sse")}
+        yield Target(paths, UPSTREAM_KEY, [nginx.proc.popen.pid])
+        return
+    port = free_port()
+    if group == "reference":
+        cmd = [sys.executable, str(BENCH_DIR / "reference_passthrough.py"), str(port), upstream]
+        proc = procs.start("reference", pinned(cmd, opts.server_cores))
+        try:
+            wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=20)
+            base = f"http://127.0.0.1:{port}"
+            paths = {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")}
+            yield Target(paths, UPSTREAM_KEY, [proc.popen.pid])
+        finally:
+            procs.stop(proc)
+        return
+    workers = 2 if group == "service-2w" else 1
+    redis = redis if group == "service-redis" else None
+    with service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis) as svc:
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        yield Target({"json": url, "sse": url}, svc.key, [svc.proc.popen.pid])
+
+
+def bodies(group: str) -> tuple[str, ...]:
+    # Multi-worker and Redis rows answer "does it hold up", which the JSON path shows on its own.
+    return ("json", "sse") if group in ("direct", "reference", "service") else ("json",)
+
+
+def run_group(
+    group: str, procs: Processes, opts: Options, nginx: Upstream, redis_url: str | None
+) -> list[Row]:
+    rows: list[Row] = []
+    redis, redis_proc = redis_url, None
+    try:
+        if group == "service-redis" and redis is None:
+            redis_proc, redis = start_redis(procs, opts.load_cores)
+        with started(group, procs, opts, nginx, redis) as target:
+            for body in bodies(group):
+                for conc in CONCURRENCY:
+                    row = measure(opts, target, group, body, conc)
+                    rows.append(row)
+                    status = (
+                        row.error or f"{row.rps:,.0f} req/s  p50 {row.p50_ms:.2f} ms  errors {row.errors}"
+                    )
+                    print(f"  {group:<14} {body:<4} c={conc:<3} {status}", flush=True)
+    except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"  {group}: skipped: {exc}", file=sys.stderr, flush=True)
+        done = {(r.body, r.conc) for r in rows}
+        rows += [
+            Row(group, b, c, error=str(exc).splitlines()[0])
+            for b in bodies(group)
+            for c in CONCURRENCY
+            if (b, c) not in done
+        ]
+    finally:
+        if redis_proc is not None:
+            procs.stop(redis_proc)
+    return rows
+
+
+# ---- soak ---------------------------------------------------------------------------------------
+
+
+def run_soak(
+    total: int, segment: int, max_minutes: float, procs: Processes, opts: Options, nginx: Upstream
+) -> dict:
+    """The service at c=64 until `total` requests have been served, sampling RSS after each segment."""
+    samples: list[dict] = []
+    deadline = time.monotonic() + max_minutes * 60
+    with started("service", procs, opts, nginx, None) as target:
+        url, body_file = target.url_for["json"], request_file("service", "json")
+        problem = smoke(url, body_file, target.key, "json")
+        if problem:
+            raise StartError(problem)
+        done = 0
+        while done < total and time.monotonic() < deadline:
+            result = wrk(url, body_file, target.key, 64, segment, opts.load_cores)
+            done += int(result["requests"])
+            rss = rss_bytes(target.tree())
+            samples.append(
+                {
+                    "requests": done,
+                    "rps": result["requests"] / (result["duration_us"] / 1e6),
+                    "errors": sum(int(v) for v in result["errors"].values()),
+                    "rss_mib": rss / 2**20,
+                }
+            )
+            print(
+                f"  soak {done:>10,} requests  {samples[-1]['rps']:,.0f} req/s  RSS {rss / 2**20:.1f} MiB",
+                flush=True,
+            )
+    return {"target_requests": total, "samples": samples, **soak_verdict(samples, total)}
+
+
+# ---- main ---------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=8, help="seconds of measured load per row (default 8)")
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load before each row")
+    ap.add_argument("--quick", action="store_true", help="3 s rows, 1 s warm-up: a smoke test of the bench")
+    ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(GROUPS)}")
+    ap.add_argument(
+        "--soak",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the table: load the 1-worker service until N requests, watching RSS",
+    )
+    ap.add_argument("--soak-segment", type=int, default=30, help="seconds between RSS samples in --soak")
+    ap.add_argument("--soak-max-minutes", type=float, default=120, help="hard stop for --soak")
+    ap.add_argument(
+        "--redis-url",
+        default=None,
+        help="use this Redis (e.g. redis://127.0.0.1:6379/15) instead of starting one",
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.warmup = 3, 1
+    groups = [g.strip() for g in args.only.split(",") if g.strip()] or list(GROUPS)
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        ap.error(f"unknown --only name(s): {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)}")
+    if args.redis_url and not args.redis_url.startswith("redis://127.0.0.1"):
+        ap.error("--redis-url must point at 127.0.0.1: the bench never loads anything off this machine")
+    args.groups = groups
+    return args
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    # Turn SIGTERM into an exception so that the finally below stops every process we started.
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    args = parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk not found: run bench/run.sh, which installs it", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    server_cores, load_cores = cpu_layout()
+    workdir = Path(tempfile.mkdtemp(prefix="api-connector-bench-"))
+    opts = Options(args.duration, args.warmup, server_cores, load_cores, workdir)
+    procs = Processes(workdir)
+    info = machine_info()
+    print(
+        f"bench: {info['nproc']} cores ({info['cpu_model']}); server on core {server_cores}, "
+        f"wrk and nginx on core {load_cores}; {args.duration}s per row",
+        flush=True,
+    )
+    results: dict = {
+        "machine": info,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "pinning": {"server": server_cores, "load": load_cores},
+    }
+    failed = False
+    try:
+        nginx = Upstream(*start_nginx(procs, load_cores))
+        if args.soak:
+            results["soak"] = run_soak(
+                args.soak, args.soak_segment, args.soak_max_minutes, procs, opts, nginx
+            )
+            print_soak(results["soak"])
+        else:
+            rows = [r for g in args.groups for r in run_group(g, procs, opts, nginx, args.redis_url)]
+            failed = any(r.error for r in rows)
+            results["rows"] = [asdict(r) for r in rows]
+            results["targets"] = targets(results["rows"])
+            print_report(results)
+    except StartError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        failed = True
+    finally:
+        procs.stop_all()
+    out = BENCH_DIR / "results" / ("soak.json" if args.soak else "latest.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(BENCH_DIR.parent)}")
+    if failed or args.keep:
+        print(f"logs and configs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

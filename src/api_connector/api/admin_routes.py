@@ -1,0 +1,239 @@
+"""The admin API: organizations, projects, gateway keys, provider instances, usage and audit.
+
+A global admin key (no project) reaches everything; a project's admin key reaches only its project.
+Every change is audited (through the batch writer, off the request path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from api_connector.api.context import check_project_access, parse_model, project_of, read_json
+from api_connector.api.render import json_response
+from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
+from api_connector.auth.authenticator import Principal
+from api_connector.config import ProviderConfig, parse_config
+from api_connector.errors import PermissionDenied, ValidationFailed
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateOrganization(_Body):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class CreateProject(_Body):
+    organization_id: str
+    name: str = Field(min_length=1, max_length=100)
+
+
+class CreateKey(_Body):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(default_factory=lambda: ["inference", "requests"])
+    project_id: str | None = None  # global admins only; others create keys in their own project
+    global_key: bool = False  # global admins only: a key for every project (must have admin scope)
+
+
+class CreateProvider(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    config: dict[str, Any]
+
+
+def _plain(value: Any) -> Any:
+    """Dataclass records to JSON-ready dicts (frozensets as sorted lists, datetimes as ISO strings)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    data = asdict(value)
+    for key, item in data.items():
+        if isinstance(item, frozenset | set):
+            data[key] = sorted(item)
+        elif isinstance(item, datetime):
+            data[key] = item.isoformat()
+    return data
+
+
+def _global_only(request: web.Request) -> Principal:
+    principal: Principal = request[PRINCIPAL]
+    if not principal.is_global_admin:
+        raise PermissionDenied("only a global admin key can do this")
+    return principal
+
+
+async def _audit(request: web.Request, action: str, target_type: str, target_id: str | None,
+                 project_id: str | None, **details: Any) -> None:
+    services = request.app[SERVICES]
+    principal: Principal = request[PRINCIPAL]
+    await services.recorder.audit(request_id=request[REQUEST_ID], actor_key_id=principal.key_id,
+                                  project_id=project_id, action=action, target_type=target_type,
+                                  target_id=target_id, details=details)
+
+
+# -- organizations and projects ---------------------------------------------------------------------
+async def list_organizations(request: web.Request) -> web.Response:
+    _global_only(request)
+    return json_response({"data": _plain(await request.app[SERVICES].tenancy.list_organizations())})
+
+
+async def create_organization(request: web.Request) -> web.Response:
+    _global_only(request)
+    body = parse_model(CreateOrganization, await read_json(request))
+    org = await request.app[SERVICES].tenancy.create_organization(body.name)
+    await _audit(request, "organization.create", "organization", org.id, None)
+    return json_response(_plain(org), 201)
+
+
+async def list_projects(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal: Principal = request[PRINCIPAL]
+    if principal.is_global_admin:
+        projects = await services.tenancy.list_projects(request.query.get("organization_id"))
+    else:
+        projects = [await services.tenancy.get_project(project_of(request))]
+    return json_response({"data": _plain(projects)})
+
+
+async def create_project(request: web.Request) -> web.Response:
+    _global_only(request)
+    body = parse_model(CreateProject, await read_json(request))
+    project = await request.app[SERVICES].tenancy.create_project(body.organization_id, body.name)
+    await _audit(request, "project.create", "project", project.id, project.id)
+    return json_response(_plain(project), 201)
+
+
+# -- gateway keys -----------------------------------------------------------------------------------
+def _key_project(request: web.Request, named: str | None) -> str:
+    if named is None:
+        return project_of(request)
+    check_project_access(request, named)
+    return named
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal: Principal = request[PRINCIPAL]
+    if principal.is_global_admin and "project_id" not in request.query:
+        keys = await services.keys.list(None)
+    else:
+        keys = await services.keys.list(_key_project(request, request.query.get("project_id")))
+    return json_response({"data": _plain(keys)})
+
+
+async def create_key(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body = parse_model(CreateKey, await read_json(request))
+    if body.global_key:
+        _global_only(request)
+        if "admin" not in body.scopes:
+            raise ValidationFailed("a global key must have the admin scope", param="scopes")
+        project_id: str | None = None
+    else:
+        project_id = _key_project(request, body.project_id)
+    key, plaintext = await services.keys.create(project_id, body.name, body.scopes)
+    await _audit(request, "key.create", "gateway_key", key.id, project_id, scopes=sorted(key.scopes))
+    # The only time the plaintext is ever shown.
+    return json_response({**_plain(key), "key": plaintext}, 201)
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal: Principal = request[PRINCIPAL]
+    scope_project = None if principal.is_global_admin else project_of(request)
+    key = await services.authenticator.revoke(request.match_info["key_id"], scope_project)
+    await _audit(request, "key.revoke", "gateway_key", key.id, key.project_id)
+    return json_response(_plain(key))
+
+
+# -- provider instances -----------------------------------------------------------------------------
+async def _reload_project_providers(services: Services, project_id: str) -> None:
+    stored = await services.providers.list(project_id)
+    services.catalog.set_project_providers(
+        project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored])
+
+
+def _validated(name: str, config: dict[str, Any]) -> ProviderConfig:
+    return parse_config({"providers": {name: config}}, source="provider").providers[name]
+
+
+async def list_providers(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    project_id = project_of(request)
+    data = [
+        {"name": i.name, "type": i.spec.type, "base_url": i.base_url, "models": list(i.models),
+         "capabilities": sorted(c.value for c in i.spec.endpoints),
+         "source": "project" if i.project_id else "config"}
+        for i in services.catalog.instances(project_id)
+    ]
+    return json_response({"data": data})
+
+
+async def create_provider(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body = parse_model(CreateProvider, await read_json(request))
+    config = _validated(body.name, body.config)
+    project_id = project_of(request)
+    stored = await services.providers.create(project_id, body.name, config.type,
+                                             config.model_dump(exclude_defaults=True))
+    await _reload_project_providers(services, project_id)
+    await _audit(request, "provider.create", "provider", body.name, project_id, type=config.type)
+    return json_response(_plain(stored), 201)
+
+
+async def delete_provider(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    project_id = project_of(request)
+    name = request.match_info["name"]
+    await services.providers.delete(project_id, name)
+    await _reload_project_providers(services, project_id)
+    await _audit(request, "provider.delete", "provider", name, project_id)
+    return web.Response(status=204)
+
+
+# -- usage and audit --------------------------------------------------------------------------------
+async def list_usage(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    limit = _limit(request)
+    rows = await services.usage_queries.list_usage(project_of(request), None, None, limit)
+    return json_response({"data": _plain(rows)})
+
+
+async def usage_summary(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    return json_response({"data": await services.usage_queries.usage_summary(project_of(request))})
+
+
+async def list_audit(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    rows = await services.audit_queries.list_audit(project_of(request), action=request.query.get("action"),
+                                                    limit=_limit(request))
+    return json_response({"data": _plain(rows)})
+
+
+def _limit(request: web.Request) -> int:
+    try:
+        return max(1, min(1000, int(request.query.get("limit", "100"))))
+    except ValueError:
+        raise ValidationFailed("limit must be a whole number", param="limit") from None
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/admin/organizations", list_organizations)
+    r.add_post("/admin/organizations", create_organization)
+    r.add_get("/admin/projects", list_projects)
+    r.add_post("/admin/projects", create_project)
+    r.add_get("/admin/keys", list_keys)
+    r.add_post("/admin/keys", create_key)
+    r.add_delete("/admin/keys/{key_id}", revoke_key)
+    r.add_get("/admin/providers", list_providers)
+    r.add_post("/admin/providers", create_provider)
+    r.add_delete("/admin/providers/{name}", delete_provider)
+    r.add_get("/admin/usage", list_usage)
+    r.add_get("/admin/usage/summary", usage_summary)
+    r.add_get("/admin/audit", list_audit)

@@ -1,0 +1,88 @@
+"""Turning an HTTP request into what the pipeline needs: a parsed body and a call context."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, STARTED
+from api_connector.auth.authenticator import Principal
+from api_connector.core.capabilities import Capability
+from api_connector.core.chat import ChatRequest
+from api_connector.errors import InvalidJSON, PayloadTooLarge, PermissionDenied, ValidationFailed
+from api_connector.routing.dispatch import CallContext
+
+M = TypeVar("M", bound=BaseModel)
+PROJECT_HEADER = "x-project-id"
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    limit = request.app[SERVICES].settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+    raw = await request.read()
+    if not raw:
+        raise InvalidJSON("the request body is empty; send a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJSON(f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("the request body must be a JSON object")
+    return body
+
+
+def parse_model(model: type[M], raw: dict[str, Any]) -> M:
+    """Validate a request body; the first problem becomes a clear 400 naming the field."""
+    try:
+        if model is ChatRequest:
+            return ChatRequest.from_json_obj(raw)  # type: ignore[return-value]
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_failed(exc) from None
+
+
+def validation_failed(exc: ValidationError) -> ValidationFailed:
+    errors = exc.errors(include_input=False, include_url=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = len(errors) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return ValidationFailed(f"{where}: {first['msg']}{suffix}" if where else first["msg"] + suffix,
+                            param=where or None)
+
+
+def project_of(request: web.Request) -> str:
+    """The caller's project: its key's, or for a global admin key the one it names (default otherwise)."""
+    principal: Principal = request[PRINCIPAL]
+    if principal.project_id is not None:
+        return principal.project_id
+    named = request.headers.get(PROJECT_HEADER)
+    return named or request.app[SERVICES].default_project_id
+
+
+def check_project_access(request: web.Request, project_id: str) -> None:
+    principal: Principal = request[PRINCIPAL]
+    if not principal.can_access_project(project_id):
+        raise PermissionDenied("this key cannot reach that project")
+
+
+def call_context(request: web.Request, capability: Capability, *, retries: int | None = None,
+                 timeout: float | None = None) -> CallContext:
+    services = request.app[SERVICES]
+    principal: Principal = request[PRINCIPAL]
+    prefixes = services.catalog.passthrough_prefixes
+    forward = {k.lower(): v for k, v in request.headers.items() if prefixes and k.lower().startswith(prefixes)}
+    deadline = request[STARTED] + timeout if timeout else None
+    return CallContext(
+        request_id=request[REQUEST_ID],
+        project_id=project_of(request),
+        key_id=principal.key_id,
+        capability=capability,
+        forward_headers=forward,
+        deadline=deadline,
+        retries=1 if retries is None else retries,
+    )

@@ -1,0 +1,115 @@
+"""Around every handler: a request id, authentication by route group, errors rendered, one access line."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from api_connector.api.render import envelope_error, error_headers, json_response, openai_error_body
+from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, STARTED, Services
+from api_connector.auth.keys import Scope
+from api_connector.errors import (
+    ConnectorError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+    ValidationFailed,
+)
+from api_connector.observability.logging import get_logger, request_id_var
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = get_logger("api_connector.http")
+
+# Which scope each route group needs; anything else under /v1 or /admin is inference / admin.
+_SCOPES: tuple[tuple[str, Scope], ...] = (
+    ("/v1/requests", Scope.REQUESTS),
+    ("/v1/", Scope.INFERENCE),
+    ("/admin/", Scope.ADMIN),
+)
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def _required_scope(path: str) -> Scope | None:
+    for prefix, scope in _SCOPES:
+        if path.startswith(prefix):
+            return scope
+    return None
+
+
+def uses_envelope(path: str) -> bool:
+    return path.startswith("/v1/requests")
+
+
+@web.middleware
+async def gateway_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    services: Services = request.app[SERVICES]
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+    token = request_id_var.set(request_id)
+    started = time.perf_counter()
+    request[REQUEST_ID] = request_id
+    request[STARTED] = started
+    status = 500
+    try:
+        try:
+            scope = _required_scope(request.path)
+            if scope is not None:
+                principal = await services.authenticator.authenticate(
+                    request.headers.get("Authorization"), request.headers.get("x-api-key")
+                )
+                principal.require(scope)
+                request[PRINCIPAL] = principal
+            response = await handler(request)
+        except web.HTTPRequestEntityTooLarge:
+            response = render_error(request, PayloadTooLarge(
+                f"request body exceeds the limit of {services.settings.max_body_bytes} bytes"))
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = render_error(request, _http_exception(exc))
+        except ConnectorError as exc:
+            response = render_error(request, exc)
+        except Exception:
+            log.exception("unhandled error", path=request.path)
+            response = render_error(request, ConnectorError("internal error; see the service log"))
+        status = response.status
+        if not response.prepared:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    finally:
+        if services.settings.access_log:
+            log.info("request", method=request.method, path=request.path, status=status,
+                     ms=round((time.perf_counter() - started) * 1000, 2))
+        request_id_var.reset(token)
+
+
+def _http_exception(exc: web.HTTPException) -> ConnectorError:
+    if exc.status == 404:
+        return RouteNotFound("no such route")
+    if exc.status == 405:
+        return MethodNotAllowed("method not allowed on this route")
+    if 400 <= exc.status < 500:
+        return ValidationFailed(exc.reason or "bad request")
+    return ConnectorError(exc.reason or "error")
+
+
+def render_error(request: web.Request, error: ConnectorError) -> web.Response:
+    services: Services = request.app[SERVICES]
+    status = error.with_status()
+    headers = error_headers(error)
+    headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+    if error.status >= 500 and not error.provider:
+        log.warning("request failed", code=error.code, error=error.message)
+    if uses_envelope(request.path):
+        elapsed = (time.perf_counter() - request[STARTED]) * 1000
+        body = {
+            "success": False,
+            "error": envelope_error(error, services.redactor),
+            "metadata": {"provider": error.provider, "response_time_ms": round(elapsed, 2),
+                         "cached": False, "request_id": request[REQUEST_ID]},
+        }
+        return json_response(body, status, headers)
+    return json_response(openai_error_body(error, services.redactor), status, headers)

@@ -1,0 +1,91 @@
+"""The OpenAI-compatible routes: ``POST /v1/chat/completions`` (JSON and SSE) and ``GET /v1/models``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+from aiohttp import web
+
+from api_connector.api.context import call_context, parse_model, read_json
+from api_connector.api.render import json_response, openai_error_body, raw_json_response
+from api_connector.api.services import REQUEST_ID, SERVICES, STARTED, Services
+from api_connector.core.capabilities import Capability
+from api_connector.core.chat import ChatRequest
+from api_connector.errors import ConnectorError, UpstreamError
+from api_connector.observability.logging import get_logger
+from api_connector.routing.dispatch import CallContext, ChatStream
+from api_connector.wire.sse import DONE_FRAME, frame
+
+log = get_logger("api_connector.chat")
+_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    started = request[STARTED]
+    chat = parse_model(ChatRequest, await read_json(request))
+    ctx = call_context(request, Capability.CHAT)
+    if chat.stream:
+        return await _stream_chat(request, services, ctx, chat, started)
+    try:
+        result = await services.dispatcher.chat(ctx, chat)
+    except ConnectorError as error:
+        await services.recorder.finish(ctx, started=started, error=error)
+        raise
+    await services.recorder.finish(ctx, started=started, usage=result.usage)
+    return raw_json_response(result.body)
+
+
+async def _stream_chat(request: web.Request, services: Services, ctx: CallContext, chat: ChatRequest,
+                       started: float) -> web.StreamResponse:
+    try:
+        stream: ChatStream = await services.dispatcher.chat_stream(ctx, chat)
+    except ConnectorError as error:
+        # Nothing was sent yet: the caller gets an ordinary error answer.
+        await services.recorder.finish(ctx, started=started, error=error)
+        raise
+    response = web.StreamResponse(headers={**_SSE_HEADERS, "x-request-id": request[REQUEST_ID]})
+    failure: ConnectorError | None = None
+    try:
+        await response.prepare(request)
+        async for payload in stream.payloads():
+            await response.write(frame(payload))
+        await response.write(DONE_FRAME)
+    except UpstreamError as error:
+        # Bytes already reached the client: end the stream with a clean error event, never half JSON.
+        failure = error
+        log.warning("stream broke after the first byte", code=error.code, provider=error.provider)
+        body = orjson.dumps(openai_error_body(error, services.redactor))
+        await _write_quietly(response, frame(body) + DONE_FRAME)
+    except (ConnectionResetError, asyncio.CancelledError):
+        failure = ConnectorError("client went away during the stream")
+        stream.close()
+        raise
+    finally:
+        await services.recorder.finish(ctx, started=started, usage=stream.translator.state.usage, error=failure)
+    return response
+
+
+async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
+    try:
+        await response.write(data)
+    except ConnectionResetError:
+        pass
+
+
+async def list_models(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    ctx = call_context(request, Capability.CHAT)
+    created = int(time.time())
+    data = [
+        {"id": model_id, "object": "model", "created": created, "owned_by": owner}
+        for model_id, owner in services.catalog.model_ids(ctx.project_id)
+    ]
+    return json_response({"object": "list", "data": data})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_get("/v1/models", list_models)

@@ -1,0 +1,62 @@
+"""Rendering answers: JSON with orjson, and errors in the two formats callers expect.
+
+The OpenAI-compatible routes answer errors as OpenAI does (``{"error": {message, type, code, param}}``)
+so SDKs raise their usual exceptions; the generic request API answers the envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from api_connector.errors import ConnectorError, UpstreamError
+from api_connector.observability.redaction import Redactor
+
+JSON_TYPE = "application/json"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def raw_json_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=JSON_TYPE)
+
+
+def error_headers(error: ConnectorError) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if isinstance(error, UpstreamError) and error.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return headers
+
+
+def openai_error_body(error: ConnectorError, redactor: Redactor) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "message": redactor.scrub(error.message),
+        "type": error.openai_type,
+        "code": error.code,
+        "param": error.param,
+    }
+    if error.provider:
+        body["provider"] = error.provider
+    if error.details:
+        body["details"] = _scrubbed(error.details, redactor)
+    return {"error": body}
+
+
+def envelope_error(error: ConnectorError, redactor: Redactor) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": error.code,
+        "message": redactor.scrub(error.message),
+        "provider": error.provider,
+        "retryable": error.retryable,
+    }
+    if error.details:
+        body["details"] = _scrubbed(error.details, redactor)
+    return body
+
+
+def _scrubbed(value: Any, redactor: Redactor) -> Any:
+    return orjson.loads(redactor.scrub(orjson.dumps(value, default=str).decode("utf-8")))

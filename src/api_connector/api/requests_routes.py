@@ -1,0 +1,164 @@
+"""The generic request API: any endpoint of any configured provider, credential injected by the service.
+
+``POST /v1/requests`` answers the envelope ``{success, data?, error?, metadata}``;
+``POST /v1/requests/stream`` streams the upstream body back as it arrives.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Literal
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api_connector.api.context import call_context, parse_model, read_json
+from api_connector.api.render import json_response
+from api_connector.api.services import SERVICES, STARTED, Services
+from api_connector.core.capabilities import Capability
+from api_connector.errors import ConnectorError, UpstreamError, ValidationFailed
+from api_connector.routing.catalog import ProviderInstance
+from api_connector.routing.dispatch import CallContext
+
+# Headers a caller may not set: credentials are the service's job, the rest belong to the connection.
+_FORBIDDEN_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "host", "connection",
+    "content-length", "transfer-encoding", "upgrade", "te", "trailer", "keep-alive",
+})
+_PATH = re.compile(r"^/[^\s\\#]*$")
+
+
+class GenericRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str | None = None
+    capability: Capability | None = None
+    endpoint: str = Field(min_length=1, max_length=2048)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    timeout: float | None = Field(None, gt=0, le=600)
+    retries: int | None = Field(None, ge=0, le=10)
+    priority: Literal["low", "normal", "high"] = "normal"
+    cache_key: str | None = Field(None, max_length=512)
+    cache_ttl: int | None = Field(None, ge=0, le=86_400 * 30)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _relative_path(cls, value: str) -> str:
+        # A path below the provider's base URL only: never a URL of the caller's choosing (no SSRF).
+        if not _PATH.match(value) or "://" in value or any(seg == ".." for seg in value.split("?")[0].split("/")):
+            raise ValueError("must be a path below the provider's base URL, starting with '/' (no scheme, "
+                             "host or '..')")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _no_credentials(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(name for name in value if name.lower() in _FORBIDDEN_HEADERS)
+        if bad:
+            raise ValueError(f"may not set {', '.join(bad)}: credentials are injected by the service")
+        return {name.lower(): v for name, v in value.items()}
+
+    def encoded_body(self) -> tuple[bytes | None, str | None]:
+        if self.body is None:
+            return None, None
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8"), "text/plain; charset=utf-8"
+        return orjson.dumps(self.body), "application/json"
+
+
+def _instance(services: Services, ctx: CallContext, generic: GenericRequest) -> ProviderInstance:
+    if generic.provider:
+        return services.catalog.instance(ctx.project_id, generic.provider)
+    if generic.capability:
+        for instance in services.catalog.instances(ctx.project_id):
+            if generic.capability in instance.spec.endpoints:
+                return instance
+        raise ValidationFailed(f"no configured provider offers {generic.capability.value}", param="capability")
+    raise ValidationFailed("name a provider (or a capability to choose one)", param="provider")
+
+
+async def _prepare(request: web.Request) -> tuple[Services, CallContext, GenericRequest, ProviderInstance,
+                                                   dict[str, str], bytes | None]:
+    services = request.app[SERVICES]
+    generic = parse_model(GenericRequest, await read_json(request))
+    ctx = call_context(request, generic.capability or Capability.REQUESTS, retries=generic.retries,
+                       timeout=generic.timeout)
+    instance = _instance(services, ctx, generic)
+    body, content_type = generic.encoded_body()
+    headers = dict(generic.headers)
+    if content_type and "content-type" not in headers:
+        headers["content-type"] = content_type
+    return services, ctx, generic, instance, headers, body
+
+
+def _decode(body: bytes, content_type: str) -> Any:
+    if not body:
+        return None
+    if "json" in content_type:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return body.decode("utf-8", "replace")
+
+
+async def generic_request(request: web.Request) -> web.Response:
+    services, ctx, generic, instance, headers, body = await _prepare(request)
+    started = request[STARTED]
+    try:
+        upstream = await services.dispatcher.send_raw(ctx, instance, generic.method, generic.endpoint,
+                                                      headers, body)
+    except ConnectorError as error:
+        await services.recorder.finish(ctx, started=started, error=error)
+        raise
+    await services.recorder.finish(ctx, started=started)
+    data = _decode(upstream.body, upstream.headers.get("content-type", ""))
+    if isinstance(data, str):
+        data = services.redactor.scrub(data)
+    envelope = {
+        "success": True,
+        "data": data,
+        "metadata": {
+            "provider": instance.name,
+            "status": upstream.status,
+            "response_time_ms": round((time.perf_counter() - started) * 1000, 2),
+            "cached": False,
+            "request_id": ctx.request_id,
+        },
+    }
+    return json_response(envelope)
+
+
+async def generic_stream(request: web.Request) -> web.StreamResponse:
+    services, ctx, generic, instance, headers, body = await _prepare(request)
+    started = request[STARTED]
+    try:
+        upstream = await services.dispatcher.open_raw_stream(ctx, instance, generic.method, generic.endpoint,
+                                                             headers, body)
+    except ConnectorError as error:
+        await services.recorder.finish(ctx, started=started, error=error)
+        raise
+    response = web.StreamResponse(status=upstream.status, headers={
+        "Content-Type": upstream.headers.get("content-type", "application/octet-stream"),
+        "x-request-id": ctx.request_id, "x-provider": instance.name,
+    })
+    failure: ConnectorError | None = None
+    try:
+        await response.prepare(request)
+        async for line in upstream.lines():
+            await response.write(line)
+    except UpstreamError as error:
+        failure = error  # the client sees the body end early; the usage record says why
+    finally:
+        upstream.close()
+        await services.recorder.finish(ctx, started=started, error=failure)
+    return response
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/v1/requests", generic_request)
+    app.router.add_post("/v1/requests/stream", generic_stream)

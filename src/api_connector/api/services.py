@@ -1,0 +1,53 @@
+"""The services a handler may call, built once by ``create_app`` and kept on the application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from api_connector.auth.authenticator import Authenticator, Principal
+    from api_connector.config import GatewayConfig
+    from api_connector.observability.metrics import Metrics
+    from api_connector.observability.recorder import Recorder
+    from api_connector.observability.redaction import Redactor
+    from api_connector.routing.catalog import Catalog
+    from api_connector.routing.dispatch import Dispatcher
+    from api_connector.settings import Settings
+    from api_connector.storage.db import Database
+    from api_connector.storage.keys import KeyStore
+    from api_connector.storage.provider_store import ProviderStore
+    from api_connector.storage.queries import AuditQueries, UsageQueries
+    from api_connector.storage.record_writer import RecordWriter
+    from api_connector.storage.tenancy import TenancyStore
+    from api_connector.transport.http import Transport
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    config: GatewayConfig
+    redactor: Redactor
+    metrics: Metrics
+    database: Database
+    tenancy: TenancyStore
+    keys: KeyStore
+    providers: ProviderStore
+    usage_queries: UsageQueries
+    audit_queries: AuditQueries
+    authenticator: Authenticator
+    catalog: Catalog
+    dispatcher: Dispatcher
+    writer: RecordWriter
+    recorder: Recorder
+    transport: Transport
+    default_project_id: str = ""
+    extra: dict[str, Any] | None = None
+
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", "Principal")  # type: ignore[arg-type]
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+STARTED: web.RequestKey[float] = web.RequestKey("started", float)  # time.perf_counter() at arrival

@@ -1,0 +1,46 @@
+"""Liveness, readiness, Prometheus metrics and the OpenAPI document (no key needed)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from api_connector.api.openapi import openapi_document
+from api_connector.api.render import json_response
+from api_connector.api.services import SERVICES
+
+
+async def health(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "service": request.app[SERVICES].settings.service_name})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Ready when every dependency answers: the database (and Redis once it is configured)."""
+    services = request.app[SERVICES]
+    checks: dict[str, str] = {}
+    try:
+        await services.database.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means not ready; the reason is in the answer
+        checks["database"] = f"error: {type(exc).__name__}"
+    ok = all(value == "ok" for value in checks.values())
+    return json_response({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    services.metrics.record_queue_depth.set(services.writer.queued)
+    response = web.Response(body=services.metrics.render())
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return response
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(openapi_document(request.app))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)

@@ -1,0 +1,136 @@
+"""``create_app(settings)``: wires every service, route and middleware. Nothing here is global."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+from aiohttp import web
+
+from api_connector.api import admin_routes, openai_routes, requests_routes, system_routes
+from api_connector.api.middleware import gateway_middleware
+from api_connector.api.services import SERVICES, Services
+from api_connector.auth.authenticator import Authenticator
+from api_connector.auth.keys import Scope
+from api_connector.config import GatewayConfig, ProviderConfig, load_config
+from api_connector.credentials.resolver import CredentialResolver
+from api_connector.observability.logging import get_logger
+from api_connector.observability.metrics import Metrics
+from api_connector.observability.recorder import Recorder
+from api_connector.observability.redaction import Redactor
+from api_connector.routing.catalog import Catalog
+from api_connector.routing.dispatch import Dispatcher
+from api_connector.settings import Settings, environment
+from api_connector.storage.db import Database
+from api_connector.storage.keys import KeyStore
+from api_connector.storage.provider_store import ProviderStore
+from api_connector.storage.queries import AuditQueries, UsageQueries
+from api_connector.storage.record_writer import RecordWriter
+from api_connector.storage.tenancy import TenancyStore
+from api_connector.transport.http import Transport
+
+log = get_logger("api_connector.app")
+_LAST_USED_FLUSH_SECONDS = 30.0
+
+
+def build_services(settings: Settings, config: GatewayConfig | None = None,
+                   redactor: Redactor | None = None) -> Services:
+    """Every service of one process; shared by the HTTP app and the embedded Connector."""
+    config = config if config is not None else load_config(settings.api_connector_config)
+    redactor = redactor or Redactor()
+    if settings.api_connector_admin_key:
+        redactor.add(settings.api_connector_admin_key.get_secret_value())
+    database = Database.from_settings(settings)
+    keys = KeyStore(database)
+    catalog = Catalog(config)
+    transport = Transport(user_agent=f"{settings.service_name}/0.1")
+    for instance in catalog.instances(None):
+        transport.configure_pool(instance.pool, max_connections=instance.max_connections)
+    metrics = Metrics()
+    writer = RecordWriter(database, queue_size=settings.record_queue_size, batch_size=settings.record_batch_size,
+                          flush_interval=settings.record_flush_interval)
+    return Services(
+        settings=settings,
+        config=config,
+        redactor=redactor,
+        metrics=metrics,
+        database=database,
+        tenancy=TenancyStore(database),
+        keys=keys,
+        providers=ProviderStore(database),
+        usage_queries=UsageQueries(database),
+        audit_queries=AuditQueries(database),
+        authenticator=Authenticator(keys, cache_ttl=settings.key_cache_ttl),
+        catalog=catalog,
+        dispatcher=Dispatcher(catalog, transport, CredentialResolver(environment(), redactor)),
+        writer=writer,
+        recorder=Recorder(metrics, writer),
+        transport=transport,
+    )
+
+
+async def prepare_storage(services: Services, *, announce: TextIO | None = None) -> None:
+    """Migrate, make the default tenancy, and make sure an admin key exists (printed once if generated)."""
+    await services.database.migrate()
+    _, project = await services.tenancy.ensure_default()
+    services.default_project_id = project.id
+    settings = services.settings
+    if settings.api_connector_admin_key:
+        await services.keys.ensure_bootstrap(settings.api_connector_admin_key.get_secret_value())
+    elif not any(k.project_id is None and k.active for k in await services.keys.list(None)):
+        key, plaintext = await services.keys.create(None, "bootstrap", [Scope.ADMIN, Scope.INFERENCE,
+                                                                        Scope.REQUESTS])
+        out = announce or sys.stderr
+        # Printed, not logged: the log scrubs keys, and this is the one time anyone can see it.
+        print(f"api-connector: generated admin key {key.id} (shown once, store it now): {plaintext}",
+              file=out, flush=True)
+    for stored_project in await services.tenancy.list_projects():
+        stored = await services.providers.list(stored_project.id)
+        if stored:
+            services.catalog.set_project_providers(
+                stored_project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored])
+
+
+async def _flush_last_used(services: Services) -> None:
+    while True:
+        await asyncio.sleep(_LAST_USED_FLUSH_SECONDS)
+        try:
+            await services.authenticator.flush_last_used()
+        except Exception:  # a database hiccup must not end the loop; it is retried next round
+            log.warning("could not record key last-use times")
+
+
+def create_app(settings: Settings, config: GatewayConfig | None = None,
+               redactor: Redactor | None = None) -> web.Application:
+    services = build_services(settings, config, redactor)
+    app = web.Application(middlewares=[gateway_middleware], client_max_size=settings.max_body_bytes)
+    app[SERVICES] = services
+    for module in (openai_routes, requests_routes, admin_routes, system_routes):
+        module.setup(app)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    await prepare_storage(services)
+    services.writer.start()
+    flusher = asyncio.create_task(_flush_last_used(services))
+    log.info("started", providers=len(services.catalog.instances(None)))
+    yield
+    flusher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flusher
+    await shutdown(services)
+
+
+async def shutdown(services: Services) -> None:
+    """Flush everything still queued, then let go of connections. Safe to call once."""
+    with contextlib.suppress(Exception):
+        await services.authenticator.flush_last_used()
+    await services.writer.close()
+    await services.transport.close()
+    await services.database.close()

@@ -1,0 +1,151 @@
+"""The configuration file (``API_CONNECTOR_CONFIG``, YAML): provider instances and routes.
+
+The admin API edits the same model. Validated once at start-up: unknown keys are errors, provider types
+must exist in the catalog, routes must name configured providers, and credentials are references
+(``env:NAME``, ``vault:PATH#FIELD``, ``aws:SECRET_ID``, ``cred_<id>``), never the secret itself.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from api_connector.errors import ConfigError
+from api_connector.providers import REGISTRY
+
+CREDENTIAL_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|vault:[^#\s]+#[^#\s]+|aws:[^\s]+|cred_[A-Za-z0-9]+)$")
+INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TimeoutConfig(_Strict):
+    connect: float = Field(10.0, gt=0)
+    read: float = Field(60.0, gt=0)
+    total: float = Field(120.0, gt=0)
+
+
+class RateLimitConfig(_Strict):
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+
+
+class HealthCheckConfig(_Strict):
+    interval: float = Field(30.0, gt=0)
+    enabled: bool = True
+
+
+class ProviderConfig(_Strict):
+    type: str
+    base_url: str | None = None
+    credential: str | None = None
+    timeout: float | TimeoutConfig = TimeoutConfig()
+    rate_limit: RateLimitConfig | None = None
+    health_check: HealthCheckConfig | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_connections: int = Field(100, ge=1, le=10_000)
+    models: list[str] = Field(default_factory=list)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in REGISTRY:
+            raise ValueError(f"unknown provider type {value!r}; known: {', '.join(sorted(REGISTRY))}")
+        return value
+
+    @field_validator("credential")
+    @classmethod
+    def _is_reference(cls, value: str | None) -> str | None:
+        # The value itself is never echoed: it may be a pasted secret.
+        if value is not None and not CREDENTIAL_REF.match(value):
+            raise ValueError("must be a reference: env:NAME, vault:PATH#FIELD, aws:SECRET_ID or cred_<id>")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProviderConfig:
+        spec = REGISTRY[self.type]
+        if spec.base_url is None and self.base_url is None:
+            raise ValueError(f"provider type {self.type!r} needs a base_url")
+        if spec.requires_credential and self.credential is None:
+            raise ValueError(f"provider type {self.type!r} needs a credential reference")
+        return self
+
+    def timeouts(self) -> TimeoutConfig:
+        if isinstance(self.timeout, TimeoutConfig):
+            return self.timeout
+        return TimeoutConfig(connect=min(10.0, self.timeout), read=self.timeout, total=self.timeout)
+
+
+class Strategy(StrEnum):
+    PRIORITY = "priority"
+    WEIGHTED = "weighted"
+    LEAST_LATENCY = "least_latency"
+    LEAST_BUSY = "least_busy"
+    LOWEST_COST = "lowest_cost"
+
+
+class TargetConfig(_Strict):
+    provider: str
+    model: str
+    weight: float = Field(1.0, gt=0)
+    priority: int = 0
+
+
+class RouteConfig(_Strict):
+    strategy: Strategy = Strategy.PRIORITY
+    targets: list[TargetConfig] = Field(min_length=1)
+
+
+class GatewayConfig(_Strict):
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatewayConfig:
+        for name in self.providers:
+            if not INSTANCE_NAME.match(name):
+                raise ValueError(f"provider name {name!r} must be letters, digits, '_', '.', '-' (no '/')")
+        known = set(self.providers) | {"sandbox"}
+        for route, config in self.routes.items():
+            for target in config.targets:
+                if target.provider not in known:
+                    raise ValueError(f"route {route!r} names unknown provider {target.provider!r}")
+        return self
+
+
+def load_config(path: Path | None) -> GatewayConfig:
+    """Read and validate the YAML file; no file means no providers beyond the built-in sandbox."""
+    if path is None:
+        return GatewayConfig()
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"API_CONNECTOR_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"API_CONNECTOR_CONFIG: {path} is not valid YAML: {exc}") from None
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: Any, *, source: str = "configuration") -> GatewayConfig:
+    try:
+        return GatewayConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False):
+            where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            problems.append(f"{where}: {err['msg']}")
+        raise ConfigError(f"{source}: " + "; ".join(problems)) from None

@@ -1,0 +1,128 @@
+"""The gateway's canonical chat request: the OpenAI Chat Completions shape.
+
+Callers speak it, OpenAI-compatible providers receive it almost untouched, other wires translate from
+it. Only the fields the gateway or a translating wire needs are typed; anything else a caller sends is
+kept (``extra="allow"``) and forwarded to OpenAI-compatible upstreams as is.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ImageURL(_Open):
+    url: str
+    detail: str | None = None
+
+
+class ContentPart(_Open):
+    type: str
+    text: str | None = None
+    image_url: ImageURL | None = None
+
+
+class FunctionCall(_Open):
+    name: str
+    arguments: str = ""
+
+
+class ToolCall(_Open):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class ChatMessage(_Open):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+
+    def text(self) -> str:
+        """The message's text parts joined; images and other parts are left out."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text or "" for part in self.content if part.type == "text")
+
+
+class FunctionDefinition(_Open):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolDefinition(_Open):
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+
+
+class _NamedFunction(_Open):
+    name: str
+
+
+class _NamedToolChoice(_Open):
+    type: str = "function"
+    function: _NamedFunction
+
+
+class StreamOptions(_Open):
+    include_usage: bool = False
+
+
+class ChatRequest(_Open):
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    stop: str | list[str] | None = None
+    tools: list[ToolDefinition] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    n: int | None = Field(None, ge=1, le=128)
+    user: str | None = None
+
+    # The caller's JSON as parsed, kept so OpenAI-compatible upstreams get it without re-serialising
+    # the typed model (and with every field the gateway does not know about).
+    _raw: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_json_obj(cls, raw: dict[str, Any]) -> ChatRequest:
+        request = cls.model_validate(raw)
+        request._raw = raw
+        return request
+
+    def wire_dict(self) -> dict[str, Any]:
+        """A fresh top-level dict of the request as the caller sent it (nested values shared)."""
+        if self._raw is not None:
+            return dict(self._raw)
+        return self.model_dump(exclude_none=True)
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(self.wire_dict())
+
+    @property
+    def wants_usage_in_stream(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+    def named_tool(self) -> str | None:
+        """The function ``tool_choice`` forces, if it names one (``{"type": "function", ...}``)."""
+        if isinstance(self.tool_choice, dict):
+            return _NamedToolChoice.model_validate(self.tool_choice).function.name
+        return None
+
+    def output_token_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens

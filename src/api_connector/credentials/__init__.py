@@ -1,0 +1,1 @@
+"""Credentials: references resolved to secrets, kept encrypted at rest."""

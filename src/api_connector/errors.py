@@ -1,0 +1,267 @@
+"""The whole exception tree of api-connector.
+
+Every error the service can answer with is one of these classes; each knows its HTTP status, its stable
+``code`` (what callers branch on), whether retrying may help, and which OpenAI error ``type`` it maps to.
+Foreign exceptions (HTTP client, database drivers) are translated where they enter.
+
+    ConnectorError                      500 internal_error
+    ├── ConfigError                     (start-up: bad setting or configuration file)
+    ├── RequestError                    caller faults, never retried
+    │   ├── ValidationFailed            400 validation_error
+    │   │   └── InvalidJSON             400 invalid_json
+    │   ├── PayloadTooLarge             413 payload_too_large
+    │   ├── AuthenticationRequired      401 missing_api_key
+    │   ├── InvalidAPIKey               401 invalid_api_key
+    │   ├── PermissionDenied            403 permission_denied
+    │   ├── NotFound                    404 not_found
+    │   │   ├── RouteNotFound           404 route_not_found
+    │   │   ├── UnknownModel            404 model_not_found
+    │   │   └── UnknownProvider         404 provider_not_found
+    │   ├── MethodNotAllowed            405 method_not_allowed
+    │   ├── Conflict                    409 conflict
+    │   └── CapabilityUnsupported       400 capability_unsupported
+    ├── CredentialError                 500 credential_unavailable
+    │   └── DecryptionFailed            500 decryption_failed
+    └── UpstreamError                   a provider's failure (provider name attached)
+        ├── UpstreamAuthFailed          401 auth_failed
+        ├── UpstreamPermissionDenied    403 permission_denied
+        ├── UpstreamNotFound            404 not_found
+        ├── UpstreamBadRequest          400 validation_error
+        ├── ContextLengthExceeded       400 context_length_exceeded
+        ├── ContentFiltered             400 content_filtered
+        ├── RateLimited                 429 rate_limited        (retryable)
+        ├── QuotaExhausted              429 quota_exhausted
+        ├── UpstreamTimeout             504 timeout             (retryable)
+        ├── UpstreamConnectError        502 connect_error       (retryable)
+        ├── UpstreamServerError         502 upstream_error      (retryable)
+        ├── UpstreamProtocolError       502 protocol_error      (retryable)
+        ├── CircuitOpen                 503 circuit_open        (retryable)
+        └── AllTargetsFailed            502 all_targets_failed
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ConnectorError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    retryable: ClassVar[bool] = False
+    openai_type: ClassVar[str] = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        details: dict[str, Any] | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.details = details
+        self.param = param
+
+    def with_status(self) -> int:
+        return self.status
+
+
+class ConfigError(ConnectorError):
+    code = "config_error"
+
+
+class RequestError(ConnectorError):
+    status = 400
+    code = "invalid_request"
+    openai_type = "invalid_request_error"
+
+
+class ValidationFailed(RequestError):
+    code = "validation_error"
+
+
+class InvalidJSON(ValidationFailed):
+    code = "invalid_json"
+
+
+class PayloadTooLarge(RequestError):
+    status = 413
+    code = "payload_too_large"
+
+
+class AuthenticationRequired(RequestError):
+    status = 401
+    code = "missing_api_key"
+    openai_type = "authentication_error"
+
+
+class InvalidAPIKey(AuthenticationRequired):
+    code = "invalid_api_key"
+
+
+class PermissionDenied(RequestError):
+    status = 403
+    code = "permission_denied"
+    openai_type = "permission_error"
+
+
+class NotFound(RequestError):
+    status = 404
+    code = "not_found"
+    openai_type = "not_found_error"
+
+
+class RouteNotFound(NotFound):
+    code = "route_not_found"
+
+
+class MethodNotAllowed(RequestError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class UnknownModel(NotFound):
+    code = "model_not_found"
+
+
+class UnknownProvider(NotFound):
+    code = "provider_not_found"
+
+
+class Conflict(RequestError):
+    status = 409
+    code = "conflict"
+
+
+class CapabilityUnsupported(RequestError):
+    code = "capability_unsupported"
+
+
+class CredentialError(ConnectorError):
+    code = "credential_unavailable"
+
+
+class DecryptionFailed(CredentialError):
+    code = "decryption_failed"
+
+
+class UpstreamError(ConnectorError):
+    """A provider failed; the message is the provider's own (secrets scrubbed)."""
+
+    status = 502
+    code = "upstream_error"
+    upstream_status: int | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        details: dict[str, Any] | None = None,
+        param: str | None = None,
+        upstream_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, details=details, param=param)
+        self.upstream_status = upstream_status
+        self.retry_after = retry_after
+
+
+class UpstreamAuthFailed(UpstreamError):
+    status = 401
+    code = "auth_failed"
+    openai_type = "authentication_error"
+
+
+class UpstreamPermissionDenied(UpstreamError):
+    status = 403
+    code = "permission_denied"
+    openai_type = "permission_error"
+
+
+class UpstreamNotFound(UpstreamError):
+    status = 404
+    code = "not_found"
+    openai_type = "not_found_error"
+
+
+class UpstreamBadRequest(UpstreamError):
+    status = 400
+    code = "validation_error"
+    openai_type = "invalid_request_error"
+
+
+class ContextLengthExceeded(UpstreamBadRequest):
+    code = "context_length_exceeded"
+
+
+class ContentFiltered(UpstreamBadRequest):
+    code = "content_filtered"
+
+
+class RateLimited(UpstreamError):
+    status = 429
+    code = "rate_limited"
+    retryable = True
+    openai_type = "rate_limit_error"
+
+
+class QuotaExhausted(UpstreamError):
+    status = 429
+    code = "quota_exhausted"
+    openai_type = "insufficient_quota"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "timeout"
+    retryable = True
+    openai_type = "timeout_error"
+
+
+class UpstreamConnectError(UpstreamError):
+    code = "connect_error"
+    retryable = True
+
+
+class UpstreamServerError(UpstreamError):
+    code = "upstream_error"
+    retryable = True
+
+
+class UpstreamProtocolError(UpstreamError):
+    code = "protocol_error"
+    retryable = True
+
+
+class CircuitOpen(UpstreamError):
+    status = 503
+    code = "circuit_open"
+    retryable = True
+
+
+class AllTargetsFailed(UpstreamError):
+    """Every target of a route failed; ``attempts`` lists each failure in order."""
+
+    code = "all_targets_failed"
+
+    def __init__(self, attempts: list[UpstreamError], *, provider: str | None = None) -> None:
+        last = attempts[-1] if attempts else None
+        message = last.message if last else "no target could serve the request"
+        details = {
+            "attempts": [
+                {"provider": a.provider, "code": a.code, "status": a.upstream_status, "message": a.message}
+                for a in attempts
+            ]
+        }
+        super().__init__(message, provider=provider or (last.provider if last else None), details=details,
+                         upstream_status=last.upstream_status if last else None,
+                         retry_after=last.retry_after if last else None)
+        self.attempts = attempts
+        # The caller sees the status class of the last failure: a 429 stays a 429, a 5xx a 502.
+        self.final_status = last.status if last else 502
+
+    def with_status(self) -> int:
+        return self.final_status

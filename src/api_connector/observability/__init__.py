@@ -1,0 +1,1 @@
+"""Metrics, logs with redaction, health, alerts and audit."""

@@ -1,0 +1,17 @@
+"""Any endpoint that speaks OpenAI Chat Completions (vLLM, Ollama, LM Studio, Together, ...).
+
+The instance gives the base URL; the credential is optional since local servers often need none.
+"""
+
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.openai_chat import OPENAI_CHAT
+
+SPEC = ProviderSpec(
+    type="openai_compatible",
+    title="OpenAI-compatible endpoint",
+    base_url=None,
+    endpoints={Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT)},
+    probe=HealthProbe(path="/models"),
+    requires_credential=False,
+)

@@ -1,0 +1,19 @@
+"""The sandbox: built in, needs no key, answers inside this process (see ``sandbox.engine``)."""
+
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import NO_AUTH, Endpoint, HealthProbe, ProviderSpec
+from api_connector.sandbox.engine import MODELS, SandboxEngine
+from api_connector.wire.openai_chat import OPENAI_CHAT
+
+SPEC = ProviderSpec(
+    type="sandbox",
+    title="Sandbox (local, deterministic, fault controls)",
+    base_url="http://sandbox.local/v1",
+    auth=NO_AUTH,
+    endpoints={Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT)},
+    probe=HealthProbe(path="/models"),
+    models=MODELS,
+    passthrough_header_prefixes=("x-sandbox-",),
+    requires_credential=False,
+    local=SandboxEngine(),
+)

@@ -1,0 +1,90 @@
+"""A provider is a declaration: where it lives, how it authenticates, what it can do in which wire shape.
+
+The router, the executor and the API read these fields; none of them branches on a provider's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from api_connector.core.capabilities import Capability
+
+if TYPE_CHECKING:
+    from api_connector.transport.local import LocalUpstream
+    from api_connector.wire.base import ChatWire
+
+
+class AuthKind(StrEnum):
+    BEARER = "bearer"  # Authorization: Bearer <secret>
+    HEADER = "header"  # <name>: <secret>
+    QUERY = "query"  # ?<name>=<secret>
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthScheme:
+    kind: AuthKind = AuthKind.BEARER
+    name: str = "Authorization"
+    prefix: str = "Bearer "
+
+    def headers_for(self, secret: str) -> dict[str, str]:
+        if self.kind is AuthKind.BEARER:
+            return {"Authorization": f"Bearer {secret}"}
+        if self.kind is AuthKind.HEADER:
+            return {self.name: f"{self.prefix}{secret}"}
+        return {}
+
+    def query_for(self, secret: str) -> dict[str, str]:
+        return {self.name: secret} if self.kind is AuthKind.QUERY else {}
+
+
+BEARER = AuthScheme()
+NO_AUTH = AuthScheme(kind=AuthKind.NONE)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One capability: the path below the base URL (``{model}`` is filled in) and its wire shape."""
+
+    path: str
+    wire: ChatWire | None = None
+    stream_path: str | None = None  # when a vendor streams from another path (Gemini)
+    method: str = "POST"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthProbe:
+    """A cheap call that costs nothing at the provider and proves the credential works."""
+
+    path: str
+    method: str = "GET"
+    ok_statuses: tuple[int, ...] = (200,)
+
+
+def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    type: str
+    title: str
+    base_url: str | None  # None: the instance must give one (custom providers)
+    auth: AuthScheme = BEARER
+    endpoints: Mapping[Capability, Endpoint] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=_frozen)
+    probe: HealthProbe | None = None
+    models: tuple[str, ...] = ()
+    # Caller headers with these prefixes reach the upstream (e.g. the sandbox's fault controls).
+    passthrough_header_prefixes: tuple[str, ...] = ()
+    requires_credential: bool = True
+    # Answered inside this process instead of over the network (the sandbox).
+    local: LocalUpstream | None = None
+    docs_url: str | None = None
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.endpoints or capability is Capability.REQUESTS

@@ -1,0 +1,1 @@
+"""Routing and resilience: dispatch, strategies, classification, retries. No vendor names here."""

@@ -1,0 +1,1 @@
+"""The built-in sandbox provider: a local, deterministic upstream with fault controls."""

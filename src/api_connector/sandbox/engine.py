@@ -1,0 +1,235 @@
+"""The sandbox upstream: answers in OpenAI format, deterministically, with faults on request.
+
+Content is derived from the input, so tests can assert it: the reply to a user message is
+``"sandbox echo: <the message's text>"``; with tools offered and ``tool_choice`` "required" or naming a
+function (or the user's text naming a tool), it calls that tool with arguments filled from its schema;
+after a tool result it answers ``"tool result: <the result>"``. Usage is counted as a real tokenizer
+would roughly count (about four characters a token, plus per-message overhead).
+
+Fault controls, from request headers (callers set them; the gateway forwards ``x-sandbox-*``) or from
+the provider instance's static ``headers``:
+  x-sandbox-latency-ms: 250            wait before answering (and between stream chunks: /10)
+  x-sandbox-status: 503                answer with this status and an OpenAI-format error body
+  x-sandbox-retry-after: 2             sent as Retry-After with an error status
+  x-sandbox-fault: timeout | disconnect | truncate | malformed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from api_connector.core.chat import ChatMessage, ChatRequest, ToolDefinition
+from api_connector.transport.local import LocalDisconnect, LocalResponse
+
+MODELS = ("sandbox-chat", "sandbox-fast")
+_JSON = {"content-type": "application/json"}
+_SSE = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+_STATUS_TYPES = {
+    400: ("invalid_request_error", "invalid_request"),
+    401: ("authentication_error", "invalid_api_key"),
+    403: ("permission_error", "permission_denied"),
+    404: ("not_found_error", "model_not_found"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+}
+
+
+def count_tokens(text: str) -> int:
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def _error(status: int, message: str, retry_after: str | None = None) -> LocalResponse:
+    kind, code = _STATUS_TYPES.get(status, ("server_error", "server_error"))
+    headers = dict(_JSON)
+    if retry_after:
+        headers["retry-after"] = retry_after
+    body = orjson.dumps({"error": {"message": message, "type": kind, "code": code, "param": None}})
+    return LocalResponse(status, headers, body)
+
+
+class SandboxEngine:
+    """The in-process sandbox; ``handle`` is what the transport calls."""
+
+    async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> LocalResponse:
+        controls = {k.lower(): v for k, v in headers.items() if k.lower().startswith("x-sandbox-")}
+        latency = float(controls.get("x-sandbox-latency-ms", "0") or 0) / 1000
+        fault = controls.get("x-sandbox-fault", "")
+        if latency:
+            await asyncio.sleep(latency)
+        if fault == "timeout":
+            await asyncio.sleep(3600)
+        if fault == "disconnect":
+            raise LocalDisconnect("sandbox dropped the connection")
+        status = int(controls.get("x-sandbox-status", "0") or 0)
+        if status >= 400:
+            return _error(status, f"sandbox answered {status} as asked", controls.get("x-sandbox-retry-after"))
+        route = path.rstrip("/")
+        if route.endswith("/models"):
+            return LocalResponse(200, dict(_JSON), self._models())
+        if route.endswith("/chat/completions"):
+            return self._chat(body, fault, latency / 10)
+        if route.endswith("/echo") or "/echo/" in route:
+            return self._echo(method, path, headers, body)
+        return _error(404, f"the sandbox has no endpoint {path}")
+
+    def _models(self) -> bytes:
+        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "sandbox"} for m in MODELS]
+        return orjson.dumps({"object": "list", "data": data})
+
+    def _echo(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> LocalResponse:
+        # Header names only: values could hold the injected credential, which must never come back.
+        parsed: Any = None
+        if body:
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                parsed = body.decode("utf-8", "replace")
+        names = sorted(k.lower() for k in headers)
+        answer = {
+            "method": method,
+            "path": path,
+            "body": parsed,
+            "header_names": names,
+            "authorized": "authorization" in names or "x-api-key" in names,
+        }
+        return LocalResponse(200, dict(_JSON), orjson.dumps(answer))
+
+    def _chat(self, body: bytes, fault: str, gap: float) -> LocalResponse:
+        try:
+            request = ChatRequest.model_validate_json(body)
+        except ValidationError as exc:
+            return _error(400, f"invalid chat request: {exc.errors()[0]['msg']}")
+        reply = SandboxReply.for_request(request)
+        if request.stream:
+            return LocalResponse(200, dict(_SSE), lines=reply.stream(request, fault, gap))
+        payload = orjson.dumps(reply.completion(request.model))
+        if fault == "truncate":
+            payload = payload[: len(payload) // 2]
+        if fault == "malformed":
+            payload = b"<html>sandbox says: not json</html>"
+        return LocalResponse(200, dict(_JSON), payload)
+
+
+class SandboxReply:
+    """One deterministic answer: text or a tool call, with its usage."""
+
+    def __init__(self, request_id: str, text: str | None, tool: ToolDefinition | None, prompt: int) -> None:
+        self.id = request_id
+        self.text = text
+        self.tool = tool
+        self.arguments = orjson.dumps(_arguments_for(tool)).decode() if tool else ""
+        self.prompt_tokens = prompt
+        limit_source = text if text is not None else self.arguments
+        self.completion_tokens = count_tokens(limit_source)
+        self.created = int(time.time())
+
+    @classmethod
+    def for_request(cls, request: ChatRequest) -> SandboxReply:
+        digest = hashlib.sha256(request.model_dump_json(include={"messages", "tools"}).encode()).hexdigest()
+        prompt = sum(count_tokens(m.text()) + 4 for m in request.messages) + 3
+        last = request.messages[-1]
+        tool = _chosen_tool(request, last)
+        if tool is not None:
+            return cls(f"chatcmpl-sbx{digest[:24]}", None, tool, prompt)
+        if last.role == "tool":
+            text = f"tool result: {last.text()}"
+        else:
+            text = f"sandbox echo: {last.text()}"
+        limit = request.output_token_limit()
+        if limit is not None and count_tokens(text) > limit:
+            text = text[: limit * 4]
+        return cls(f"chatcmpl-sbx{digest[:24]}", text, None, prompt)
+
+    @property
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.tool else "stop"
+
+    def usage(self) -> dict[str, int]:
+        total = self.prompt_tokens + self.completion_tokens
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": total}
+
+    def _tool_calls(self) -> list[dict[str, Any]]:
+        assert self.tool is not None
+        call_id = "call_" + self.id[-24:]
+        return [{"id": call_id, "type": "function", "function": {"name": self.tool.function.name, "arguments": self.arguments}}]
+
+    def completion(self, model: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": self.text, "refusal": None}
+        if self.tool:
+            message["tool_calls"] = self._tool_calls()
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}],
+            "usage": self.usage(),
+            "system_fingerprint": "fp_sandbox",
+        }
+
+    def _chunk(self, model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model,
+                "system_fingerprint": "fp_sandbox", "choices": [choice]}
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+    def _deltas(self) -> list[dict[str, Any]]:
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        if self.tool:
+            call = self._tool_calls()[0]
+            first = {"index": 0, "id": call["id"], "type": "function",
+                     "function": {"name": call["function"]["name"], "arguments": ""}}
+            deltas.append({"tool_calls": [first]})
+            for i in range(0, len(self.arguments), 8):
+                deltas.append({"tool_calls": [{"index": 0, "function": {"arguments": self.arguments[i : i + 8]}}]})
+        else:
+            words = (self.text or "").split(" ")
+            deltas.extend({"content": (" " if i else "") + w} for i, w in enumerate(words))
+        return deltas
+
+    async def stream(self, request: ChatRequest, fault: str, gap: float) -> AsyncIterator[bytes]:
+        model = request.model
+        frames = [self._chunk(model, delta) for delta in self._deltas()]
+        frames.append(self._chunk(model, {}, self.finish_reason))
+        if request.wants_usage_in_stream:
+            usage = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model,
+                     "choices": [], "usage": self.usage()}
+            frames.append(b"data: " + orjson.dumps(usage) + b"\n\n")
+        frames.append(b"data: [DONE]\n\n")
+        cut = len(frames) // 2 if fault == "truncate" else None
+        for index, data in enumerate(frames):
+            if cut is not None and index == cut:
+                raise LocalDisconnect("sandbox dropped the stream half way")
+            if gap:
+                await asyncio.sleep(gap)
+            for line in data.split(b"\n")[:-1]:
+                yield line + b"\n"
+
+
+def _chosen_tool(request: ChatRequest, last: ChatMessage) -> ToolDefinition | None:
+    if not request.tools or request.tool_choice == "none" or last.role != "user":
+        return None
+    wanted = request.named_tool()
+    if wanted is not None:
+        return next((t for t in request.tools if t.function.name == wanted), request.tools[0])
+    if request.tool_choice == "required":
+        return request.tools[0]
+    text = last.text()
+    return next((t for t in request.tools if t.function.name in text), None)
+
+
+def _arguments_for(tool: ToolDefinition | None) -> dict[str, Any]:
+    """Arguments for every required parameter, typed from the schema, so clients can parse them."""
+    if tool is None or not tool.function.parameters:
+        return {}
+    schema = tool.function.parameters
+    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    required = schema.get("required", list(props)) if isinstance(schema, dict) else []
+    samples = {"string": "sandbox", "integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}
+    return {name: samples.get(str(props.get(name, {}).get("type", "string")), "sandbox") for name in required}

@@ -1,0 +1,156 @@
+"""Service settings: the only module that reads the environment.
+
+Names are the ones operators of the service already use (``POSTGRES__HOST``, ``REDIS__PORT``, ...);
+nested groups use ``__`` as the delimiter. ``DATABASE_URL`` / ``REDIS_URL`` win over the groups when
+set. With no PostgreSQL host the service keeps its data in a SQLite file; with no Redis it keeps shared
+state in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api_connector.errors import ConfigError
+
+
+class PostgresAuth(BaseModel):
+    user: str = "postgres"
+    password: SecretStr = SecretStr("")
+
+
+class PostgresSettings(BaseModel):
+    host: str | None = None
+    port: int = Field(5432, ge=1, le=65535)
+    db_name: str = "api_connector"
+    auth: PostgresAuth = PostgresAuth()
+    max_open_connection: int = Field(20, ge=1)
+    # The historical spelling ("ideal" for "idle") is what operators already set.
+    max_ideal_connection: int = Field(5, ge=0)
+    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+
+
+class RedisSettings(BaseModel):
+    host: str | None = None
+    port: int = Field(6379, ge=1, le=65535)
+    db: int = Field(0, ge=0)
+    max_connection: int = Field(50, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__", case_sensitive=False, extra="ignore", populate_by_name=True
+    )
+
+    service_name: str = "api-connector"
+    host: str = "127.0.0.1"
+    port: int = Field(9004, ge=0, le=65535)
+    env: Literal["development", "test", "staging", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    access_log: bool = True
+
+    postgres: PostgresSettings = PostgresSettings()
+    redis: RedisSettings = RedisSettings()
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path("data")
+
+    integration_crypto_key: SecretStr | None = None
+    crypto_algorithm: Literal["AES-256-GCM"] = "AES-256-GCM"
+    oauth_callback_url: str | None = None
+
+    default_openai_model: str = "gpt-4o-mini"
+    default_stt_provider: str = "openai"
+    default_tts_provider: str = "openai"
+
+    api_connector_config: Path | None = None
+    api_connector_admin_key: SecretStr | None = None
+
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    workers: int = Field(1, ge=1, le=64)
+    # Records (usage, audit) waiting for the batch writer; producers wait when it is full.
+    record_queue_size: int = Field(10_000, ge=10)
+    record_batch_size: int = Field(500, ge=1)
+    record_flush_interval: float = Field(0.5, gt=0)
+    key_cache_ttl: float = Field(5.0, ge=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("integration_crypto_key")
+    @classmethod
+    def _master_key_is_256_bits(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError(f"must decode to 32 bytes (256 bits), got {len(raw)}")
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: DATABASE_URL, else the POSTGRES__ group, else a SQLite file."""
+        if self.database_url:
+            return _async_driver(self.database_url)
+        if self.postgres.host:
+            pg = self.postgres
+            password = quote(pg.auth.password.get_secret_value(), safe="")
+            auth = quote(pg.auth.user, safe="") + (f":{password}" if password else "")
+            return f"postgresql+asyncpg://{auth}@{pg.host}:{pg.port}/{pg.db_name}"
+        return f"sqlite+aiosqlite:///{self.data_dir / 'api-connector.db'}"
+
+    def resolved_redis_url(self) -> str | None:
+        """The Redis URL, or None when shared state stays in this process's memory."""
+        if self.redis_url:
+            return self.redis_url
+        if self.redis.host:
+            return f"redis://{self.redis.host}:{self.redis.port}/{self.redis.db}"
+        return None
+
+    def postgres_connect_args(self) -> dict[str, object]:
+        mode = self.postgres.ssl_mode
+        if not self.resolved_database_url().startswith("postgresql") or mode in ("disable", "allow", "prefer"):
+            return {}
+        return {"ssl": mode}
+
+
+def _async_driver(url: str) -> str:
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the environment; a bad value becomes one ConfigError naming the key."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = "__".join(str(part) for part in err["loc"]).upper()
+            problems.append(f"{key}: {err['msg']}")
+        raise ConfigError("invalid setting " + "; ".join(problems)) from None
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for ``env:NAME`` credential references (read here and nowhere else)."""
+    return os.environ

@@ -1,0 +1,199 @@
+"""Reading usage and audit records back (admin API, SDK usage stats)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+
+from api_connector.storage.db import Database, translate_errors
+from api_connector.storage.models import AuditRow, UsageRow
+
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    id: int
+    request_id: str
+    project_id: str
+    key_id: str | None
+    provider: str
+    model: str
+    capability: str
+    status: str
+    error_code: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_usd: float | None
+    latency_ms: float
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    """Totals for one (provider, model) pair."""
+
+    provider: str
+    model: str
+    requests: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    total_tokens: int
+    cost_usd: float | None  # None when no request of this pair had a known cost
+    avg_latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    request_id: str | None
+    actor_key_id: str | None
+    project_id: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    outcome: str
+    details: dict[str, Any]
+    created_at: datetime
+
+
+def _clamp(limit: int) -> int:
+    return max(1, min(MAX_LIMIT, limit))
+
+
+def _window(query: Select[Any], column: Any, since: datetime | None, until: datetime | None) -> Select[Any]:
+    # since inclusive, until exclusive: consecutive windows neither overlap nor leave gaps.
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    return query
+
+
+class UsageQueries:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @translate_errors
+    async def list_usage(
+        self,
+        project_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[UsageEntry]:
+        """A project's usage records, newest first."""
+        query = select(UsageRow).where(UsageRow.project_id == project_id)
+        query = _window(query, UsageRow.created_at, since, until)
+        query = query.order_by(UsageRow.created_at.desc(), UsageRow.id.desc()).limit(_clamp(limit))
+        async with self._db.session() as session:
+            return [_usage(row) for row in await session.scalars(query)]
+
+    @translate_errors
+    async def usage_summary(
+        self,
+        project_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[UsageSummary]:
+        """Per provider and model: requests, errors, tokens, cost; one project or all of them."""
+        query = select(
+            UsageRow.provider,
+            UsageRow.model,
+            func.count(),
+            func.sum(case((UsageRow.status == "error", 1), else_=0)),
+            func.sum(UsageRow.prompt_tokens),
+            func.sum(UsageRow.completion_tokens),
+            func.sum(UsageRow.cached_tokens),
+            func.sum(UsageRow.cost_usd),
+            func.avg(UsageRow.latency_ms),
+        ).group_by(UsageRow.provider, UsageRow.model)
+        if project_id is not None:
+            query = query.where(UsageRow.project_id == project_id)
+        query = _window(query, UsageRow.created_at, since, until).order_by(UsageRow.provider, UsageRow.model)
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).all()
+        summaries = []
+        for provider, model, requests, errors, prompt, completion, cached, cost, latency in rows:
+            # PostgreSQL returns bigint/numeric aggregates; normalise to plain int/float.
+            prompt, completion = int(prompt or 0), int(completion or 0)
+            summaries.append(
+                UsageSummary(
+                    provider=provider,
+                    model=model,
+                    requests=int(requests),
+                    errors=int(errors or 0),
+                    prompt_tokens=prompt,
+                    completion_tokens=completion,
+                    cached_tokens=int(cached or 0),
+                    total_tokens=prompt + completion,
+                    cost_usd=None if cost is None else float(cost),
+                    avg_latency_ms=float(latency or 0.0),
+                )
+            )
+        return summaries
+
+
+class AuditQueries:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @translate_errors
+    async def list_audit(
+        self,
+        project_id: str | None,
+        action: str | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """Audit events, newest first: one project's, or every event when ``project_id`` is None."""
+        query = select(AuditRow)
+        if project_id is not None:
+            query = query.where(AuditRow.project_id == project_id)
+        if action is not None:
+            query = query.where(AuditRow.action == action)
+        query = _window(query, AuditRow.created_at, since, None)
+        query = query.order_by(AuditRow.created_at.desc(), AuditRow.id.desc()).limit(_clamp(limit))
+        async with self._db.session() as session:
+            return [_audit(row) for row in await session.scalars(query)]
+
+
+def _usage(row: UsageRow) -> UsageEntry:
+    return UsageEntry(
+        id=row.id,
+        request_id=row.request_id,
+        project_id=row.project_id,
+        key_id=row.key_id,
+        provider=row.provider,
+        model=row.model,
+        capability=row.capability,
+        status=row.status,
+        error_code=row.error_code,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cached_tokens=row.cached_tokens,
+        cost_usd=row.cost_usd,
+        latency_ms=row.latency_ms,
+        created_at=row.created_at,
+    )
+
+
+def _audit(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        request_id=row.request_id,
+        actor_key_id=row.actor_key_id,
+        project_id=row.project_id,
+        action=row.action,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        outcome=row.outcome,
+        details=row.details,
+        created_at=row.created_at,
+    )

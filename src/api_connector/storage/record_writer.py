@@ -1,0 +1,380 @@
+"""Usage and audit records, written in batches off the request path.
+
+The request path hands a record to a bounded in-process queue and moves on; one background task
+drains it and inserts whole batches (one transaction each). Nothing is dropped silently:
+
+* a full queue makes ``submit`` return False and ``submit_wait`` wait (back-pressure);
+* a failing database is retried with exponential backoff, keeping the batch;
+* a record the database refuses (too long, wrong type, ...) is isolated from its batch and spilled
+  to the JSON-lines ``spill_path`` (or logged in full when there is none), and counted;
+* ``close()`` writes everything still queued; if the database stays down past its timeout the rest is
+  spilled and counted the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+
+from api_connector.storage.db import Database
+from api_connector.storage.models import AuditRow, UsageRow, utcnow
+
+log = logging.getLogger(__name__)
+
+# After this many failed attempts at a batch while the database answers pings, suspect one bad
+# record rather than the database, and write the batch record by record to find it.
+_ISOLATE_AFTER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    request_id: str
+    project_id: str
+    provider: str
+    model: str
+    capability: str
+    status: Literal["success", "error"]
+    key_id: str | None = None  # None: no gateway key involved (embedded Connector)
+    error_code: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = None
+    latency_ms: float = 0.0
+    created_at: datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        # Fail in the producer, where the bug is, not later in the writer.
+        if self.status not in ("success", "error"):
+            raise ValueError(f"usage status must be 'success' or 'error', not {self.status!r}")
+        _check_aware(self.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    action: str
+    target_type: str
+    outcome: str
+    request_id: str | None = None
+    actor_key_id: str | None = None
+    project_id: str | None = None
+    target_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict, hash=False)
+    created_at: datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        _check_aware(self.created_at)
+
+
+Record = UsageRecord | AuditRecord
+
+
+class _Stop:
+    """Queued by close(): everything before it gets written, then the writer task ends."""
+
+
+class RecordWriter:
+    def __init__(
+        self,
+        database: Database,
+        queue_size: int = 10_000,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        *,
+        spill_path: Path | None = None,
+        retry_initial: float = 0.2,
+        retry_max: float = 30.0,
+    ) -> None:
+        self._db = database
+        self._queue: asyncio.Queue[Record | _Stop] = asyncio.Queue(maxsize=max(1, queue_size))
+        self._batch_size = max(1, batch_size)
+        self._flush_interval = flush_interval
+        self._spill_path = spill_path
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._inflight: list[Record] = []
+        self.submitted = 0
+        self.written = 0
+        self.failed_attempts = 0
+        self.spilled = 0
+
+    @property
+    def queued(self) -> int:
+        """Records accepted but not yet written (queue plus the batch being written)."""
+        return self._queue.qsize() + len(self._inflight)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "queued": self.queued,
+            "submitted": self.submitted,
+            "written": self.written,
+            "failed_attempts": self.failed_attempts,
+            "spilled": self.spilled,
+        }
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="record-writer")
+
+    def submit(self, record: Record) -> bool:
+        """Queue a record without waiting. False when the queue is full: nothing was queued, and the
+        caller must ``await submit_wait(record)`` (that is the back-pressure; nothing is dropped)."""
+        self._check_open(record)
+        try:
+            self._queue.put_nowait(record)
+        except asyncio.QueueFull:
+            return False
+        self.submitted += 1
+        return True
+
+    async def submit_wait(self, record: Record) -> None:
+        """Queue a record, waiting for room when the queue is full (back-pressure)."""
+        self._check_open(record)
+        await self._queue.put(record)
+        self.submitted += 1
+
+    async def close(self, grace_period: float | None = None) -> None:
+        """Write everything queued and stop; past ``grace_period`` seconds the rest is spilled, not lost."""
+        if self._closed:
+            if self._task is not None:
+                await asyncio.shield(self._task)
+            return
+        self._closed = True
+        self.start()
+        assert self._task is not None
+        try:
+            async with asyncio.timeout(grace_period):
+                await self._queue.put(_Stop())
+                await asyncio.shield(self._task)
+                # Producers that were blocked in submit_wait when close() began got in after _Stop.
+                await self._drain_remaining()
+        except TimeoutError:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            leftover = self._inflight + self._take_all()
+            self._inflight = []
+            await self._spill(leftover, "record writer closed while the database was unavailable")
+
+    def _check_open(self, record: Record) -> None:
+        if self._closed:
+            raise RuntimeError("record writer is closed")
+        if not isinstance(record, UsageRecord | AuditRecord):
+            raise TypeError(f"expected UsageRecord or AuditRecord, got {type(record).__name__}")
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if isinstance(first, _Stop):
+                return
+            batch: list[Record] = [first]
+            stopping = await self._fill(batch)
+            await self._write_tracked(batch)
+
+    async def _fill(self, batch: list[Record]) -> bool:
+        """Add queued records up to batch_size, waiting at most flush_interval; True if _Stop was seen."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._flush_interval
+        while len(batch) < self._batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if isinstance(item, _Stop):
+                batch.extend(r for r in self._take_all())
+                return True
+            batch.append(item)
+        return False
+
+    def _take_all(self) -> list[Record]:
+        items: list[Record] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return items
+            if not isinstance(item, _Stop):
+                items.append(item)
+
+    async def _drain_remaining(self) -> None:
+        while True:
+            await asyncio.sleep(0)  # let producers woken by the last drain finish their put()
+            items = self._take_all()
+            if not items:
+                return
+            for start in range(0, len(items), self._batch_size):
+                await self._write_tracked(items[start : start + self._batch_size])
+
+    async def _write_tracked(self, batch: list[Record]) -> None:
+        # _inflight is the single record of what is accepted but unwritten outside the queue: _write
+        # and _isolate shrink it as rows commit, so close() can spill exactly the remainder.
+        self._inflight = batch
+        await self._write()
+
+    async def _write(self) -> None:
+        delay = self._retry_initial
+        attempts = 0
+        suspected_bad_record = False
+        while self._inflight:
+            batch = self._inflight
+            try:
+                await self._insert(batch)
+            except Exception as exc:  # the writer must survive anything; every failure is counted
+                self.failed_attempts += 1
+                attempts += 1
+                # Repeated failures while the database answers pings: look once for a bad record
+                # that the error class did not give away.
+                if _is_data_error(exc) or (
+                    not suspected_bad_record and attempts >= _ISOLATE_AFTER and await self._database_up()
+                ):
+                    suspected_bad_record = suspected_bad_record or not _is_data_error(exc)
+                    await self._isolate()
+                    if not self._inflight:
+                        return
+                log.error(
+                    "writing %d records failed (attempt %d, retrying in %.1fs): %s",
+                    len(self._inflight),
+                    attempts,
+                    delay,
+                    _describe(exc),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+            else:
+                self.written += len(batch)
+                self._inflight = []
+
+    async def _isolate(self) -> None:
+        """Write the in-flight records one at a time; spill those the database refuses.
+
+        What is left in ``_inflight`` afterwards failed only because the database is unreachable.
+        """
+        batch = self._inflight
+        suspects: list[tuple[Record, Exception]] = []
+        for index, record in enumerate(batch):
+            try:
+                await self._insert([record])
+            except Exception as exc:
+                self.failed_attempts += 1
+                suspects.append((record, exc))
+            else:
+                self.written += 1
+            self._inflight = [r for r, _ in suspects] + batch[index + 1 :]
+        if not suspects:
+            return
+        # A record failing alone while its neighbours were written and the database answers is bad
+        # data whatever the error class says. When none could be written the fault is systemic (a
+        # missing table, lost privileges): keep retrying rather than spill everything.
+        singled_out = len(suspects) < len(batch) and await self._database_up()
+        refused = [(r, e) for r, e in suspects if singled_out or _is_data_error(e)]
+        self._inflight = [r for r, e in suspects if not (singled_out or _is_data_error(e))]
+        for record, error in refused:
+            await self._spill([record], f"refused by the database: {_describe(error)}")
+
+    async def _insert(self, batch: Sequence[Record]) -> None:
+        usage = [_usage_row(r) for r in batch if isinstance(r, UsageRecord)]
+        audit = [_audit_row(r) for r in batch if isinstance(r, AuditRecord)]
+        async with self._db.engine.begin() as connection:
+            if usage:
+                await connection.execute(insert(UsageRow), usage)
+            if audit:
+                await connection.execute(insert(AuditRow), audit)
+
+    async def _database_up(self) -> bool:
+        try:
+            await self._db.ping()
+        except Exception:
+            return False
+        return True
+
+    async def _spill(self, records: list[Record], reason: str) -> None:
+        if not records:
+            return
+        self.spilled += len(records)
+        lines = [_spill_line(r) for r in records]
+        if self._spill_path is not None:
+            try:
+                await asyncio.to_thread(_append_lines, self._spill_path, lines)
+            except OSError as exc:
+                log.error("could not spill to %s (%s); records follow", self._spill_path, _describe(exc))
+            else:
+                log.error("spilled %d records to %s: %s", len(records), self._spill_path, reason)
+                return
+        for line in lines:
+            log.error("unwritten record (%s): %s", reason, line)
+
+
+def _check_aware(value: datetime) -> None:
+    if value.tzinfo is None:
+        raise ValueError("created_at must be timezone-aware (UTC)")
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """A failure caused by the records themselves, which retrying cannot fix."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    if isinstance(exc, DBAPIError):
+        # asyncpg surfaces bad values as a generic DBAPIError; its SQLSTATE still says "22: data
+        # exception" or "23: integrity constraint violation".
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
+    # StatementError without a DBAPI error: a value failed to bind (e.g. not JSON-serialisable).
+    return isinstance(exc, StatementError)
+
+
+def _describe(exc: BaseException) -> str:
+    # Only the class and the first line: driver messages can run long and quote bound parameters.
+    first_line = str(getattr(exc, "orig", None) or exc).splitlines()[0:1]
+    return f"{type(exc).__name__}: {first_line[0][:200] if first_line else ''}"
+
+
+_USAGE_FIELDS = tuple(f.name for f in fields(UsageRecord))
+_AUDIT_FIELDS = tuple(f.name for f in fields(AuditRecord))
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    # Model names and request ids can come from callers; an over-long one must not cost the record.
+    return value[:limit] if isinstance(value, str) and len(value) > limit else value
+
+
+def _usage_row(record: UsageRecord) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in _USAGE_FIELDS}
+    for column, limit in (("request_id", 128), ("provider", 255), ("model", 255), ("error_code", 64)):
+        row[column] = _clip(row[column], limit)
+    return row
+
+
+def _audit_row(record: AuditRecord) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in _AUDIT_FIELDS}
+    for column, limit in (("request_id", 128), ("action", 128), ("target_id", 255)):
+        row[column] = _clip(row[column], limit)
+    return row
+
+
+def _spill_line(record: Record) -> str:
+    kind = "usage" if isinstance(record, UsageRecord) else "audit"
+    fields_ = _usage_row(record) if isinstance(record, UsageRecord) else _audit_row(record)
+    return json.dumps({"kind": kind, "record": fields_}, default=str, sort_keys=True)
+
+
+def _append_lines(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")

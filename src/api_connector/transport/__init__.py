@@ -1,0 +1,1 @@
+"""The one place that owns HTTP clients and translates their exceptions."""

@@ -1,0 +1,139 @@
+"""OpenAI Chat Completions: the canonical shape, so encoding is nearly a pass-through.
+
+Used by OpenAI itself and every OpenAI-compatible vendor (Groq, Mistral, DeepSeek, Together, vLLM, ...).
+Responses are forwarded byte for byte; only the fields the gateway accounts for are typed and read.
+"""
+
+from __future__ import annotations
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from api_connector.core.chat import ChatRequest
+from api_connector.core.usage import Usage
+from api_connector.wire.base import ChatResult, StreamState, VendorError
+from api_connector.wire.sse import SSEEvent
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _PromptDetails(_Lenient):
+    cached_tokens: int | None = None
+
+
+class OpenAIUsage(_Lenient):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prompt_tokens_details: _PromptDetails | None = None
+
+    def to_usage(self) -> Usage:
+        cached = self.prompt_tokens_details.cached_tokens if self.prompt_tokens_details else None
+        return Usage(self.prompt_tokens, self.completion_tokens, cached or 0)
+
+
+class _Choice(_Lenient):
+    finish_reason: str | None = None
+
+
+class _Completion(_Lenient):
+    choices: list[_Choice] = []
+    usage: OpenAIUsage | None = None
+
+
+class _ErrorBody(_Lenient):
+    message: str = ""
+    type: str | None = None
+    code: str | int | None = None
+    param: str | None = None
+
+
+class _ErrorEnvelope(_Lenient):
+    error: _ErrorBody | str
+
+
+class _Chunk(_Lenient):
+    choices: list[_Choice] = []
+    usage: OpenAIUsage | None = None
+    error: _ErrorBody | None = None
+
+
+def decode_openai_error(body: bytes) -> VendorError | None:
+    try:
+        envelope = _ErrorEnvelope.model_validate_json(body)
+    except ValidationError:
+        return None
+    err = envelope.error
+    if isinstance(err, str):
+        return VendorError(message=err)
+    code = str(err.code) if err.code is not None else None
+    return VendorError(message=err.message, type=err.type, code=code, param=err.param)
+
+
+class OpenAIChatStream:
+    """Forwards OpenAI chunks untouched, noting usage and finish reason on the way."""
+
+    __slots__ = ("_hide_usage_chunk", "state")
+
+    def __init__(self, request: ChatRequest) -> None:
+        self.state = StreamState()
+        # The gateway always asks upstream for usage; callers who did not ask do not get the extra chunk.
+        self._hide_usage_chunk = not request.wants_usage_in_stream
+
+    def feed(self, event: SSEEvent) -> list[bytes]:
+        data = event.data
+        if data == "[DONE]":
+            self.state.done = True
+            return []
+        if not data:
+            return []
+        payload = data.encode("utf-8")
+        try:
+            chunk = _Chunk.model_validate_json(payload)
+        except ValidationError:
+            self.state.error = VendorError(message="upstream sent a stream event that is not JSON")
+            return []
+        if chunk.error is not None:
+            err = chunk.error
+            self.state.error = VendorError(err.message, err.type, str(err.code) if err.code else None)
+            return []
+        for choice in chunk.choices:
+            if choice.finish_reason:
+                self.state.finish_reason = choice.finish_reason
+        if chunk.usage is not None:
+            self.state.usage = chunk.usage.to_usage()
+            if self._hide_usage_chunk and not chunk.choices:
+                return []
+        return [payload]
+
+    def finish(self) -> list[bytes]:
+        return []
+
+
+class OpenAIChatWire:
+    name = "openai_chat"
+
+    def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
+        body = request.wire_dict()
+        body["model"] = upstream_model
+        if request.stream:
+            options = dict(body.get("stream_options") or {})
+            options["include_usage"] = True
+            body["stream_options"] = options
+        return orjson.dumps(body)
+
+    def decode_response(self, body: bytes, request: ChatRequest) -> ChatResult:
+        completion = _Completion.model_validate_json(body)
+        usage = completion.usage.to_usage() if completion.usage else Usage()
+        finish = completion.choices[0].finish_reason if completion.choices else None
+        return ChatResult(body=body, usage=usage, finish_reason=finish)
+
+    def stream_translator(self, request: ChatRequest) -> OpenAIChatStream:
+        return OpenAIChatStream(request)
+
+    def decode_error(self, body: bytes) -> VendorError | None:
+        return decode_openai_error(body)
+
+
+OPENAI_CHAT = OpenAIChatWire()

@@ -1,0 +1,16 @@
+"""Shared fixtures: a running gateway on the embedded default (SQLite file, in-memory state)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.gateway import RunningGateway, run_gateway
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    with run_gateway(tmp_path) as running:
+        yield running

@@ -1,0 +1,112 @@
+"""A loopback HTTP server that answers with recorded provider responses.
+
+Point a provider instance's ``base_url`` at ``server.rebase(spec.base_url)`` and every request gets the
+next recorded answer for its method and path (recorded query strings are ignored). SSE answers are
+written in a few pieces cut at arbitrary byte offsets, so clients must reassemble lines across reads
+as they do with real vendors. What the server received is kept in ``received`` for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import orjson
+from aiohttp import web
+
+from recorded import Interaction
+
+
+class ReceivedRequest(NamedTuple):
+    method: str
+    path: str
+    headers: Mapping[str, str]  # lower-case names
+    body: Any  # parsed JSON; raw bytes when not JSON; None when empty
+
+
+class ReplayServer:
+    def __init__(self, interactions: Iterable[Interaction], sse_pieces: int) -> None:
+        self._pending = list(interactions)
+        self._sse_pieces = max(1, sse_pieces)
+        self.base_url = ""
+        self.received: list[ReceivedRequest] = []
+        # Requests no recorded interaction was left for: a test should expect none.
+        self.unexpected: list[ReceivedRequest] = []
+
+    @property
+    def remaining(self) -> list[Interaction]:
+        """Recorded interactions not yet asked for."""
+        return list(self._pending)
+
+    def rebase(self, real_base_url: str) -> str:
+        """A provider's real base URL moved onto this server, path kept (``.../openai/v1``)."""
+        return self.base_url + urlsplit(real_base_url).path.rstrip("/")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        received = ReceivedRequest(
+            method=request.method,
+            path=request.path,
+            headers={name.lower(): value for name, value in request.headers.items()},
+            body=_parse(raw),
+        )
+        self.received.append(received)
+        interaction = self._take(request.method, request.path)
+        if interaction is None:
+            self.unexpected.append(received)
+            message = f"replay: no recorded answer left for {request.method} {request.path}"
+            return web.json_response({"error": {"message": message, "type": "replay_error"}}, status=404)
+        response = interaction.response
+        if response.is_sse:
+            return await self._stream(request, interaction)
+        return web.Response(status=response.status, body=response.body, headers=dict(response.headers))
+
+    def _take(self, method: str, path: str) -> Interaction | None:
+        for i, interaction in enumerate(self._pending):
+            if interaction.request.method.upper() == method.upper() and interaction.request.path == path:
+                return self._pending.pop(i)
+        return None
+
+    async def _stream(self, request: web.Request, interaction: Interaction) -> web.StreamResponse:
+        recorded = interaction.response
+        response = web.StreamResponse(status=recorded.status, headers=dict(recorded.headers))
+        await response.prepare(request)
+        body = recorded.body
+        size = -(-len(body) // self._sse_pieces)  # ceiling division: at most sse_pieces writes
+        for start in range(0, len(body), max(size, 1)):
+            await response.write(body[start : start + size])
+            await asyncio.sleep(0)  # give the client a chance to read each piece on its own
+        await response.write_eof()
+        return response
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+
+
+@asynccontextmanager
+async def replay_upstream(
+    interactions: Iterable[Interaction], *, sse_pieces: int = 3
+) -> AsyncIterator[ReplayServer]:
+    """Serve ``interactions`` on a free loopback port for the duration of the block."""
+    server = ReplayServer(interactions, sse_pieces)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", server.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    server.base_url = f"http://{host}:{port}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
