@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -320,6 +321,28 @@ def start_redis(procs: Processes, cores: str | None) -> tuple[Proc, str]:
     return proc, f"redis://127.0.0.1:{port}/15"
 
 
+def redis_commands(url: str) -> int | None:
+    """Commands the Redis at url has processed so far (INFO stats), or None if it cannot be asked."""
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2
+        ) as sock:
+            sock.sendall(b"INFO stats\r\n")
+            data = b""
+            while b"total_commands_processed:" not in data or not data.endswith(b"\r\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    for line in data.decode(errors="replace").splitlines():
+        if line.startswith("total_commands_processed:"):
+            return int(line.split(":", 1)[1])
+    return None
+
+
 def version_of(cmd: Sequence[str]) -> str:
     try:
         out = subprocess.run(list(cmd), capture_output=True, text=True, timeout=10)
@@ -347,6 +370,8 @@ def machine_info() -> dict[str, object]:
         "cpu_model": model,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "kernel": os.uname().release,
+        # Other work on the machine skews every row; a high figure here explains a noisy run.
+        "loadavg_at_start": round(os.getloadavg()[0], 2),
         "nginx": nginx,
         "wrk": version_of(["wrk", "-v"]).split(" [")[0] if shutil.which("wrk") else "?",
     }

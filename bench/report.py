@@ -126,6 +126,12 @@ def print_report(results: dict) -> None:
             "—" if ratio is None else f"{ratio:.0%}",
         )
     console.print(table)
+    for row in results["rows"]:
+        per_req = row.get("redis_cmds_per_req")
+        if per_req is not None:
+            note = "" if per_req >= 1 else " [red](state does not seem to live in Redis)[/]"
+            name = f"{row['scenario']} {row['body']} c={row['conc']}"
+            console.print(f"{name}: {per_req:.1f} Redis commands per request{note}")
     failed = {(r["scenario"], r["error"]) for r in results["rows"] if r["error"]}
     for scenario, error in sorted(failed):
         console.print(f"[red]{scenario}[/]: {escape(error)}", highlight=False)

@@ -39,6 +39,7 @@ from harness import (
     http_post,
     machine_info,
     pinned,
+    redis_commands,
     rss_bytes,
     start_nginx,
     start_redis,
@@ -64,6 +65,7 @@ class Row:
     errors: int = 0
     rss_mib: float = 0.0
     cpu_us_per_req: float = 0.0
+    redis_cmds_per_req: float | None = None
     error: str = ""
 
 
@@ -74,6 +76,7 @@ class Target:
     url_for: dict[str, str]  # body kind ("json" | "sse") -> URL
     key: str
     roots: list[int]  # processes whose whole tree is measured (CPU, RSS)
+    redis_url: str | None = None
 
     def tree(self) -> list[int]:
         return [pid for root in self.roots for pid in descendants(root)]
@@ -145,8 +148,10 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int) -> 
     if opts.warmup:
         wrk(url, body_file, target.key, conc, opts.warmup, opts.load_cores)
     before = cpu_ticks(target.tree())
+    redis_before = redis_commands(target.redis_url) if target.redis_url else None
     result = wrk(url, body_file, target.key, conc, opts.duration, opts.load_cores)
     after = cpu_ticks(target.tree())
+    redis_after = redis_commands(target.redis_url) if target.redis_url else None
     rss = rss_bytes(target.tree())
     lat = result["latency_us"]
     row.requests = int(result["requests"])
@@ -155,6 +160,9 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int) -> 
     row.errors = sum(int(v) for v in result["errors"].values())
     row.rss_mib = rss / 2**20
     row.cpu_us_per_req = cpu_seconds_between(before, after) / max(row.requests, 1) * 1e6
+    if redis_before is not None and redis_after is not None:
+        # Shows that the state really lives in Redis, and how many round trips a request costs.
+        row.redis_cmds_per_req = (redis_after - redis_before) / max(row.requests, 1)
     return row
 
 
@@ -186,7 +194,7 @@ def started(
     redis = redis if group == "service-redis" else None
     with service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis) as svc:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        yield Target({"json": url, "sse": url}, svc.key, [svc.proc.popen.pid])
+        yield Target({"json": url, "sse": url}, svc.key, [svc.proc.popen.pid], redis)
 
 
 def bodies(group: str) -> tuple[str, ...]:
@@ -315,7 +323,8 @@ def main() -> int:
     info = machine_info()
     print(
         f"bench: {info['nproc']} cores ({info['cpu_model']}); server on core {server_cores}, "
-        f"wrk and nginx on core {load_cores}; {args.duration}s per row",
+        f"wrk and nginx on core {load_cores}; {args.duration}s per row; "
+        f"load average {info['loadavg_at_start']}",
         flush=True,
     )
     results: dict = {
@@ -324,34 +333,39 @@ def main() -> int:
         "warmup_s": args.warmup,
         "pinning": {"server": server_cores, "load": load_cores},
     }
-    failed = False
+    failed = True  # until the run has finished: an interrupted run keeps its logs
     try:
-        nginx = Upstream(*start_nginx(procs, load_cores))
-        if args.soak:
-            results["soak"] = run_soak(
-                args.soak, args.soak_segment, args.soak_max_minutes, procs, opts, nginx
-            )
-            print_soak(results["soak"])
-        else:
-            rows = [r for g in args.groups for r in run_group(g, procs, opts, nginx, args.redis_url)]
-            failed = any(r.error for r in rows)
-            results["rows"] = [asdict(r) for r in rows]
-            results["targets"] = targets(results["rows"])
-            print_report(results)
-    except StartError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        failed = True
+        failed = execute(args, opts, procs, results)
+        out = BENCH_DIR / "results" / ("soak.json" if args.soak else "latest.json")
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {out.relative_to(BENCH_DIR.parent)}")
     finally:
         procs.stop_all()
-    out = BENCH_DIR / "results" / ("soak.json" if args.soak else "latest.json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.relative_to(BENCH_DIR.parent)}")
-    if failed or args.keep:
-        print(f"logs and configs kept in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if failed or args.keep:
+            print(f"logs and configs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     return 1 if failed else 0
+
+
+def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: dict) -> bool:
+    """Run the soak or the table into `results`; True if anything failed."""
+    try:
+        nginx = Upstream(*start_nginx(procs, opts.load_cores))
+        if args.soak:
+            soak = run_soak(args.soak, args.soak_segment, args.soak_max_minutes, procs, opts, nginx)
+            results["soak"] = soak
+            print_soak(soak)
+            return not (soak.get("flat") and soak.get("reached"))
+        rows = [r for g in args.groups for r in run_group(g, procs, opts, nginx, args.redis_url)]
+        results["rows"] = [asdict(r) for r in rows]
+        results["targets"] = targets(results["rows"])
+        print_report(results)
+        return any(r.error for r in rows)
+    except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return True
 
 
 if __name__ == "__main__":

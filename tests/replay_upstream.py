@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
-from recorded import Interaction
+from tests.recorded import Interaction
 
 
 class ReceivedRequest(NamedTuple):

@@ -12,7 +12,7 @@ from api_connector.core.chat import ChatRequest
 from api_connector.core.usage import Usage
 from api_connector.wire.openai_chat import OPENAI_CHAT, OpenAIChatStream
 from api_connector.wire.sse import SSEEvent
-from recorded import RECORDED, Interaction, load_cassette, sse_events
+from tests.recorded import RECORDED, Interaction, load_cassette, sse_events
 
 OPENAI = RECORDED / "openai"
 GROQ = RECORDED / "groq"

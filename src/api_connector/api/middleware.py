@@ -101,8 +101,8 @@ def render_error(request: web.Request, error: ConnectorError) -> web.Response:
     status = error.with_status()
     headers = error_headers(error)
     headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
-    if error.status >= 500 and not error.provider:
-        log.warning("request failed", code=error.code, error=error.message)
+    if error.status >= 500 or error.provider:
+        log.warning("request failed", code=error.code, provider=error.provider, error=error.message)
     if uses_envelope(request.path):
         elapsed = (time.perf_counter() - request[STARTED]) * 1000
         body = {

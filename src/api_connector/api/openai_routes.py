@@ -35,7 +35,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         await services.recorder.finish(ctx, started=started, error=error)
         raise
     await services.recorder.finish(ctx, started=started, usage=result.usage)
-    return raw_json_response(result.body)
+    return raw_json_response(services.redactor.scrub_body(result.body))
 
 
 async def _stream_chat(request: web.Request, services: Services, ctx: CallContext, chat: ChatRequest,
@@ -50,8 +50,9 @@ async def _stream_chat(request: web.Request, services: Services, ctx: CallContex
     failure: ConnectorError | None = None
     try:
         await response.prepare(request)
+        scrub = services.redactor.scrub_body
         async for payload in stream.payloads():
-            await response.write(frame(payload))
+            await response.write(frame(scrub(payload)))
         await response.write(DONE_FRAME)
     except UpstreamError as error:
         # Bytes already reached the client: end the stream with a clean error event, never half JSON.

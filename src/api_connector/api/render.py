@@ -53,8 +53,11 @@ def envelope_error(error: ConnectorError, redactor: Redactor) -> dict[str, Any]:
         "provider": error.provider,
         "retryable": error.retryable,
     }
-    if error.details:
-        body["details"] = _scrubbed(error.details, redactor)
+    details = dict(error.details or {})
+    if error.param:
+        details["param"] = error.param
+    if details:
+        body["details"] = _scrubbed(details, redactor)
     return body
 
 

@@ -116,9 +116,7 @@ async def generic_request(request: web.Request) -> web.Response:
         await services.recorder.finish(ctx, started=started, error=error)
         raise
     await services.recorder.finish(ctx, started=started)
-    data = _decode(upstream.body, upstream.headers.get("content-type", ""))
-    if isinstance(data, str):
-        data = services.redactor.scrub(data)
+    data = _decode(services.redactor.scrub_body(upstream.body), upstream.headers.get("content-type", ""))
     envelope = {
         "success": True,
         "data": data,
@@ -150,7 +148,7 @@ async def generic_stream(request: web.Request) -> web.StreamResponse:
     try:
         await response.prepare(request)
         async for line in upstream.lines():
-            await response.write(line)
+            await response.write(services.redactor.scrub_body(line))
     except UpstreamError as error:
         failure = error  # the client sees the body end early; the usage record says why
     finally:

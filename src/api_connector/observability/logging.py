@@ -37,9 +37,14 @@ def configure_logging(level: str, service: str, redactor: Redactor, stream: Any 
     """Set up structlog (and route the standard library's logging through the same scrubbing)."""
     numeric = logging.getLevelName(level)
     out = stream or sys.stdout
+    def add_service(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event.setdefault("service", service)
+        return event
+
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_service,
             _add_request_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
@@ -50,7 +55,6 @@ def configure_logging(level: str, service: str, redactor: Redactor, stream: Any 
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
-    structlog.contextvars.bind_contextvars(service=service)
     handler = logging.StreamHandler(out)
     handler.setFormatter(_StdlibJSON(redactor, service))
     root = logging.getLogger()

@@ -17,10 +17,11 @@ _PATTERNS = re.compile(
 
 
 class Redactor:
-    __slots__ = ("_pattern", "_secrets")
+    __slots__ = ("_byte_secrets", "_pattern", "_secrets")
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        self._byte_secrets: tuple[bytes, ...] = ()
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, secret: str) -> None:
@@ -29,11 +30,25 @@ class Redactor:
             # Longest first so a secret containing another is masked whole.
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            self._byte_secrets = tuple(s.encode("utf-8") for s in ordered)
 
     def scrub(self, text: str) -> str:
         if self._pattern is not None:
             text = self._pattern.sub(MASK, text)
         return _PATTERNS.sub(_mask_pattern, text)
+
+    def scrub_body(self, body: bytes) -> bytes:
+        """Known secret values out of a response body (no pattern guessing: answers may quote keys).
+
+        The common case, no secret in the body, costs one substring search per known secret.
+        """
+        for secret in self._byte_secrets:
+            if secret in body:
+                return self.scrub_values(body.decode("utf-8", "replace")).encode("utf-8")
+        return body
+
+    def scrub_values(self, text: str) -> str:
+        return self._pattern.sub(MASK, text) if self._pattern is not None else text
 
     def __contains__(self, secret: str) -> bool:
         return secret in self._secrets

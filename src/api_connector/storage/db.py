@@ -96,6 +96,10 @@ class Database:
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
                 )
+            elif self.dialect == "sqlite":
+                # Take SQLite's write lock before reading the version table: a second process (or
+                # engine) waits up to the busy timeout and then finds the schema current.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
             await connection.run_sync(_upgrade, "head")
 
     async def downgrade(self, revision: str = "base") -> None:

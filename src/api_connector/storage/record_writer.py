@@ -144,8 +144,12 @@ class RecordWriter:
         await self._queue.put(record)
         self.submitted += 1
 
-    async def close(self, grace_period: float | None = None) -> None:
-        """Write everything queued and stop; past ``grace_period`` seconds the rest is spilled, not lost."""
+    async def close(self, grace_period: float | None = 30.0) -> None:
+        """Write everything queued and stop.
+
+        Past ``grace_period`` seconds (None: wait as long as it takes) whatever is still unwritten is
+        spilled, so a shutdown during a database outage ends instead of hanging, and loses nothing.
+        """
         if self._closed:
             if self._task is not None:
                 await asyncio.shield(self._task)
@@ -180,7 +184,12 @@ class RecordWriter:
                 return
             batch: list[Record] = [first]
             stopping = await self._fill(batch)
-            await self._write_tracked(batch)
+            try:
+                await self._write_tracked(batch)
+            except Exception:  # a bug here must not stop the writer and strand every later record
+                log.exception("record writer failed on a batch; spilling it")
+                leftover, self._inflight = self._inflight, []
+                await self._spill(leftover, "record writer error")
 
     async def _fill(self, batch: list[Record]) -> bool:
         """Add queued records up to batch_size, waiting at most flush_interval; True if _Stop was seen."""
@@ -198,29 +207,30 @@ class RecordWriter:
                 except TimeoutError:
                     break
             if isinstance(item, _Stop):
-                batch.extend(r for r in self._take_all())
-                return True
+                return True  # anything queued after it is written by close()
             batch.append(item)
         return False
 
-    def _take_all(self) -> list[Record]:
+    def _take_all(self, limit: int | None = None) -> list[Record]:
         items: list[Record] = []
-        while True:
+        while limit is None or len(items) < limit:
             try:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                return items
+                break
             if not isinstance(item, _Stop):
                 items.append(item)
+        return items
 
     async def _drain_remaining(self) -> None:
         while True:
-            await asyncio.sleep(0)  # let producers woken by the last drain finish their put()
-            items = self._take_all()
-            if not items:
+            await asyncio.sleep(0)  # let producers woken by the last take finish their put()
+            # One batch at a time: whatever is not yet taken stays in the queue, where a timed-out
+            # close() still finds it to spill.
+            batch = self._take_all(self._batch_size)
+            if not batch:
                 return
-            for start in range(0, len(items), self._batch_size):
-                await self._write_tracked(items[start : start + self._batch_size])
+            await self._write_tracked(batch)
 
     async def _write_tracked(self, batch: list[Record]) -> None:
         # _inflight is the single record of what is accepted but unwritten outside the queue: _write
