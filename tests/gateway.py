@@ -58,8 +58,11 @@ class RunningGateway:
 @contextmanager
 def run_gateway(tmp_path: Path, config: dict[str, Any] | None = None, **settings: Any) -> Iterator[RunningGateway]:
     overrides: dict[str, Any] = {
-        "data_dir": tmp_path / "data", "api_connector_admin_key": ADMIN_KEY, "env": "test",
-        "record_flush_interval": 0.05, "log_level": "INFO",
+        "data_dir": tmp_path / "data",
+        "api_connector_admin_key": ADMIN_KEY,
+        "env": "test",
+        "record_flush_interval": 0.05,
+        "log_level": "INFO",
     }
     overrides.update(settings)
     resolved = load_settings(**overrides)

@@ -26,8 +26,11 @@ def _free_port() -> int:
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES__", "REDIS", "DATABASE_URL",
-                                                                      "API_CONNECTOR_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("POSTGRES__", "REDIS", "DATABASE_URL", "API_CONNECTOR_"))
+    }
     env.update(DATA_DIR=str(tmp_path / "data"), HOST="127.0.0.1", LOG_LEVEL="WARNING", **extra)
     return env
 
@@ -35,8 +38,9 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def serving(tmp_path: Path, port: int, log: Path, **extra: str) -> Iterator[str]:
     with log.open("w") as out:
-        proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=_env(tmp_path, **extra),
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [CLI, "serve", "--port", str(port)], env=_env(tmp_path, **extra), stdout=out, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -66,10 +70,22 @@ def test_first_start_prints_an_admin_key_once_and_curl_works(tmp_path: Path) -> 
         # The README's curl, as a user types it.
         assert shutil.which("curl")
         out = subprocess.run(
-            ["curl", "-s", f"{base}/v1/chat/completions", "-H", f"Authorization: Bearer {key}",
-             "-H", "Content-Type: application/json",
-             "-d", '{"model": "sandbox/sandbox-chat", "messages": [{"role": "user", "content": "Hello!"}]}'],
-            capture_output=True, text=True, timeout=30, check=True)
+            [
+                "curl",
+                "-s",
+                f"{base}/v1/chat/completions",
+                "-H",
+                f"Authorization: Bearer {key}",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                '{"model": "sandbox/sandbox-chat", "messages": [{"role": "user", "content": "Hello!"}]}',
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         assert '"content":"sandbox echo: Hello!"' in out.stdout
         assert httpx.get(base + "/ready").json()["status"] == "ready"
     assert (tmp_path / "data" / "api-connector.db").exists()
@@ -80,8 +96,9 @@ def test_first_start_prints_an_admin_key_once_and_curl_works(tmp_path: Path) -> 
 
 
 def test_bad_setting_stops_start_up_with_one_message(tmp_path: Path) -> None:
-    result = subprocess.run([CLI, "serve"], env=_env(tmp_path, PORT="70000"), capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [CLI, "serve"], env=_env(tmp_path, PORT="70000"), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "PORT" in result.stderr and "Traceback" not in result.stderr
 
@@ -89,9 +106,13 @@ def test_bad_setting_stops_start_up_with_one_message(tmp_path: Path) -> None:
 def test_bad_config_file_stops_start_up(tmp_path: Path) -> None:
     config = tmp_path / "gw.yaml"
     config.write_text("providers:\n  x: {type: openai, credential: sk-pasted-secret-123456}\n")
-    result = subprocess.run([CLI, "serve", "--port", str(_free_port())],
-                            env=_env(tmp_path, API_CONNECTOR_CONFIG=str(config)),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [CLI, "serve", "--port", str(_free_port())],
+        env=_env(tmp_path, API_CONNECTOR_CONFIG=str(config)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "must be a reference" in result.stderr and "sk-pasted-secret-123456" not in result.stderr
 
@@ -100,8 +121,9 @@ def test_migrate_and_keys(tmp_path: Path) -> None:
     env = _env(tmp_path)
     migrated = subprocess.run([CLI, "migrate"], env=env, capture_output=True, text=True, timeout=60)
     assert migrated.returncode == 0 and "revision" in migrated.stderr
-    created = subprocess.run([CLI, "keys", "create", "ci", "--scope", "inference"], env=env,
-                             capture_output=True, text=True, timeout=60)
+    created = subprocess.run(
+        [CLI, "keys", "create", "ci", "--scope", "inference"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert created.returncode == 0, created.stderr
     plaintext = created.stdout.strip()
     assert plaintext.startswith("ack_")

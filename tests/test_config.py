@@ -43,8 +43,10 @@ routes:
         ({"providers": {"x": {"type": "openai_compatible"}}}, "needs a base_url"),
         ({"providers": {"x": {"type": "openai"}}}, "needs a credential"),
         ({"routes": {"r": {"targets": [{"provider": "ghost", "model": "m"}]}}}, "unknown provider 'ghost'"),
-        ({"routes": {"r": {"strategy": "random", "targets": [{"provider": "sandbox", "model": "m"}]}}},
-         "routes.r.strategy"),
+        (
+            {"routes": {"r": {"strategy": "random", "targets": [{"provider": "sandbox", "model": "m"}]}}},
+            "routes.r.strategy",
+        ),
         ({"surprise": 1}, "surprise"),
     ],
 )

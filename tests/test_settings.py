@@ -21,14 +21,29 @@ def test_defaults_are_the_embedded_ones(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_operator_names(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {
-        "SERVICE_NAME": "gw", "PORT": "9100", "HOST": "0.0.0.0", "ENV": "production", "LOG_LEVEL": "debug",
-        "POSTGRES__HOST": "db.internal", "POSTGRES__PORT": "6543", "POSTGRES__DB_NAME": "apc",
-        "POSTGRES__AUTH__USER": "svc", "POSTGRES__AUTH__PASSWORD": "p@ss:w/rd",
-        "POSTGRES__MAX_OPEN_CONNECTION": "40", "POSTGRES__MAX_IDEAL_CONNECTION": "8",
-        "POSTGRES__SSL_MODE": "require", "REDIS__HOST": "cache", "REDIS__PORT": "6380", "REDIS__DB": "2",
-        "REDIS__MAX_CONNECTION": "64", "INTEGRATION_CRYPTO_KEY": base64.b64encode(b"k" * 32).decode(),
-        "CRYPTO_ALGORITHM": "AES-256-GCM", "OAUTH_CALLBACK_URL": "https://gw.example/oauth/callback",
-        "DEFAULT_OPENAI_MODEL": "gpt-4.1-mini", "DEFAULT_STT_PROVIDER": "deepgram", "DEFAULT_TTS_PROVIDER": "elevenlabs",
+        "SERVICE_NAME": "gw",
+        "PORT": "9100",
+        "HOST": "0.0.0.0",
+        "ENV": "production",
+        "LOG_LEVEL": "debug",
+        "POSTGRES__HOST": "db.internal",
+        "POSTGRES__PORT": "6543",
+        "POSTGRES__DB_NAME": "apc",
+        "POSTGRES__AUTH__USER": "svc",
+        "POSTGRES__AUTH__PASSWORD": "p@ss:w/rd",
+        "POSTGRES__MAX_OPEN_CONNECTION": "40",
+        "POSTGRES__MAX_IDEAL_CONNECTION": "8",
+        "POSTGRES__SSL_MODE": "require",
+        "REDIS__HOST": "cache",
+        "REDIS__PORT": "6380",
+        "REDIS__DB": "2",
+        "REDIS__MAX_CONNECTION": "64",
+        "INTEGRATION_CRYPTO_KEY": base64.b64encode(b"k" * 32).decode(),
+        "CRYPTO_ALGORITHM": "AES-256-GCM",
+        "OAUTH_CALLBACK_URL": "https://gw.example/oauth/callback",
+        "DEFAULT_OPENAI_MODEL": "gpt-4.1-mini",
+        "DEFAULT_STT_PROVIDER": "deepgram",
+        "DEFAULT_TTS_PROVIDER": "elevenlabs",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -36,8 +36,9 @@ log = get_logger("api_connector.app")
 _LAST_USED_FLUSH_SECONDS = 30.0
 
 
-def build_services(settings: Settings, config: GatewayConfig | None = None,
-                   redactor: Redactor | None = None) -> Services:
+def build_services(
+    settings: Settings, config: GatewayConfig | None = None, redactor: Redactor | None = None
+) -> Services:
     """Every service of one process; shared by the HTTP app and the embedded Connector."""
     config = config if config is not None else load_config(settings.api_connector_config)
     redactor = redactor or Redactor()
@@ -50,8 +51,12 @@ def build_services(settings: Settings, config: GatewayConfig | None = None,
     for instance in catalog.instances(None):
         transport.configure_pool(instance.pool, max_connections=instance.max_connections)
     metrics = Metrics()
-    writer = RecordWriter(database, queue_size=settings.record_queue_size, batch_size=settings.record_batch_size,
-                          flush_interval=settings.record_flush_interval)
+    writer = RecordWriter(
+        database,
+        queue_size=settings.record_queue_size,
+        batch_size=settings.record_batch_size,
+        flush_interval=settings.record_flush_interval,
+    )
     return Services(
         settings=settings,
         config=config,
@@ -81,17 +86,18 @@ async def prepare_storage(services: Services, *, announce: TextIO | None = None)
     if settings.api_connector_admin_key:
         await services.keys.ensure_bootstrap(settings.api_connector_admin_key.get_secret_value())
     elif not any(k.project_id is None and k.active for k in await services.keys.list(None)):
-        key, plaintext = await services.keys.create(None, "bootstrap", [Scope.ADMIN, Scope.INFERENCE,
-                                                                        Scope.REQUESTS])
+        key, plaintext = await services.keys.create(None, "bootstrap", [Scope.ADMIN, Scope.INFERENCE, Scope.REQUESTS])
         out = announce or sys.stderr
         # Printed, not logged: the log scrubs keys, and this is the one time anyone can see it.
-        print(f"api-connector: generated admin key {key.id} (shown once, store it now): {plaintext}",
-              file=out, flush=True)
+        print(
+            f"api-connector: generated admin key {key.id} (shown once, store it now): {plaintext}", file=out, flush=True
+        )
     for stored_project in await services.tenancy.list_projects():
         stored = await services.providers.list(stored_project.id)
         if stored:
             services.catalog.set_project_providers(
-                stored_project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored])
+                stored_project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
+            )
 
 
 async def _flush_last_used(services: Services) -> None:
@@ -103,8 +109,9 @@ async def _flush_last_used(services: Services) -> None:
             log.warning("could not record key last-use times")
 
 
-def create_app(settings: Settings, config: GatewayConfig | None = None,
-               redactor: Redactor | None = None) -> web.Application:
+def create_app(
+    settings: Settings, config: GatewayConfig | None = None, redactor: Redactor | None = None
+) -> web.Application:
     services = build_services(settings, config, redactor)
     app = web.Application(middlewares=[gateway_middleware], client_max_size=settings.max_body_bytes)
     app[SERVICES] = services

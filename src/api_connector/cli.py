@@ -56,8 +56,14 @@ def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
     if sock is not None:
         web.run_app(application, sock=sock, print=None, access_log=None, handle_signals=True)
     else:
-        web.run_app(application, host=settings.host, port=settings.port, print=None, access_log=None,
-                    reuse_port=settings.workers > 1)
+        web.run_app(
+            application,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            reuse_port=settings.workers > 1,
+        )
 
 
 async def _prepare(settings: Settings) -> None:
@@ -83,15 +89,16 @@ def serve(
     except ConnectorError as exc:
         console.print(f"[red]cannot start:[/red] {exc.message}")
         raise typer.Exit(1) from None
-    console.print(f"api-connector listening on http://{settings.host}:{settings.port} "
-                  f"({settings.workers} worker{'s' if settings.workers > 1 else ''})")
+    console.print(
+        f"api-connector listening on http://{settings.host}:{settings.port} "
+        f"({settings.workers} worker{'s' if settings.workers > 1 else ''})"
+    )
     if settings.workers == 1:
         _run_worker(settings, None)
         return
     # Workers share one listening socket (SO_REUSEPORT) so the kernel spreads connections among them.
     context = multiprocessing.get_context("spawn")
-    procs = [context.Process(target=_run_worker, args=(settings, None), daemon=False)
-             for _ in range(settings.workers)]
+    procs = [context.Process(target=_run_worker, args=(settings, None), daemon=False) for _ in range(settings.workers)]
     for proc in procs:
         proc.start()
     try:
@@ -165,8 +172,16 @@ def keys_list(project: Annotated[str | None, typer.Option(help="Only this projec
         try:
             await services.database.migrate()
             rows = await services.keys.list(project)
-            return [(k.id, k.name, k.project_id or "(global)", ",".join(sorted(k.scopes)),
-                     "revoked" if k.revoked_at else "active") for k in rows]
+            return [
+                (
+                    k.id,
+                    k.name,
+                    k.project_id or "(global)",
+                    ",".join(sorted(k.scopes)),
+                    "revoked" if k.revoked_at else "active",
+                )
+                for k in rows
+            ]
         finally:
             await shutdown(services)
 

@@ -256,9 +256,13 @@ class AllTargetsFailed(UpstreamError):
                 for a in attempts
             ]
         }
-        super().__init__(message, provider=provider or (last.provider if last else None), details=details,
-                         upstream_status=last.upstream_status if last else None,
-                         retry_after=last.retry_after if last else None)
+        super().__init__(
+            message,
+            provider=provider or (last.provider if last else None),
+            details=details,
+            upstream_status=last.upstream_status if last else None,
+            retry_after=last.retry_after if last else None,
+        )
         self.attempts = attempts
         # The caller sees the status class of the last failure: a 429 stays a 429, a 5xx a 502.
         self.final_status = last.status if last else 502

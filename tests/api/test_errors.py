@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from tests.gateway import RunningGateway, run_gateway
 
 CHAT = {"model": "sandbox/sandbox-chat", "messages": [{"role": "user", "content": "hi"}]}
@@ -72,8 +71,9 @@ def test_wrong_scope_is_403(gateway: RunningGateway) -> None:
     created = post(gateway, "/admin/keys", json={"name": "inference-only", "scopes": ["inference"]}).json()
     key = created["key"]
     assert post(gateway, "/v1/chat/completions", json=CHAT, headers=gateway.headers(key)).status_code == 200
-    answer = post(gateway, "/v1/requests", json={"provider": "sandbox", "endpoint": "/echo"},
-                  headers=gateway.headers(key))
+    answer = post(
+        gateway, "/v1/requests", json={"provider": "sandbox", "endpoint": "/echo"}, headers=gateway.headers(key)
+    )
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "permission_denied"
     answer = httpx.get(gateway.base_url + "/admin/keys", headers=gateway.headers(key))
     assert answer.status_code == 403
@@ -81,8 +81,9 @@ def test_wrong_scope_is_403(gateway: RunningGateway) -> None:
 
 def test_upstream_errors_keep_their_status_class_and_message(gateway: RunningGateway) -> None:
     for status, code in ((400, "validation_error"), (401, "auth_failed"), (503, "upstream_error")):
-        answer = post(gateway, "/v1/chat/completions", json=CHAT,
-                      headers={**gateway.headers(), "x-sandbox-status": str(status)})
+        answer = post(
+            gateway, "/v1/chat/completions", json=CHAT, headers={**gateway.headers(), "x-sandbox-status": str(status)}
+        )
         error = answer.json()["error"]
         assert answer.status_code == (status if status < 500 else 502)
         assert error["code"] == code and error["message"] == f"sandbox answered {status} as asked"

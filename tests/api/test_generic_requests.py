@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from tests.gateway import RunningGateway
 
 
@@ -13,8 +12,16 @@ def call(gateway: RunningGateway, body: dict, path: str = "/v1/requests") -> htt
 
 
 def test_envelope_on_success(gateway: RunningGateway) -> None:
-    answer = call(gateway, {"provider": "sandbox", "endpoint": "/echo/items?x=1", "method": "POST",
-                            "body": {"hello": "world"}, "headers": {"X-Trace": "abc"}})
+    answer = call(
+        gateway,
+        {
+            "provider": "sandbox",
+            "endpoint": "/echo/items?x=1",
+            "method": "POST",
+            "body": {"hello": "world"},
+            "headers": {"X-Trace": "abc"},
+        },
+    )
     assert answer.status_code == 200
     envelope = answer.json()
     assert envelope["success"] is True
@@ -40,8 +47,9 @@ def test_caller_cannot_send_credentials(gateway: RunningGateway, header: str) ->
     assert "injected by the service" in answer.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("endpoint", ["http://169.254.169.254/latest", "//evil.example/x", "/a/../../etc",
-                                      "relative/path", "/with space"])
+@pytest.mark.parametrize(
+    "endpoint", ["http://169.254.169.254/latest", "//evil.example/x", "/a/../../etc", "relative/path", "/with space"]
+)
 def test_endpoint_must_be_a_path_below_the_base_url(gateway: RunningGateway, endpoint: str) -> None:
     answer = call(gateway, {"provider": "sandbox", "endpoint": endpoint})
     if endpoint.startswith("//"):
@@ -60,25 +68,35 @@ def test_upstream_failure_in_the_envelope(gateway: RunningGateway) -> None:
 
 
 def test_retryable_failure_is_retried_then_reported(gateway: RunningGateway) -> None:
-    answer = httpx.post(gateway.base_url + "/v1/requests", timeout=30,
-                        headers={**gateway.headers(), "x-sandbox-status": "503"},
-                        json={"provider": "sandbox", "endpoint": "/echo", "retries": 2})
+    answer = httpx.post(
+        gateway.base_url + "/v1/requests",
+        timeout=30,
+        headers={**gateway.headers(), "x-sandbox-status": "503"},
+        json={"provider": "sandbox", "endpoint": "/echo", "retries": 2},
+    )
     assert answer.status_code == 502
     assert answer.json()["error"]["code"] == "upstream_error" and answer.json()["error"]["retryable"] is True
 
 
 def test_stream_endpoint_pipes_the_body(gateway: RunningGateway) -> None:
-    body = {"provider": "sandbox", "endpoint": "/chat/completions",
-            "body": {"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b"}]}}
-    with httpx.stream("POST", gateway.base_url + "/v1/requests/stream", json=body, headers=gateway.headers(),
-                      timeout=30) as answer:
+    body = {
+        "provider": "sandbox",
+        "endpoint": "/chat/completions",
+        "body": {"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b"}]},
+    }
+    with httpx.stream(
+        "POST", gateway.base_url + "/v1/requests/stream", json=body, headers=gateway.headers(), timeout=30
+    ) as answer:
         text = "".join(answer.iter_text())
     assert answer.status_code == 200
     assert text.strip().endswith("data: [DONE]") and '"content":"a"' in text.replace(" ", "")
 
 
 def test_timeout_override(gateway: RunningGateway) -> None:
-    answer = httpx.post(gateway.base_url + "/v1/requests", timeout=30,
-                        headers={**gateway.headers(), "x-sandbox-fault": "timeout"},
-                        json={"provider": "sandbox", "endpoint": "/echo", "timeout": 0.3, "retries": 0})
+    answer = httpx.post(
+        gateway.base_url + "/v1/requests",
+        timeout=30,
+        headers={**gateway.headers(), "x-sandbox-fault": "timeout"},
+        json={"provider": "sandbox", "endpoint": "/echo", "timeout": 0.3, "retries": 0},
+    )
     assert answer.status_code == 504 and answer.json()["error"]["code"] == "timeout"

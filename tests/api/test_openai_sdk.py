@@ -6,7 +6,6 @@ import json
 
 import openai
 import pytest
-
 from tests.gateway import RunningGateway
 
 WEATHER_TOOL = {
@@ -120,7 +119,8 @@ def test_errors_reach_the_sdk_as_its_own_exceptions(gateway: RunningGateway) -> 
         openai.OpenAI(base_url=gateway.v1, api_key="ack_wrong", max_retries=0).models.list()
     with pytest.raises(openai.RateLimitError) as limited:
         sdk.chat.completions.create(
-            model="sandbox/sandbox-chat", messages=[{"role": "user", "content": "x"}],
+            model="sandbox/sandbox-chat",
+            messages=[{"role": "user", "content": "x"}],
             extra_headers={"x-sandbox-status": "429", "x-sandbox-retry-after": "1"},
         )
     assert limited.value.response.headers.get("retry-after") == "1"

@@ -12,12 +12,14 @@ import openai
 import orjson
 import pytest
 from aiohttp import web
-
 from tests.gateway import run_gateway
 
 CANARY = "sk-canary-7f3a9c2e5b1d4f6a8c0e2b4d6f8a1c3e"
 COMPLETION = {
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4o-mini",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
 }
@@ -35,9 +37,16 @@ async def leaky_upstream() -> AsyncIterator[str]:
         if mode == "echo":
             return web.json_response({"you_sent": auth})
         if mode == "unauthorized":
-            return web.json_response({"error": {"message": f"Incorrect API key provided: {auth}",
-                                                 "type": "invalid_request_error", "code": "invalid_api_key"}},
-                                     status=401)
+            return web.json_response(
+                {
+                    "error": {
+                        "message": f"Incorrect API key provided: {auth}",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+                status=401,
+            )
         return web.json_response({"error": {"message": f"boom while using {auth}"}}, status=500)
 
     app = web.Application()
@@ -65,8 +74,11 @@ async def test_canary_never_leaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             name: {"type": "openai_compatible", "base_url": f"{upstream}/{name}/v1", "credential": "env:CANARY_KEY"}
             for name in ("ok", "echo", "unauthorized", "broken")
         }
-        providers["down"] = {"type": "openai_compatible", "base_url": f"http://127.0.0.1:{_closed_port()}/v1",
-                             "credential": "env:CANARY_KEY"}
+        providers["down"] = {
+            "type": "openai_compatible",
+            "base_url": f"http://127.0.0.1:{_closed_port()}/v1",
+            "credential": "env:CANARY_KEY",
+        }
         bodies: list[str] = []
         with run_gateway(tmp_path, {"providers": providers}) as gateway:
             sdk = openai.AsyncOpenAI(base_url=gateway.v1, api_key=gateway.admin_key, max_retries=0)
@@ -97,5 +109,4 @@ async def test_canary_never_leaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for body in bodies:
         assert CANARY not in body
     assert logs and CANARY not in logs
-    assert all(orjson.loads(line).get("request_id") for line in gateway.logs.lines()
-               if '"event":"request"' in line)
+    assert all(orjson.loads(line).get("request_id") for line in gateway.logs.lines() if '"event":"request"' in line)

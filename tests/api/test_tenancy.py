@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import httpx
-
 from tests.gateway import RunningGateway
 
 
@@ -17,14 +16,19 @@ def test_projects_are_isolated(gateway: RunningGateway) -> None:
     org = admin(gateway, "POST", "/admin/organizations", json={"name": "acme"}).json()
     project_b = admin(gateway, "POST", "/admin/projects", json={"organization_id": org["id"], "name": "b"}).json()
     key_a = admin(gateway, "POST", "/admin/keys", json={"name": "a", "scopes": ["admin", "inference", "requests"]})
-    key_b = admin(gateway, "POST", "/admin/keys", json={
-        "name": "b", "scopes": ["admin", "inference", "requests"], "project_id": project_b["id"]})
+    key_b = admin(
+        gateway,
+        "POST",
+        "/admin/keys",
+        json={"name": "b", "scopes": ["admin", "inference", "requests"], "project_id": project_b["id"]},
+    )
     a, b = key_a.json(), key_b.json()
     assert a["project_id"] == gateway.services.default_project_id and b["project_id"] == project_b["id"]
 
     # B adds its own provider (the sandbox type under B's own name).
-    created = admin(gateway, "POST", "/admin/providers", b["key"], json={
-        "name": "b-private", "config": {"type": "sandbox"}})
+    created = admin(
+        gateway, "POST", "/admin/providers", b["key"], json={"name": "b-private", "config": {"type": "sandbox"}}
+    )
     assert created.status_code == 201, created.text
     chat = {"model": "b-private/sandbox-chat", "messages": [{"role": "user", "content": "from b"}]}
     assert admin(gateway, "POST", "/v1/chat/completions", b["key"], json=chat).status_code == 200
@@ -49,8 +53,9 @@ def test_projects_are_isolated(gateway: RunningGateway) -> None:
     assert projects == [a["project_id"]]
     assert admin(gateway, "POST", "/admin/organizations", a["key"], json={"name": "mine"}).status_code == 403
     # A project key cannot pick another project with the header either.
-    sneaky = httpx.get(gateway.base_url + "/admin/providers",
-                       headers={**gateway.headers(a["key"]), "x-project-id": project_b["id"]})
+    sneaky = httpx.get(
+        gateway.base_url + "/admin/providers", headers={**gateway.headers(a["key"]), "x-project-id": project_b["id"]}
+    )
     assert "b-private" not in [p["name"] for p in sneaky.json()["data"]]
 
     # Usage: B's request is in B's usage, never in A's.
@@ -65,8 +70,9 @@ def test_projects_are_isolated(gateway: RunningGateway) -> None:
     assert all(r["project_id"] == a["project_id"] for r in usage_a)
 
     # The global admin reaches B by naming it.
-    seen = httpx.get(gateway.base_url + "/admin/providers",
-                     headers={**gateway.headers(), "x-project-id": project_b["id"]}).json()["data"]
+    seen = httpx.get(
+        gateway.base_url + "/admin/providers", headers={**gateway.headers(), "x-project-id": project_b["id"]}
+    ).json()["data"]
     assert "b-private" in [p["name"] for p in seen]
 
 

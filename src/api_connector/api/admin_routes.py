@@ -66,13 +66,20 @@ def _global_only(request: web.Request) -> Principal:
     return principal
 
 
-async def _audit(request: web.Request, action: str, target_type: str, target_id: str | None,
-                 project_id: str | None, **details: Any) -> None:
+async def _audit(
+    request: web.Request, action: str, target_type: str, target_id: str | None, project_id: str | None, **details: Any
+) -> None:
     services = request.app[SERVICES]
     principal: Principal = request[PRINCIPAL]
-    await services.recorder.audit(request_id=request[REQUEST_ID], actor_key_id=principal.key_id,
-                                  project_id=project_id, action=action, target_type=target_type,
-                                  target_id=target_id, details=details)
+    await services.recorder.audit(
+        request_id=request[REQUEST_ID],
+        actor_key_id=principal.key_id,
+        project_id=project_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+    )
 
 
 # -- organizations and projects ---------------------------------------------------------------------
@@ -154,7 +161,8 @@ async def revoke_key(request: web.Request) -> web.Response:
 async def _reload_project_providers(services: Services, project_id: str) -> None:
     stored = await services.providers.list(project_id)
     services.catalog.set_project_providers(
-        project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored])
+        project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
+    )
 
 
 def _validated(name: str, config: dict[str, Any]) -> ProviderConfig:
@@ -165,9 +173,14 @@ async def list_providers(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     project_id = project_of(request)
     data = [
-        {"name": i.name, "type": i.spec.type, "base_url": i.base_url, "models": list(i.models),
-         "capabilities": sorted(c.value for c in i.spec.endpoints),
-         "source": "project" if i.project_id else "config"}
+        {
+            "name": i.name,
+            "type": i.spec.type,
+            "base_url": i.base_url,
+            "models": list(i.models),
+            "capabilities": sorted(c.value for c in i.spec.endpoints),
+            "source": "project" if i.project_id else "config",
+        }
         for i in services.catalog.instances(project_id)
     ]
     return json_response({"data": data})
@@ -178,8 +191,9 @@ async def create_provider(request: web.Request) -> web.Response:
     body = parse_model(CreateProvider, await read_json(request))
     config = _validated(body.name, body.config)
     project_id = project_of(request)
-    stored = await services.providers.create(project_id, body.name, config.type,
-                                             config.model_dump(exclude_defaults=True))
+    stored = await services.providers.create(
+        project_id, body.name, config.type, config.model_dump(exclude_defaults=True)
+    )
     await _reload_project_providers(services, project_id)
     await _audit(request, "provider.create", "provider", body.name, project_id, type=config.type)
     return json_response(_plain(stored), 201)
@@ -210,8 +224,9 @@ async def usage_summary(request: web.Request) -> web.Response:
 
 async def list_audit(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    rows = await services.audit_queries.list_audit(project_of(request), action=request.query.get("action"),
-                                                    limit=_limit(request))
+    rows = await services.audit_queries.list_audit(
+        project_of(request), action=request.query.get("action"), limit=_limit(request)
+    )
     return json_response({"data": _plain(rows)})
 
 

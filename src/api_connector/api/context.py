@@ -51,8 +51,7 @@ def validation_failed(exc: ValidationError) -> ValidationFailed:
     where = ".".join(str(part) for part in first["loc"])
     more = len(errors) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return ValidationFailed(f"{where}: {first['msg']}{suffix}" if where else first["msg"] + suffix,
-                            param=where or None)
+    return ValidationFailed(f"{where}: {first['msg']}{suffix}" if where else first["msg"] + suffix, param=where or None)
 
 
 def project_of(request: web.Request) -> str:
@@ -70,8 +69,9 @@ def check_project_access(request: web.Request, project_id: str) -> None:
         raise PermissionDenied("this key cannot reach that project")
 
 
-def call_context(request: web.Request, capability: Capability, *, retries: int | None = None,
-                 timeout: float | None = None) -> CallContext:
+def call_context(
+    request: web.Request, capability: Capability, *, retries: int | None = None, timeout: float | None = None
+) -> CallContext:
     services = request.app[SERVICES]
     principal: Principal = request[PRINCIPAL]
     prefixes = services.catalog.passthrough_prefixes

@@ -64,8 +64,9 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
                 request[PRINCIPAL] = principal
             response = await handler(request)
         except web.HTTPRequestEntityTooLarge:
-            response = render_error(request, PayloadTooLarge(
-                f"request body exceeds the limit of {services.settings.max_body_bytes} bytes"))
+            response = render_error(
+                request, PayloadTooLarge(f"request body exceeds the limit of {services.settings.max_body_bytes} bytes")
+            )
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -81,8 +82,13 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     finally:
         if services.settings.access_log:
-            log.info("request", method=request.method, path=request.path, status=status,
-                     ms=round((time.perf_counter() - started) * 1000, 2))
+            log.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
         request_id_var.reset(token)
 
 
@@ -108,8 +114,12 @@ def render_error(request: web.Request, error: ConnectorError) -> web.Response:
         body = {
             "success": False,
             "error": envelope_error(error, services.redactor),
-            "metadata": {"provider": error.provider, "response_time_ms": round(elapsed, 2),
-                         "cached": False, "request_id": request[REQUEST_ID]},
+            "metadata": {
+                "provider": error.provider,
+                "response_time_ms": round(elapsed, 2),
+                "cached": False,
+                "request_id": request[REQUEST_ID],
+            },
         }
         return json_response(body, status, headers)
     return json_response(openai_error_body(error, services.redactor), status, headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import orjson
@@ -38,8 +39,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return raw_json_response(services.redactor.scrub_body(result.body))
 
 
-async def _stream_chat(request: web.Request, services: Services, ctx: CallContext, chat: ChatRequest,
-                       started: float) -> web.StreamResponse:
+async def _stream_chat(
+    request: web.Request, services: Services, ctx: CallContext, chat: ChatRequest, started: float
+) -> web.StreamResponse:
     try:
         stream: ChatStream = await services.dispatcher.chat_stream(ctx, chat)
     except ConnectorError as error:
@@ -70,10 +72,8 @@ async def _stream_chat(request: web.Request, services: Services, ctx: CallContex
 
 
 async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
-    try:
+    with contextlib.suppress(ConnectionResetError):
         await response.write(data)
-    except ConnectionResetError:
-        pass
 
 
 async def list_models(request: web.Request) -> web.Response:

@@ -14,23 +14,35 @@ from api_connector.core.chat import ChatRequest
 
 _ERROR = {
     "type": "object",
-    "properties": {"error": {"type": "object", "properties": {
-        "message": {"type": "string"}, "type": {"type": "string"}, "code": {"type": "string"},
-        "param": {"type": ["string", "null"]}}, "required": ["message", "type", "code"]}},
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "code": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+            },
+            "required": ["message", "type", "code"],
+        }
+    },
 }
 
 # (method, path, summary, tag, request body model, success status)
 _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] = (
-    ("post", "/v1/chat/completions", "Chat completion (OpenAI-compatible, JSON or SSE)", "inference",
-     ChatRequest, 200),
+    ("post", "/v1/chat/completions", "Chat completion (OpenAI-compatible, JSON or SSE)", "inference", ChatRequest, 200),
     ("get", "/v1/models", "Models and routes this key can use", "inference", None, 200),
-    ("post", "/v1/requests", "Any provider endpoint, credential injected; answers the envelope", "requests",
-     GenericRequest, 200),
-    ("post", "/v1/requests/stream", "Any provider endpoint, body streamed back", "requests",
-     GenericRequest, 200),
+    (
+        "post",
+        "/v1/requests",
+        "Any provider endpoint, credential injected; answers the envelope",
+        "requests",
+        GenericRequest,
+        200,
+    ),
+    ("post", "/v1/requests/stream", "Any provider endpoint, body streamed back", "requests", GenericRequest, 200),
     ("get", "/admin/organizations", "List organizations (global admin)", "admin", None, 200),
-    ("post", "/admin/organizations", "Create an organization (global admin)", "admin",
-     admin.CreateOrganization, 201),
+    ("post", "/admin/organizations", "Create an organization (global admin)", "admin", admin.CreateOrganization, 201),
     ("get", "/admin/projects", "List projects", "admin", None, 200),
     ("post", "/admin/projects", "Create a project (global admin)", "admin", admin.CreateProject, 201),
     ("get", "/admin/keys", "List gateway keys (never their plaintext)", "admin", None, 200),
@@ -61,8 +73,7 @@ def _operation(path: str, summary: str, tag: str, model: type[BaseModel] | None,
         op["security"] = [{"bearer": []}]
     params = [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]
     if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                            for p in params]
+        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
     if model is not None:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         defs = schema.pop("$defs", {})
@@ -81,12 +92,14 @@ def _document() -> dict[str, Any]:
         paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "api-connector", "version": "0.1.0",
-                 "description": "One gateway to external APIs: OpenAI-compatible inference, generic "
-                                "requests with injected credentials, and administration."},
+        "info": {
+            "title": "api-connector",
+            "version": "0.1.0",
+            "description": "One gateway to external APIs: OpenAI-compatible inference, generic "
+            "requests with injected credentials, and administration.",
+        },
         "paths": paths,
-        "components": {"schemas": schemas,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
 
 

@@ -23,10 +23,23 @@ from api_connector.routing.catalog import ProviderInstance
 from api_connector.routing.dispatch import CallContext
 
 # Headers a caller may not set: credentials are the service's job, the rest belong to the connection.
-_FORBIDDEN_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "host", "connection",
-    "content-length", "transfer-encoding", "upgrade", "te", "trailer", "keep-alive",
-})
+_FORBIDDEN_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "cookie",
+        "host",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+    }
+)
 _PATH = re.compile(r"^/[^\s\\#]*$")
 
 
@@ -50,8 +63,9 @@ class GenericRequest(BaseModel):
     def _relative_path(cls, value: str) -> str:
         # A path below the provider's base URL only: never a URL of the caller's choosing (no SSRF).
         if not _PATH.match(value) or "://" in value or any(seg == ".." for seg in value.split("?")[0].split("/")):
-            raise ValueError("must be a path below the provider's base URL, starting with '/' (no scheme, "
-                             "host or '..')")
+            raise ValueError(
+                "must be a path below the provider's base URL, starting with '/' (no scheme, host or '..')"
+            )
         return value
 
     @field_validator("headers")
@@ -81,12 +95,14 @@ def _instance(services: Services, ctx: CallContext, generic: GenericRequest) -> 
     raise ValidationFailed("name a provider (or a capability to choose one)", param="provider")
 
 
-async def _prepare(request: web.Request) -> tuple[Services, CallContext, GenericRequest, ProviderInstance,
-                                                   dict[str, str], bytes | None]:
+async def _prepare(
+    request: web.Request,
+) -> tuple[Services, CallContext, GenericRequest, ProviderInstance, dict[str, str], bytes | None]:
     services = request.app[SERVICES]
     generic = parse_model(GenericRequest, await read_json(request))
-    ctx = call_context(request, generic.capability or Capability.REQUESTS, retries=generic.retries,
-                       timeout=generic.timeout)
+    ctx = call_context(
+        request, generic.capability or Capability.REQUESTS, retries=generic.retries, timeout=generic.timeout
+    )
     instance = _instance(services, ctx, generic)
     body, content_type = generic.encoded_body()
     headers = dict(generic.headers)
@@ -110,8 +126,7 @@ async def generic_request(request: web.Request) -> web.Response:
     services, ctx, generic, instance, headers, body = await _prepare(request)
     started = request[STARTED]
     try:
-        upstream = await services.dispatcher.send_raw(ctx, instance, generic.method, generic.endpoint,
-                                                      headers, body)
+        upstream = await services.dispatcher.send_raw(ctx, instance, generic.method, generic.endpoint, headers, body)
     except ConnectorError as error:
         await services.recorder.finish(ctx, started=started, error=error)
         raise
@@ -135,15 +150,20 @@ async def generic_stream(request: web.Request) -> web.StreamResponse:
     services, ctx, generic, instance, headers, body = await _prepare(request)
     started = request[STARTED]
     try:
-        upstream = await services.dispatcher.open_raw_stream(ctx, instance, generic.method, generic.endpoint,
-                                                             headers, body)
+        upstream = await services.dispatcher.open_raw_stream(
+            ctx, instance, generic.method, generic.endpoint, headers, body
+        )
     except ConnectorError as error:
         await services.recorder.finish(ctx, started=started, error=error)
         raise
-    response = web.StreamResponse(status=upstream.status, headers={
-        "Content-Type": upstream.headers.get("content-type", "application/octet-stream"),
-        "x-request-id": ctx.request_id, "x-provider": instance.name,
-    })
+    response = web.StreamResponse(
+        status=upstream.status,
+        headers={
+            "Content-Type": upstream.headers.get("content-type", "application/octet-stream"),
+            "x-request-id": ctx.request_id,
+            "x-provider": instance.name,
+        },
+    )
     failure: ConnectorError | None = None
     try:
         await response.prepare(request)

@@ -37,6 +37,7 @@ def configure_logging(level: str, service: str, redactor: Redactor, stream: Any 
     """Set up structlog (and route the standard library's logging through the same scrubbing)."""
     numeric = logging.getLevelName(level)
     out = stream or sys.stdout
+
     def add_service(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         event.setdefault("service", service)
         return event

@@ -62,14 +62,31 @@ class Recorder:
         )
         await self._submit(record)
 
-    async def audit(self, *, request_id: str | None, actor_key_id: str | None, project_id: str | None,
-                    action: str, target_type: str, target_id: str | None, outcome: str = "success",
-                    details: dict[str, Any] | None = None) -> None:
-        await self._submit(AuditRecord(
-            request_id=request_id, actor_key_id=actor_key_id, project_id=project_id, action=action,
-            target_type=target_type, target_id=target_id, outcome=outcome, details=details or {},
-            created_at=datetime.now(UTC),
-        ))
+    async def audit(
+        self,
+        *,
+        request_id: str | None,
+        actor_key_id: str | None,
+        project_id: str | None,
+        action: str,
+        target_type: str,
+        target_id: str | None,
+        outcome: str = "success",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await self._submit(
+            AuditRecord(
+                request_id=request_id,
+                actor_key_id=actor_key_id,
+                project_id=project_id,
+                action=action,
+                target_type=target_type,
+                target_id=target_id,
+                outcome=outcome,
+                details=details or {},
+                created_at=datetime.now(UTC),
+            )
+        )
 
     async def _submit(self, record: UsageRecord | AuditRecord) -> None:
         # Fast path never waits; when the queue is full the caller waits (back-pressure), nothing drops.

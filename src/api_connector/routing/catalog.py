@@ -95,8 +95,9 @@ class Catalog:
         self._global = _Scope()
         self._projects: dict[str, _Scope] = {}
         # Caller headers any provider wants forwarded (the sandbox's fault controls), lower-case.
-        self.passthrough_prefixes: tuple[str, ...] = tuple(sorted({
-            prefix for spec in REGISTRY.values() for prefix in spec.passthrough_header_prefixes}))
+        self.passthrough_prefixes: tuple[str, ...] = tuple(
+            sorted({prefix for spec in REGISTRY.values() for prefix in spec.passthrough_header_prefixes})
+        )
         self._build_global()
 
     def _build_global(self) -> None:
@@ -155,9 +156,7 @@ class Catalog:
             return route
         instance_name, slash, upstream_model = model.partition("/")
         if slash and upstream_model:
-            candidate = (own.instances.get(instance_name) if own else None) or self._global.instances.get(
-                instance_name
-            )
+            candidate = (own.instances.get(instance_name) if own else None) or self._global.instances.get(instance_name)
             if candidate is not None:
                 return Route(model, Strategy.PRIORITY, (Target(candidate, upstream_model),))
         advertised = (own.advertised.get(model) if own else None) or self._global.advertised.get(model)

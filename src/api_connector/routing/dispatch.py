@@ -17,8 +17,8 @@ from typing import TypeVar
 import orjson
 from pydantic import ValidationError
 
-from api_connector.core.capabilities import Capability
 from api_connector.config import Strategy
+from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.credentials.resolver import CredentialResolver
 from api_connector.errors import (
@@ -77,8 +77,13 @@ class ChatStream:
     """A streamed chat answer whose first payloads already arrived (so failover is over)."""
 
     def __init__(
-        self, target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator,
-        parser: SSEParser, first: list[bytes], rest: AsyncIterator[bytes],
+        self,
+        target: Target,
+        upstream: UpstreamStream,
+        translator: ChatStreamTranslator,
+        parser: SSEParser,
+        first: list[bytes],
+        rest: AsyncIterator[bytes],
     ) -> None:
         self.target = target
         self.translator = translator
@@ -115,8 +120,13 @@ class ChatStream:
 
 
 class Dispatcher:
-    def __init__(self, catalog: Catalog, transport: Transport, credentials: CredentialResolver,
-                 rng: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        transport: Transport,
+        credentials: CredentialResolver,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
         self.catalog = catalog
         self._transport = transport
         self._credentials = credentials
@@ -132,20 +142,28 @@ class Dispatcher:
             started = time.perf_counter()
             try:
                 response = await self._transport.send(
-                    target.instance.pool, call.method, call.url, headers=call.headers, body=call.body,
-                    timeouts=call.timeouts, params=call.params, local=target.instance.spec.local,
+                    target.instance.pool,
+                    call.method,
+                    call.url,
+                    headers=call.headers,
+                    body=call.body,
+                    timeouts=call.timeouts,
+                    params=call.params,
+                    local=target.instance.spec.local,
                     path=call.path,
                 )
             finally:
                 ctx.upstream_seconds += time.perf_counter() - started
             if response.status >= 400:
-                raise classify_status(response.status, wire.decode_error(response.body), response.headers,
-                                      provider=target.instance.name)
+                raise classify_status(
+                    response.status, wire.decode_error(response.body), response.headers, provider=target.instance.name
+                )
             try:
                 return wire.decode_response(response.body, request)
             except (ValidationError, ValueError):
-                raise UpstreamProtocolError("upstream answered with a body that is not a chat completion",
-                                            provider=target.instance.name) from None
+                raise UpstreamProtocolError(
+                    "upstream answered with a body that is not a chat completion", provider=target.instance.name
+                ) from None
 
         return await self._with_failover(ctx, route, once)
 
@@ -156,14 +174,22 @@ class Dispatcher:
             wire = _chat_wire(target)
             call = await self._prepare_chat(ctx, target, wire, request)
             upstream = await self._transport.open_stream(
-                target.instance.pool, call.method, call.url, headers=call.headers, body=call.body,
-                timeouts=call.timeouts, params=call.params, local=target.instance.spec.local, path=call.path,
+                target.instance.pool,
+                call.method,
+                call.url,
+                headers=call.headers,
+                body=call.body,
+                timeouts=call.timeouts,
+                params=call.params,
+                local=target.instance.spec.local,
+                path=call.path,
             )
             try:
                 if upstream.status >= 400:
                     body = await upstream.read_all()
-                    raise classify_status(upstream.status, wire.decode_error(body), upstream.headers,
-                                          provider=target.instance.name)
+                    raise classify_status(
+                        upstream.status, wire.decode_error(body), upstream.headers, provider=target.instance.name
+                    )
                 return await _first_payloads(target, upstream, wire.stream_translator(request))
             except BaseException:
                 upstream.close()
@@ -171,8 +197,9 @@ class Dispatcher:
 
         return await self._with_failover(ctx, route, once)
 
-    async def _prepare_chat(self, ctx: CallContext, target: Target, wire: ChatWire,
-                            request: ChatRequest) -> PreparedCall:
+    async def _prepare_chat(
+        self, ctx: CallContext, target: Target, wire: ChatWire, request: ChatRequest
+    ) -> PreparedCall:
         endpoint = target.instance.spec.endpoints[Capability.CHAT]
         path = endpoint.path.replace("{model}", target.model)
         if request.stream and endpoint.stream_path:
@@ -180,12 +207,20 @@ class Dispatcher:
         headers = {"content-type": "application/json"}
         if request.stream:
             headers["accept"] = "text/event-stream"
-        return await self.prepare(ctx, target, endpoint.method, path, headers,
-                                  wire.encode_request(request, target.model))
+        return await self.prepare(
+            ctx, target, endpoint.method, path, headers, wire.encode_request(request, target.model)
+        )
 
-    async def prepare(self, ctx: CallContext, target: Target, method: str, path: str,
-                      headers: dict[str, str], body: bytes | None,
-                      params: Mapping[str, str] | None = None) -> PreparedCall:
+    async def prepare(
+        self,
+        ctx: CallContext,
+        target: Target,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        params: Mapping[str, str] | None = None,
+    ) -> PreparedCall:
         """Headers from the spec and the instance, forwarded controls, then the credential last."""
         instance = target.instance
         spec = instance.spec
@@ -203,12 +238,20 @@ class Dispatcher:
         remaining = ctx.remaining()
         if remaining is not None and remaining <= 0:
             raise UpstreamTimeout("the request's deadline passed before it could be sent", provider=instance.name)
-        return PreparedCall(target, method, instance.base_url + path, path, merged, query, body,
-                            instance.timeouts.capped(remaining))
+        return PreparedCall(
+            target, method, instance.base_url + path, path, merged, query, body, instance.timeouts.capped(remaining)
+        )
 
     # -- any HTTP call ------------------------------------------------------------------------
-    async def send_raw(self, ctx: CallContext, instance: ProviderInstance, method: str, path: str,
-                       headers: dict[str, str], body: bytes | None) -> UpstreamResponse:
+    async def send_raw(
+        self,
+        ctx: CallContext,
+        instance: ProviderInstance,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+    ) -> UpstreamResponse:
         """The generic request API's call: one instance, retried on retryable failures."""
         route = Route(instance.name, Strategy.PRIORITY, (Target(instance, ""),))
 
@@ -217,8 +260,15 @@ class Dispatcher:
             started = time.perf_counter()
             try:
                 response = await self._transport.send(
-                    instance.pool, method, call.url, headers=call.headers, body=body, timeouts=call.timeouts,
-                    params=call.params, local=instance.spec.local, path=path,
+                    instance.pool,
+                    method,
+                    call.url,
+                    headers=call.headers,
+                    body=body,
+                    timeouts=call.timeouts,
+                    params=call.params,
+                    local=instance.spec.local,
+                    path=path,
                 )
             finally:
                 ctx.upstream_seconds += time.perf_counter() - started
@@ -228,16 +278,30 @@ class Dispatcher:
 
         return await self._with_failover(ctx, route, once)
 
-    async def open_raw_stream(self, ctx: CallContext, instance: ProviderInstance, method: str, path: str,
-                              headers: dict[str, str], body: bytes | None) -> UpstreamStream:
+    async def open_raw_stream(
+        self,
+        ctx: CallContext,
+        instance: ProviderInstance,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+    ) -> UpstreamStream:
         """Like ``send_raw`` but the body is streamed back; failover ends once the headers are in."""
         route = Route(instance.name, Strategy.PRIORITY, (Target(instance, ""),))
 
         async def once(target: Target) -> UpstreamStream:
             call = await self.prepare(ctx, target, method, path, headers, body)
             upstream = await self._transport.open_stream(
-                instance.pool, method, call.url, headers=call.headers, body=body, timeouts=call.timeouts,
-                params=call.params, local=instance.spec.local, path=path,
+                instance.pool,
+                method,
+                call.url,
+                headers=call.headers,
+                body=body,
+                timeouts=call.timeouts,
+                params=call.params,
+                local=instance.spec.local,
+                path=path,
             )
             if upstream.status >= 400:
                 try:
@@ -250,8 +314,7 @@ class Dispatcher:
         return await self._with_failover(ctx, route, once)
 
     # -- failover and retries -----------------------------------------------------------------
-    async def _with_failover(self, ctx: CallContext, route: Route,
-                             once: Callable[[Target], Awaitable[T]]) -> T:
+    async def _with_failover(self, ctx: CallContext, route: Route, once: Callable[[Target], Awaitable[T]]) -> T:
         targets = order_targets(route, ctx.capability, self._rng)
         for target in targets:
             for attempt in range(ctx.retries + 1):
@@ -268,16 +331,18 @@ class Dispatcher:
                 ctx.served_by = target
                 return result
         if not ctx.attempts:
-            raise CapabilityUnsupported(
-                f"no target of {route.name!r} supports {ctx.capability.value}", param="model")
+            raise CapabilityUnsupported(f"no target of {route.name!r} supports {ctx.capability.value}", param="model")
         if len(targets) == 1:
             raise ctx.attempts[-1]  # one target: its own failure says more than "all targets failed"
         raise AllTargetsFailed(list(ctx.attempts))
 
     async def _backoff(self, ctx: CallContext, attempt: int, error: UpstreamError) -> bool:
         """Wait before the next try (full jitter, or what Retry-After asks); False if the deadline forbids."""
-        delay = error.retry_after if error.retry_after is not None else (
-            self._rng() * min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+        delay = (
+            error.retry_after
+            if error.retry_after is not None
+            else (self._rng() * min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+        )
         remaining = ctx.remaining()
         if remaining is not None and delay >= remaining:
             return False
@@ -300,8 +365,7 @@ def _raise_stream_error(translator: ChatStreamTranslator, target: Target) -> Non
         raise classify_status(500, error, {}, provider=target.instance.name)
 
 
-async def _first_payloads(target: Target, upstream: UpstreamStream,
-                          translator: ChatStreamTranslator) -> ChatStream:
+async def _first_payloads(target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator) -> ChatStream:
     """Read until the first payload for the client exists: failures until then can still fail over."""
     parser = SSEParser()
     lines = upstream.lines()

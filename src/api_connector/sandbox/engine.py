@@ -137,10 +137,7 @@ class SandboxReply:
         tool = _chosen_tool(request, last)
         if tool is not None:
             return cls(f"chatcmpl-sbx{digest[:24]}", None, tool, prompt)
-        if last.role == "tool":
-            text = f"tool result: {last.text()}"
-        else:
-            text = f"sandbox echo: {last.text()}"
+        text = f"tool result: {last.text()}" if last.role == "tool" else f"sandbox echo: {last.text()}"
         limit = request.output_token_limit()
         if limit is not None and count_tokens(text) > limit:
             text = text[: limit * 4]
@@ -157,7 +154,13 @@ class SandboxReply:
     def _tool_calls(self) -> list[dict[str, Any]]:
         assert self.tool is not None
         call_id = "call_" + self.id[-24:]
-        return [{"id": call_id, "type": "function", "function": {"name": self.tool.function.name, "arguments": self.arguments}}]
+        return [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": self.tool.function.name, "arguments": self.arguments},
+            }
+        ]
 
     def completion(self, model: str) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": self.text, "refusal": None}
@@ -175,16 +178,26 @@ class SandboxReply:
 
     def _chunk(self, model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model,
-                "system_fingerprint": "fp_sandbox", "choices": [choice]}
+        body = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": model,
+            "system_fingerprint": "fp_sandbox",
+            "choices": [choice],
+        }
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
     def _deltas(self) -> list[dict[str, Any]]:
         deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
         if self.tool:
             call = self._tool_calls()[0]
-            first = {"index": 0, "id": call["id"], "type": "function",
-                     "function": {"name": call["function"]["name"], "arguments": ""}}
+            first = {
+                "index": 0,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""},
+            }
             deltas.append({"tool_calls": [first]})
             for i in range(0, len(self.arguments), 8):
                 deltas.append({"tool_calls": [{"index": 0, "function": {"arguments": self.arguments[i : i + 8]}}]})
@@ -198,8 +211,14 @@ class SandboxReply:
         frames = [self._chunk(model, delta) for delta in self._deltas()]
         frames.append(self._chunk(model, {}, self.finish_reason))
         if request.wants_usage_in_stream:
-            usage = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model,
-                     "choices": [], "usage": self.usage()}
+            usage = {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": model,
+                "choices": [],
+                "usage": self.usage(),
+            }
             frames.append(b"data: " + orjson.dumps(usage) + b"\n\n")
         frames.append(b"data: [DONE]\n\n")
         cut = len(frames) // 2 if fault == "truncate" else None

@@ -167,9 +167,7 @@ class Transport:
                 )
         except Exception as exc:
             raise _translate(exc, "") from None
-        return UpstreamStream(
-            response.status, _headers(response), aiter(response.content), release=response
-        )
+        return UpstreamStream(response.status, _headers(response), aiter(response.content), release=response)
 
     async def _local(
         self,
