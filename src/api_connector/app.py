@@ -47,7 +47,7 @@ def build_services(
     database = Database.from_settings(settings)
     keys = KeyStore(database)
     catalog = Catalog(config)
-    transport = Transport(user_agent=f"{settings.service_name}/0.1")
+    transport = Transport(user_agent=f"{settings.service_name}/0.1", allow_private=settings.allow_private_upstreams)
     for instance in catalog.instances(None):
         transport.configure_pool(instance.pool, max_connections=instance.max_connections)
     metrics = Metrics()
@@ -95,7 +95,7 @@ async def prepare_storage(services: Services, *, announce: TextIO | None = None)
     for stored_project in await services.tenancy.list_projects():
         stored = await services.providers.list(stored_project.id)
         if stored:
-            services.catalog.set_project_providers(
+            services.dispatcher.install_project_providers(
                 stored_project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
             )
 

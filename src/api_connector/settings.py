@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     api_connector_config: Path | None = None
     api_connector_admin_key: SecretStr | None = None
 
+    # Whether providers that projects add may reach loopback and private addresses (None: all but production).
+    upstream_allow_private: bool | None = None
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     workers: int = Field(1, ge=1, le=64)
     # Records (usage, audit) waiting for the batch writer; producers wait when it is full.
@@ -101,6 +103,10 @@ class Settings(BaseSettings):
         if len(raw) != 32:
             raise ValueError(f"must decode to 32 bytes (256 bits), got {len(raw)}")
         return value
+
+    @property
+    def allow_private_upstreams(self) -> bool:
+        return self.upstream_allow_private if self.upstream_allow_private is not None else self.env != "production"
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy async URL: DATABASE_URL, else the POSTGRES__ group, else a SQLite file."""

@@ -26,9 +26,7 @@ class FakeKeys:
         self.delay = 0.0
         self.fail_touch = False
 
-    def add(
-        self, project_id: str | None = "proj_a", scopes: frozenset[str] = frozenset({"inference"})
-    ) -> str:
+    def add(self, project_id: str | None = "proj_a", scopes: frozenset[str] = frozenset({"inference"})) -> str:
         plaintext = generate_key()
         key_id = f"key_{len(self.by_hash)}"
         self.by_hash[hash_key(plaintext)] = GatewayKey(
@@ -88,9 +86,7 @@ async def test_bearer_and_x_api_key_headers() -> None:
         assert principal == Principal(key_id="key_0", project_id="proj_a", scopes=frozenset({"inference"}))
 
 
-@pytest.mark.parametrize(
-    ("authorization", "x_api_key"), [(None, None), ("", ""), ("Bearer ", None), ("Bearer", "  ")]
-)
+@pytest.mark.parametrize(("authorization", "x_api_key"), [(None, None), ("", ""), ("Bearer ", None), ("Bearer", "  ")])
 async def test_missing_key(authorization: str | None, x_api_key: str | None) -> None:
     with pytest.raises(AuthenticationRequired) as caught:
         await Authenticator(FakeKeys(), cache_ttl=5).authenticate(authorization, x_api_key)

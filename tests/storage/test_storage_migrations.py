@@ -29,9 +29,7 @@ async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:
 
 
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(
-        connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
-    )
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE, "compare_type": True})
     return list(compare_metadata(context, Base.metadata))
 
 

@@ -31,9 +31,7 @@ async def test_list_usage_filters_by_project_window_and_limit(database: Database
     assert [r.request_id for r in rows] == [f"req_{i}" for i in (4, 3, 2, 1, 0)]  # newest first
     assert rows[0].created_at == T0 + timedelta(minutes=4)
     assert rows[0].created_at.tzinfo is UTC
-    window = await queries.list_usage(
-        "proj_a", since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3)
-    )
+    window = await queries.list_usage("proj_a", since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
     assert [r.request_id for r in window] == ["req_2", "req_1"]
     assert len(await queries.list_usage("proj_a", limit=2)) == 2
     assert [r.request_id for r in await queries.list_usage("proj_b")] == ["req_100"]

@@ -149,9 +149,7 @@ async def test_submit_after_close_and_bad_records_raise(database: Database) -> N
         usage(1, status="maybe")
 
 
-async def test_a_bad_record_hiding_behind_a_generic_error_is_found(
-    database: Database, tmp_path: Path
-) -> None:
+async def test_a_bad_record_hiding_behind_a_generic_error_is_found(database: Database, tmp_path: Path) -> None:
     spill = tmp_path / "spill.jsonl"
     writer = RecordWriter(
         database, queue_size=100, batch_size=50, flush_interval=0.05, spill_path=spill, retry_initial=0.01

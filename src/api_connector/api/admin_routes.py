@@ -19,6 +19,7 @@ from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
 from api_connector.config import ProviderConfig, parse_config
 from api_connector.errors import PermissionDenied, ValidationFailed
+from api_connector.transport.guard import check_base_url
 
 
 class _Body(BaseModel):
@@ -160,7 +161,7 @@ async def revoke_key(request: web.Request) -> web.Response:
 # -- provider instances -----------------------------------------------------------------------------
 async def _reload_project_providers(services: Services, project_id: str) -> None:
     stored = await services.providers.list(project_id)
-    services.catalog.set_project_providers(
+    services.dispatcher.install_project_providers(
         project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
     )
 
@@ -190,6 +191,15 @@ async def create_provider(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = parse_model(CreateProvider, await read_json(request))
     config = _validated(body.name, body.config)
+    if config.credential and not config.credential.startswith("cred_"):
+        # env:, vault: and aws: name the operator's secrets; a project must not point them at its own URL.
+        raise ValidationFailed(
+            "config.credential: project providers use stored credentials (cred_<id>); env:, vault: and aws: "
+            "references belong to the operator's configuration file",
+            param="config.credential",
+        )
+    if config.base_url:
+        check_base_url(config.base_url, services.settings.allow_private_upstreams)
     project_id = project_of(request)
     stored = await services.providers.create(
         project_id, body.name, config.type, config.model_dump(exclude_defaults=True)

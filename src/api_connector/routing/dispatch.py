@@ -17,7 +17,7 @@ from typing import TypeVar
 import orjson
 from pydantic import ValidationError
 
-from api_connector.config import Strategy
+from api_connector.config import ProviderConfig, Strategy
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.credentials.resolver import CredentialResolver
@@ -131,6 +131,13 @@ class Dispatcher:
         self._transport = transport
         self._credentials = credentials
         self._rng = rng
+
+    def install_project_providers(self, project_id: str, providers: list[tuple[str, ProviderConfig]]) -> None:
+        """Replace a project's own instances; their connections are held to the SSRF policy."""
+        self.catalog.set_project_providers(project_id, providers)
+        for instance in self.catalog.instances(project_id):
+            if instance.project_id == project_id:
+                self._transport.configure_pool(instance.pool, max_connections=instance.max_connections, guarded=True)
 
     # -- chat ---------------------------------------------------------------------------------
     async def chat(self, ctx: CallContext, request: ChatRequest) -> ChatResult:

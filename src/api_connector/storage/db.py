@@ -93,9 +93,7 @@ class Database:
             if self.dialect == "postgresql":
                 # Held until this transaction commits; PostgreSQL DDL is transactional, so a second
                 # replica waits here and then finds nothing left to do.
-                await connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
-                )
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             elif self.dialect == "sqlite":
                 # Take SQLite's write lock before reading the version table: a second process (or
                 # engine) waits up to the busy timeout and then finds the schema current.

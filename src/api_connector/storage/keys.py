@@ -27,9 +27,7 @@ class KeyStore:
         self._db = database
 
     @translate_errors
-    async def create(
-        self, project_id: str | None, name: str, scopes: Iterable[str]
-    ) -> tuple[GatewayKey, str]:
+    async def create(self, project_id: str | None, name: str, scopes: Iterable[str]) -> tuple[GatewayKey, str]:
         """A new key and its plaintext. The plaintext is returned once and cannot be recovered."""
         name = check_name("key", name)
         try:
@@ -118,9 +116,7 @@ class KeyStore:
         async with self._db.session() as session, session.begin():
             for start in range(0, len(ids), _TOUCH_CHUNK):
                 chunk = ids[start : start + _TOUCH_CHUNK]
-                await session.execute(
-                    update(GatewayKeyRow).where(GatewayKeyRow.id.in_(chunk)).values(last_used_at=now)
-                )
+                await session.execute(update(GatewayKeyRow).where(GatewayKeyRow.id.in_(chunk)).values(last_used_at=now))
 
 
 def _new_row(project_id: str | None, name: str, plaintext: str, scopes: frozenset[str]) -> GatewayKeyRow:

@@ -18,6 +18,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from api_connector.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from api_connector.transport.guard import ForbiddenAddress, resolver_kwargs
 from api_connector.transport.local import LocalDisconnect, LocalResponse, LocalUpstream
 
 
@@ -88,13 +89,18 @@ class UpstreamStream:
 class Transport:
     """Owns every client session; ``close()`` on shutdown."""
 
-    def __init__(self, *, user_agent: str = "api-connector") -> None:
+    def __init__(self, *, user_agent: str = "api-connector", allow_private: bool = True) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._limits: dict[str, int] = {}
+        self._guarded: set[str] = set()
         self._user_agent = user_agent
+        self._allow_private = allow_private
 
-    def configure_pool(self, pool: str, *, max_connections: int) -> None:
+    def configure_pool(self, pool: str, *, max_connections: int, guarded: bool = False) -> None:
+        """Connection limit of a pool; ``guarded`` pools connect only where the SSRF policy allows."""
         self._limits[pool] = max_connections
+        if guarded:
+            self._guarded.add(pool)
 
     def _session(self, pool: str) -> aiohttp.ClientSession:
         session = self._sessions.get(pool)
@@ -104,6 +110,7 @@ class Transport:
                 ttl_dns_cache=300,
                 keepalive_timeout=30,
                 family=socket.AF_UNSPEC,
+                **resolver_kwargs(pool in self._guarded, self._allow_private),
             )
             session = aiohttp.ClientSession(
                 connector=connector,
@@ -209,6 +216,8 @@ def _translate(exc: BaseException, when: str) -> UpstreamError:
     suffix = f" {when}" if when else ""
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError | asyncio.TimeoutError):
         return UpstreamTimeout(f"upstream did not answer in time{suffix}")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) and isinstance(exc.os_error, ForbiddenAddress):
+        return UpstreamConnectError(str(exc.os_error))
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientConnectorDNSError):
         return UpstreamConnectError(f"cannot connect to upstream: {type(exc).__name__}")
     if isinstance(exc, LocalDisconnect | aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
@@ -220,7 +229,3 @@ def _translate(exc: BaseException, when: str) -> UpstreamError:
     if isinstance(exc, UpstreamError):
         return exc
     return UpstreamProtocolError(f"upstream request failed{suffix}: {type(exc).__name__}")
-
-
-def header_items(headers: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in headers.items()}

@@ -42,9 +42,7 @@ async def _run_with_own_engine(url: str) -> None:
 def _main() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
-        context.configure(
-            url=url, target_metadata=Base.metadata, version_table=VERSION_TABLE, literal_binds=True
-        )
+        context.configure(url=url, target_metadata=Base.metadata, version_table=VERSION_TABLE, literal_binds=True)
         with context.begin_transaction():
             context.run_migrations()
         return
