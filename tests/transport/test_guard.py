@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.gateway import run_gateway
 
 from api_connector.errors import ValidationFailed
 from api_connector.transport.guard import ForbiddenAddress, GuardedResolver, address_refusal, check_base_url
-from tests.gateway import run_gateway
 
 
 @pytest.mark.parametrize(
