@@ -14,3 +14,6 @@ from tests.gateway import RunningGateway, run_gateway
 def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
     with run_gateway(tmp_path) as running:
         yield running
+
+
+from tests.postgres import postgres_url  # noqa: E402,F401  (the session fixture, shared by every folder)

@@ -132,3 +132,16 @@ def test_migrate_and_keys(tmp_path: Path) -> None:
     key_id = re.search(r"created (key_\w+)", created.stderr).group(1)  # type: ignore[union-attr]
     revoked = subprocess.run([CLI, "keys", "revoke", key_id], env=env, capture_output=True, text=True, timeout=60)
     assert revoked.returncode == 0 and "revoked" in revoked.stderr
+
+
+def test_two_workers_share_the_port(tmp_path: Path) -> None:
+    port = _free_port()
+    key = "ack_two_workers_key_0123456789abcdefghij"
+    with serving(tmp_path, port, tmp_path / "workers.log", WORKERS="2", API_CONNECTOR_ADMIN_KEY=key) as base:
+        chat = {"model": "sandbox/sandbox-chat", "messages": [{"role": "user", "content": "hi"}]}
+        statuses = set()
+        for _ in range(20):
+            # A new connection each time so the kernel can hand it to either worker.
+            with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+                statuses.add(client.post(base + "/v1/chat/completions", json=chat).status_code)
+        assert statuses == {200}

@@ -56,6 +56,8 @@ def build_services(
         queue_size=settings.record_queue_size,
         batch_size=settings.record_batch_size,
         flush_interval=settings.record_flush_interval,
+        # Records the database refuses, or that outlive a shutdown during an outage, land here.
+        spill_path=settings.data_dir / "unwritten-records.jsonl",
     )
     return Services(
         settings=settings,

@@ -20,6 +20,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   ├── MethodNotAllowed            405 method_not_allowed
     │   ├── Conflict                    409 conflict
     │   └── CapabilityUnsupported       400 capability_unsupported
+    ├── StorageUnavailable              503 storage_unavailable (retryable)
     ├── CredentialError                 500 credential_unavailable
     │   └── DecryptionFailed            500 decryption_failed
     └── UpstreamError                   a provider's failure (provider name attached)
@@ -137,6 +138,12 @@ class Conflict(RequestError):
 
 class CapabilityUnsupported(RequestError):
     code = "capability_unsupported"
+
+
+class StorageUnavailable(ConnectorError):
+    status = 503
+    code = "storage_unavailable"
+    retryable = True
 
 
 class CredentialError(ConnectorError):

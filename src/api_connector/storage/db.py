@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from api_connector.errors import ConnectorError
+from api_connector.errors import StorageUnavailable
 from api_connector.storage.migrations import MIGRATIONS_DIR, VERSION_TABLE
 
 if TYPE_CHECKING:
@@ -160,10 +160,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def _storage_error(exc: BaseException) -> ConnectorError:
+def _storage_error(exc: BaseException) -> StorageUnavailable:
     # The driver's message can quote SQL and bound parameters; keep it in the chained cause (server
     # logs) and tell the caller only which kind of failure it was.
-    return ConnectorError("storage is unavailable", details={"storage_error": type(exc).__name__})
+    return StorageUnavailable("storage is unavailable", details={"storage_error": type(exc).__name__})
 
 
 def translate_errors(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:

@@ -1,0 +1,182 @@
+"""What the conformance suite needs besides its table: calling the gateway with the official SDK and
+reading what the client got back, plus an oracle for long recorded answers.
+
+The client is always ``openai.AsyncOpenAI``: the replay upstream runs on the test's event loop, so a
+blocking client would stall the very server the gateway is waiting on.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+import orjson
+from openai.resources.chat.completions import AsyncCompletions
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.completion_usage import CompletionUsage
+
+from tests.recorded import RecordedResponse, sse_events
+
+# Request fields the SDK takes as keyword arguments; anything else a recording sent goes in extra_body.
+_SDK_PARAMS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {
+    "self", "extra_headers", "extra_query", "extra_body", "timeout",
+}
+
+UsageTuple = tuple[int, int, int, int]  # prompt, completion, total, cached
+
+
+@dataclass
+class Reply:
+    """What the client received for one successful call, streamed or not, in one comparable form."""
+
+    id: str
+    model: str
+    text: str
+    tool_calls: list[tuple[str, str, str]]  # (id, name, raw JSON arguments), in index order
+    finish_reason: str | None
+    usage: UsageTuple | None
+    # Every body and header value the gateway answered with, for the no-secret check.
+    wire: list[str] = field(default_factory=list)
+    # Streams only: how many chunks carried a finish reason / usage, and whether usage came after the finish.
+    finish_chunks: int = 0
+    usage_chunks: int = 0
+    usage_after_finish: bool = True
+    usage_chunk_has_choices: bool = False
+
+    def as_message(self) -> dict[str, Any]:
+        """The assistant turn as a client sends it back in the next request of a conversation."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+                for call_id, name, arguments in self.tool_calls
+            ]
+        return message
+
+
+def sdk_arguments(request: dict[str, Any], model: str) -> dict[str, Any]:
+    """``chat.completions.create`` keyword arguments sending exactly ``request`` (with ``model``)."""
+    arguments = {key: value for key, value in request.items() if key in _SDK_PARAMS}
+    extra = {key: value for key, value in request.items() if key not in _SDK_PARAMS}
+    arguments["model"] = model
+    if extra:
+        arguments["extra_body"] = extra
+    return arguments
+
+
+def _usage(usage: CompletionUsage | None) -> UsageTuple | None:
+    if usage is None:
+        return None
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None and details.cached_tokens is not None else 0
+    return usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, cached
+
+
+async def complete(client: openai.AsyncOpenAI, arguments: dict[str, Any]) -> Reply:
+    """One non-streamed call; raises the SDK's APIStatusError subclass on an error answer."""
+    raw = await client.chat.completions.with_raw_response.create(**arguments)
+    completion: ChatCompletion = raw.parse()
+    choice = completion.choices[0]
+    calls = [
+        (call.id, call.function.name, call.function.arguments)
+        for call in choice.message.tool_calls or []
+        if call.type == "function"
+    ]
+    return Reply(
+        id=completion.id,
+        model=completion.model,
+        text=choice.message.content or "",
+        tool_calls=calls,
+        finish_reason=choice.finish_reason,
+        usage=_usage(completion.usage),
+        wire=[raw.http_response.text, *raw.headers.values()],
+    )
+
+
+async def stream(client: openai.AsyncOpenAI, arguments: dict[str, Any]) -> Reply:
+    """One streamed call, its deltas assembled as a client does."""
+    chunks = await client.chat.completions.create(**arguments)
+    reply = Reply(id="", model="", text="", tool_calls=[], finish_reason=None, usage=None,
+                  wire=list(chunks.response.headers.values()))
+    text: list[str] = []
+    calls: dict[int, list[str]] = {}
+    ids: set[str] = set()
+    async for chunk in chunks:
+        _take_chunk(reply, chunk, text, calls)
+        ids.add(chunk.id)
+    assert len(ids) == 1, f"every chunk of one answer carries the same id, got {ids}"
+    reply.id = ids.pop()
+    reply.text = "".join(text)
+    reply.tool_calls = [(c[0], c[1], c[2]) for _, c in sorted(calls.items())]
+    return reply
+
+
+def _take_chunk(reply: Reply, chunk: ChatCompletionChunk, text: list[str], calls: dict[int, list[str]]) -> None:
+    reply.wire.append(chunk.model_dump_json())
+    reply.model = reply.model or chunk.model
+    if chunk.usage is not None:
+        reply.usage_chunks += 1
+        reply.usage = _usage(chunk.usage)
+        reply.usage_after_finish = reply.usage_after_finish and reply.finish_chunks > 0
+        reply.usage_chunk_has_choices = reply.usage_chunk_has_choices or bool(chunk.choices)
+    for choice in chunk.choices:
+        if choice.finish_reason is not None:
+            reply.finish_chunks += 1
+            reply.finish_reason = choice.finish_reason
+        delta = choice.delta
+        if delta.content:
+            text.append(delta.content)
+        for call in delta.tool_calls or []:
+            slot = calls.setdefault(call.index, ["", "", ""])
+            if call.id:
+                assert slot[0] in ("", call.id), f"tool call {call.index} changed its id"
+                slot[0] = call.id
+            if call.function is not None:
+                if call.function.name:
+                    assert slot[1] in ("", call.function.name), f"tool call {call.index} changed its name"
+                    slot[1] = call.function.name
+                slot[2] += call.function.arguments or ""
+
+
+# -- the oracle: what a recorded answer says, read straight from the vendor's JSON ---------------------
+
+
+@dataclass(frozen=True)
+class RecordedAnswer:
+    id: str
+    model: str
+    text: str
+
+
+def recorded_answer(response: RecordedResponse, wire: str) -> RecordedAnswer:
+    """The id, model and visible text of a recorded answer (thinking is not text), for either wire."""
+    if response.is_sse:
+        events = [
+            orjson.loads(event.data) for event in sse_events(response.body)
+            if event.data and event.data != "[DONE]"
+        ]
+    else:
+        events = [response.json()]
+    if wire == "anthropic_messages":
+        return _anthropic_answer(events, streamed=response.is_sse)
+    first = events[0]
+    if response.is_sse:
+        text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
+    else:
+        text = first["choices"][0]["message"].get("content") or ""
+    return RecordedAnswer(first["id"], first["model"], text)
+
+
+def _anthropic_answer(events: list[dict[str, Any]], *, streamed: bool) -> RecordedAnswer:
+    if not streamed:
+        (message,) = events
+        text = "".join(block["text"] for block in message["content"] if block["type"] == "text")
+        return RecordedAnswer(message["id"], message["model"], text)
+    start = next(event["message"] for event in events if event["type"] == "message_start")
+    text = "".join(
+        event["delta"]["text"] for event in events
+        if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta"
+    )
+    return RecordedAnswer(start["id"], start["model"], text)
