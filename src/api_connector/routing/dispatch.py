@@ -24,6 +24,8 @@ from api_connector.credentials.resolver import CredentialResolver
 from api_connector.errors import (
     AllTargetsFailed,
     CapabilityUnsupported,
+    CredentialError,
+    RequestError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
@@ -323,6 +325,9 @@ class Dispatcher:
     # -- failover and retries -----------------------------------------------------------------
     async def _with_failover(self, ctx: CallContext, route: Route, once: Callable[[Target], Awaitable[T]]) -> T:
         targets = order_targets(route, ctx.capability, self._rng)
+        # A target that cannot take this request (untranslatable, credential missing) is passed over;
+        # its reason is what the caller hears only if no other target served.
+        passed_over: list[RequestError | CredentialError] = []
         for target in targets:
             for attempt in range(ctx.retries + 1):
                 try:
@@ -335,9 +340,15 @@ class Dispatcher:
                     if attempt < ctx.retries and not await self._backoff(ctx, attempt, error):
                         break
                     continue
+                except (RequestError, CredentialError) as unsuitable:
+                    unsuitable.provider = unsuitable.provider or target.instance.name
+                    passed_over.append(unsuitable)
+                    break
                 ctx.served_by = target
                 return result
         if not ctx.attempts:
+            if passed_over:
+                raise passed_over[0]
             raise CapabilityUnsupported(f"no target of {route.name!r} supports {ctx.capability.value}", param="model")
         if len(targets) == 1:
             raise ctx.attempts[-1]  # one target: its own failure says more than "all targets failed"
