@@ -154,9 +154,7 @@ def wait_http(proc: Proc, url: str, timeout: float) -> None:
     last = "no answer"
     while time.monotonic() < deadline:
         if not proc.alive():
-            raise StartError(
-                f"{proc.name} exited with {proc.popen.returncode}: {proc.last_line()}\n{proc.log_tail()}"
-            )
+            raise StartError(f"{proc.name} exited with {proc.popen.returncode}: {proc.last_line()}\n{proc.log_tail()}")
         try:
             status, _ = http_get(url, timeout=1.0)
             if status == 200:
@@ -325,9 +323,7 @@ def redis_commands(url: str) -> int | None:
     """Commands the Redis at url has processed so far (INFO stats), or None if it cannot be asked."""
     parsed = urllib.parse.urlsplit(url)
     try:
-        with socket.create_connection(
-            (parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2
-        ) as sock:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2) as sock:
             sock.sendall(b"INFO stats\r\n")
             data = b""
             while b"total_commands_processed:" not in data or not data.endswith(b"\r\n"):

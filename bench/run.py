@@ -49,7 +49,6 @@ from report import print_report, print_soak, soak_verdict, targets
 
 GROUPS = ("direct", "reference", "service", "service-2w", "service-redis")
 CONCURRENCY = (16, 64)
-UPSTREAM_KEY = "sk-bench"
 
 
 @dataclass
@@ -100,8 +99,8 @@ class Options:
 # ---- load ---------------------------------------------------------------------------------------
 
 
-def request_file(group: str, body: str) -> Path:
-    # The direct and reference targets pass the body through untouched, so any model name does.
+def request_file(body: str) -> Path:
+    # The direct and reference targets pass the body through untouched, so its model name is moot.
     return FIXTURES / ("chat_request_stream.json" if body == "sse" else "chat_request.json")
 
 
@@ -140,7 +139,7 @@ def smoke(url: str, body_file: Path, key: str, body: str) -> str | None:
 
 def measure(opts: Options, target: Target, group: str, body: str, conc: int) -> Row:
     row = Row(group, body, conc)
-    url, body_file = target.url_for[body], request_file(group, body)
+    url, body_file = target.url_for[body], request_file(body)
     problem = smoke(url, body_file, target.key, body)
     if problem:
         row.error = problem
@@ -170,13 +169,11 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int) -> 
 
 
 @contextmanager
-def started(
-    group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None
-) -> Iterator[Target]:
+def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None) -> Iterator[Target]:
     upstream = f"http://127.0.0.1:{nginx.port}"
     if group == "direct":
         paths = {b: f"{upstream}/{b}/v1/chat/completions" for b in ("json", "sse")}
-        yield Target(paths, UPSTREAM_KEY, [nginx.proc.popen.pid])
+        yield Target(paths, service.UPSTREAM_KEY, [nginx.proc.popen.pid])
         return
     port = free_port()
     if group == "reference":
@@ -186,7 +183,7 @@ def started(
             wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=20)
             base = f"http://127.0.0.1:{port}"
             paths = {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")}
-            yield Target(paths, UPSTREAM_KEY, [proc.popen.pid])
+            yield Target(paths, service.UPSTREAM_KEY, [proc.popen.pid])
         finally:
             procs.stop(proc)
         return
@@ -202,9 +199,7 @@ def bodies(group: str) -> tuple[str, ...]:
     return ("json", "sse") if group in ("direct", "reference", "service") else ("json",)
 
 
-def run_group(
-    group: str, procs: Processes, opts: Options, nginx: Upstream, redis_url: str | None
-) -> list[Row]:
+def run_group(group: str, procs: Processes, opts: Options, nginx: Upstream, redis_url: str | None) -> list[Row]:
     rows: list[Row] = []
     redis, redis_proc = redis_url, None
     try:
@@ -215,9 +210,7 @@ def run_group(
                 for conc in CONCURRENCY:
                     row = measure(opts, target, group, body, conc)
                     rows.append(row)
-                    status = (
-                        row.error or f"{row.rps:,.0f} req/s  p50 {row.p50_ms:.2f} ms  errors {row.errors}"
-                    )
+                    status = row.error or f"{row.rps:,.0f} req/s  p50 {row.p50_ms:.2f} ms  errors {row.errors}"
                     print(f"  {group:<14} {body:<4} c={conc:<3} {status}", flush=True)
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"  {group}: skipped: {exc}", file=sys.stderr, flush=True)
@@ -237,14 +230,12 @@ def run_group(
 # ---- soak ---------------------------------------------------------------------------------------
 
 
-def run_soak(
-    total: int, segment: int, max_minutes: float, procs: Processes, opts: Options, nginx: Upstream
-) -> dict:
+def run_soak(total: int, segment: int, max_minutes: float, procs: Processes, opts: Options, nginx: Upstream) -> dict:
     """The service at c=64 until `total` requests have been served, sampling RSS after each segment."""
     samples: list[dict] = []
     deadline = time.monotonic() + max_minutes * 60
     with started("service", procs, opts, nginx, None) as target:
-        url, body_file = target.url_for["json"], request_file("service", "json")
+        url, body_file = target.url_for["json"], request_file("json")
         problem = smoke(url, body_file, target.key, "json")
         if problem:
             raise StartError(problem)

@@ -59,9 +59,7 @@ def service_config(nginx_port: int) -> dict:
     return {"providers": providers, "routes": routes}
 
 
-def service_env(
-    port: int, workers: int, config: Path, data_dir: Path, redis_url: str | None
-) -> dict[str, str]:
+def service_env(port: int, workers: int, config: Path, data_dir: Path, redis_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIP_PREFIXES) and k not in _STRIP_NAMES}
     env.update(
         {

@@ -69,7 +69,7 @@ def run_gateway(tmp_path: Path, config: dict[str, Any] | None = None, **settings
     logs = LogCapture()
     redactor = Redactor()
     configure_logging(resolved.log_level, resolved.service_name, redactor, stream=logs)
-    app = create_app(resolved, parse_config(config or {}), redactor=redactor)
+    app = create_app(resolved, parse_config(config or {}), redactor=redactor, log_stream=logs)
     started = threading.Event()
     holder: dict[str, Any] = {}
 

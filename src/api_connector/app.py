@@ -17,6 +17,7 @@ from api_connector.auth.authenticator import Authenticator
 from api_connector.auth.keys import Scope
 from api_connector.config import GatewayConfig, ProviderConfig, load_config
 from api_connector.credentials.resolver import CredentialResolver
+from api_connector.observability.access_log import AccessLog, RequestIds
 from api_connector.observability.logging import get_logger
 from api_connector.observability.metrics import Metrics
 from api_connector.observability.recorder import Recorder
@@ -37,7 +38,10 @@ _LAST_USED_FLUSH_SECONDS = 30.0
 
 
 def build_services(
-    settings: Settings, config: GatewayConfig | None = None, redactor: Redactor | None = None
+    settings: Settings,
+    config: GatewayConfig | None = None,
+    redactor: Redactor | None = None,
+    access_stream: TextIO | None = None,
 ) -> Services:
     """Every service of one process; shared by the HTTP app and the embedded Connector."""
     config = config if config is not None else load_config(settings.api_connector_config)
@@ -76,6 +80,8 @@ def build_services(
         writer=writer,
         recorder=Recorder(metrics, writer),
         transport=transport,
+        request_ids=RequestIds(),
+        access_log=AccessLog(settings.service_name, access_stream) if settings.access_log_enabled else None,
     )
 
 
@@ -112,9 +118,12 @@ async def _flush_last_used(services: Services) -> None:
 
 
 def create_app(
-    settings: Settings, config: GatewayConfig | None = None, redactor: Redactor | None = None
+    settings: Settings,
+    config: GatewayConfig | None = None,
+    redactor: Redactor | None = None,
+    log_stream: TextIO | None = None,
 ) -> web.Application:
-    services = build_services(settings, config, redactor)
+    services = build_services(settings, config, redactor, log_stream)
     app = web.Application(middlewares=[gateway_middleware], client_max_size=settings.max_body_bytes)
     app[SERVICES] = services
     for module in (openai_routes, requests_routes, admin_routes, system_routes):
@@ -141,5 +150,7 @@ async def shutdown(services: Services) -> None:
     with contextlib.suppress(Exception):
         await services.authenticator.flush_last_used()
     await services.writer.close()
+    if services.access_log is not None:
+        services.access_log.flush()
     await services.transport.close()
     await services.database.close()

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def access_log_enabled(self) -> bool:
+        """Access lines are info-level: on with ACCESS_LOG unless LOG_LEVEL hides info."""
+        return self.access_log and self.log_level in ("DEBUG", "INFO")
+
+    @property
     def allow_private_upstreams(self) -> bool:
         return self.upstream_allow_private if self.upstream_allow_private is not None else self.env != "production"
 

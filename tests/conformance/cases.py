@@ -47,6 +47,8 @@ class Answer:
     finish_reason: str
     usage: UsageTuple  # prompt, completion, total, cached
     tool_calls: tuple[Call, ...] = ()
+    # Streams: the usage chunk has empty choices (OpenAI's shape); False for vendors that do otherwise.
+    usage_chunk_alone: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,19 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class BrokenStream:
+    """A stream that fails after its first chunks: the SDK raises ``openai.APIError`` mid-iteration."""
+
+    message: str  # the provider's message, verbatim
+
+
+@dataclass(frozen=True)
 class Step:
-    outcome: Answer | Failure
+    outcome: Answer | Failure | BrokenStream
     request: dict[str, Any] | None = None  # None: the recorded request (OpenAI-shaped providers only)
     not_in_openai_shape: tuple[str, ...] = ()
+    # Recorded answers this step consumes: more than one when the gateway retries a retryable failure.
+    upstream_calls: int = 1
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,8 @@ class Case:
     # The recording answered another call, or none (raw SDK streams): serve it on the chat endpoint and
     # compare only the model of the request the upstream received.
     rerouted: bool = False
+    # A known gateway bug makes the variant without include_usage fail: its description (strict xfail).
+    bug_without_usage: str | None = None
 
     @property
     def path(self) -> Path:

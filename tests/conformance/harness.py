@@ -8,6 +8,7 @@ blocking client would stall the very server the gateway is waiting on.
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ class Reply:
     usage_chunks: int = 0
     usage_after_finish: bool = True
     usage_chunk_has_choices: bool = False
+    broken: openai.APIError | None = None  # streams: the error raised after the first chunks
 
     def as_message(self) -> dict[str, Any]:
         """The assistant turn as a client sends it back in the next request of a conversation."""
@@ -103,9 +105,13 @@ async def stream(client: openai.AsyncOpenAI, arguments: dict[str, Any]) -> Reply
     text: list[str] = []
     calls: dict[int, list[str]] = {}
     ids: set[str] = set()
-    async for chunk in chunks:
-        _take_chunk(reply, chunk, text, calls)
-        ids.add(chunk.id)
+    try:
+        async for chunk in chunks:
+            _take_chunk(reply, chunk, text, calls)
+            ids.add(chunk.id)
+    except openai.APIError as error:  # the gateway's error event after bytes were sent
+        reply.broken = error
+        reply.wire += [error.message, json.dumps(error.body)]
     assert len(ids) == 1, f"every chunk of one answer carries the same id, got {ids}"
     reply.id = ids.pop()
     reply.text = "".join(text)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from openai import BadRequestError, NotFoundError
+from openai import BadRequestError, NotFoundError, RateLimitError
 
 from tests.conformance.cases import (
+    CONFORMANCE_DATA,
     PREVIOUS_REPLY,
     RECORDED,
     Answer,
+    BrokenStream,
     Call,
     Case,
     Failure,
@@ -17,6 +19,7 @@ from tests.conformance.cases import (
     tool_result,
     user,
 )
+from tests.recorded import load_cassette
 
 # -- OpenAI: the recorded requests are OpenAI requests, sent as they are ------------------------------
 
@@ -81,6 +84,13 @@ GROQ = (
 )
 
 # -- Anthropic: OpenAI requests whose translation is the recorded Messages request ---------------------
+
+def recorded_pdf() -> str:
+    """The base64 PDF the recording sent (too long to spell out here)."""
+    (interaction,) = load_cassette(CONFORMANCE_DATA / "anthropic" / "test_document_binary_content_input.yaml")
+    data: str = interaction.request.body["messages"][0]["content"][1]["source"]["data"]
+    return data
+
 
 CITY_SCHEMA = {
     "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
@@ -193,6 +203,31 @@ ANTHROPIC = (
             "model": "claude-does-not-exist", "messages": [user("hello")],
         }),
     ), rerouted=True),
+    # An empty turn is dropped; the history may then start with the assistant.
+    Case("anthropic-history-starts-with-assistant", "anthropic",
+         "conformance/anthropic/test_anthropic_model_empty_message_on_history.yaml", (
+        Step(Answer(RECORDED, "stop", (41, 88, 129, 0)), {
+            "model": "claude-sonnet-4-5",
+            "messages": [system("You are a helpful assistant.\n\n"), user(""),
+                         {"role": "assistant", "content": "Hello, how can I help you?"}, user("I need a potato!")],
+        }),
+    )),
+    Case("anthropic-pdf-file", "anthropic", "conformance/anthropic/test_document_binary_content_input.yaml", (
+        Step(Answer("The document simply contains the text \"Dummy PDF file\" at the top of what appears to be "
+                    "an otherwise blank page.", "stop", (1615, 28, 1643, 0)), {
+            "model": "claude-sonnet-4-5",
+            "messages": [user([
+                {"type": "text", "text": "What is the main content on this document?"},
+                {"type": "file", "file": {"filename": "dummy.pdf",
+                                          "file_data": f"data:application/pdf;base64,{recorded_pdf()}"}},
+            ])],
+        }),
+    )),
+    Case("anthropic-user-as-metadata", "anthropic", "conformance/anthropic/test_extra_headers.yaml", (
+        Step(Answer(RECORDED, "stop", (8, 21, 29, 0)), {
+            "model": "claude-haiku-4-5", "messages": [user("hello")], "user": "123",
+        }),
+    )),
     Case("anthropic-stream-thinking-left-out", "anthropic",
          "anthropic/test_anthropic_model_thinking_part_stream.yaml", (
         Step(Answer(RECORDED, "stop", (43, 282, 325, 0)), {
@@ -266,6 +301,25 @@ OPENAI_COMPATIBLE = (
          "conformance/openai_compatible/test_cerebras_model_simple.yaml", (
         Step(Answer("2 + 2 = 4.", "stop", (43, 9, 52, 0))),
     ), base_url="https://api.cerebras.ai/v1"),
+    # A 429 is retried once by default, then reaches the caller as a 429.
+    Case("openai-compatible-openrouter-rate-limited", "openai_compatible",
+         "conformance/openai_compatible/test_openrouter_errors_raised.yaml", (
+        Step(Failure(RateLimitError, 429, "Provider returned error", None, "429"), upstream_calls=2),
+    ), base_url="https://openrouter.ai/api/v1"),
+    # Vendor-specific request fields forwarded as sent; SSE comments; OpenRouter puts the usage (with
+    # cached tokens) on a chunk of its own that still has a choice, after the finish chunk.
+    Case("openai-compatible-openrouter-stream-vendor-options", "openai_compatible",
+         "conformance/openai_compatible/test_openrouter_stream_with_native_options.yaml", (
+        Step(Answer(RECORDED, "stop", (687, 187, 874, 679), usage_chunk_alone=False)),
+    ), base_url="https://openrouter.ai/api/v1", bug_without_usage=(
+        "wire/openai_chat.py OpenAIChatStream.feed hides a usage chunk the caller did not ask for only when "
+        "its choices are empty; OpenRouter's usage chunk has a choice, so the usage reaches the caller"
+    )),
+    # SSE comments, two finish chunks, then an error chunk: the client gets the chunks, then the error.
+    Case("openai-compatible-openrouter-stream-error", "openai_compatible",
+         "conformance/openai_compatible/test_openrouter_stream_error.yaml", (
+        Step(BrokenStream("Token limit reached")),
+    ), base_url="https://openrouter.ai/api/v1"),
 )
 
 CASES: tuple[Case, ...] = (*OPENAI, *GROQ, *ANTHROPIC, *ANTHROPIC_SDK_STREAMS, *OPENAI_COMPATIBLE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -47,7 +46,7 @@ def uses_envelope(path: str) -> bool:
 async def gateway_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     services: Services = request.app[SERVICES]
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+    request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else services.request_ids.next()
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     request[REQUEST_ID] = request_id
@@ -81,14 +80,9 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
             response.headers[REQUEST_ID_HEADER] = request_id
         return response
     finally:
-        if services.settings.access_log:
-            log.info(
-                "request",
-                method=request.method,
-                path=request.path,
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+        if services.access_log is not None:
+            elapsed = (time.perf_counter() - started) * 1000
+            services.access_log.record(request.method, request.path, status, elapsed, request_id)
         request_id_var.reset(token)
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from api_connector.auth.authenticator import Authenticator, Principal
     from api_connector.config import GatewayConfig
+    from api_connector.observability.access_log import AccessLog, RequestIds
     from api_connector.observability.metrics import Metrics
     from api_connector.observability.recorder import Recorder
     from api_connector.observability.redaction import Redactor
@@ -43,6 +44,8 @@ class Services:
     writer: RecordWriter
     recorder: Recorder
     transport: Transport
+    request_ids: RequestIds
+    access_log: AccessLog | None
     default_project_id: str = ""
     extra: dict[str, Any] | None = None
 

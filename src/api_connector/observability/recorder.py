@@ -13,10 +13,32 @@ from api_connector.routing.dispatch import CallContext
 from api_connector.storage.record_writer import AuditRecord, RecordWriter, UsageRecord
 
 
+class _Series:
+    """The metric children of one (provider, model, capability, outcome): looked up once, then reused."""
+
+    __slots__ = ("completion_tokens", "overhead", "prompt_tokens", "requests", "upstream")
+
+    def __init__(self, m: Metrics, provider: str, model: str, capability: str, outcome: str) -> None:
+        self.requests = m.requests.labels(provider, model, capability, outcome)
+        self.overhead = m.overhead.labels(capability)
+        self.upstream = m.upstream_latency.labels(provider)
+        self.prompt_tokens = m.tokens.labels(provider, model, "prompt")
+        self.completion_tokens = m.tokens.labels(provider, model, "completion")
+
+
 class Recorder:
     def __init__(self, metrics: Metrics, writer: RecordWriter) -> None:
         self._metrics = metrics
         self._writer = writer
+        # Label values come from configuration and error codes, so this stays small.
+        self._cache: dict[tuple[str, str, str, str], _Series] = {}
+
+    def _series(self, provider: str, model: str, capability: str, outcome: str) -> _Series:
+        key = (provider, model, capability, outcome)
+        series = self._cache.get(key)
+        if series is None:
+            series = self._cache[key] = _Series(self._metrics, *key)
+        return series
 
     async def finish(
         self,
@@ -29,21 +51,20 @@ class Recorder:
         target = ctx.served_by
         provider = target.instance.name if target else (error.provider if error and error.provider else "none")
         model = target.model if target else ""
-        label_model = model if target and (not model or model in target.instance.models) else "other"
         elapsed = time.perf_counter() - started
-        outcome = "success" if error is None else error.code
-        m = self._metrics
-        m.requests.labels(provider, label_model, ctx.capability.value, outcome).inc()
-        m.overhead.labels(ctx.capability.value).observe(max(0.0, elapsed - ctx.upstream_seconds))
-        if ctx.upstream_seconds:
-            m.upstream_latency.labels(provider).observe(ctx.upstream_seconds)
-        for failure in ctx.attempts:
-            m.attempt_failures.labels(failure.provider or "none", failure.code).inc()
         usage = usage or Usage()
+        series = self._series(provider, target.label_model if target else "", ctx.capability.value,
+                              "success" if error is None else error.code)
+        series.requests.inc()
+        series.overhead.observe(max(0.0, elapsed - ctx.upstream_seconds))
+        if ctx.upstream_seconds:
+            series.upstream.observe(ctx.upstream_seconds)
         if usage.prompt_tokens:
-            m.tokens.labels(provider, label_model, "prompt").inc(usage.prompt_tokens)
+            series.prompt_tokens.inc(usage.prompt_tokens)
         if usage.completion_tokens:
-            m.tokens.labels(provider, label_model, "completion").inc(usage.completion_tokens)
+            series.completion_tokens.inc(usage.completion_tokens)
+        for failure in ctx.attempts:
+            self._metrics.attempt_failures.labels(failure.provider or "none", failure.code).inc()
         record = UsageRecord(
             request_id=ctx.request_id,
             project_id=ctx.project_id,

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from api_connector.config import GatewayConfig, ProviderConfig, RouteConfig, Strategy
+from api_connector.core.capabilities import Capability
 from api_connector.errors import UnknownModel, UnknownProvider
 from api_connector.providers import REGISTRY
 from api_connector.providers.spec import ProviderSpec
@@ -61,6 +62,13 @@ class Target:
     model: str
     weight: float = 1.0
     priority: int = 0
+    # A model named by the caller ("<instance>/<anything>") rather than by configuration.
+    ad_hoc: bool = False
+
+    @property
+    def label_model(self) -> str:
+        """The model as a metric label: configured names only, so callers cannot grow the series."""
+        return "other" if self.ad_hoc else self.model
 
     @property
     def key(self) -> str:
@@ -73,6 +81,14 @@ class Route:
     name: str
     strategy: Strategy
     targets: tuple[Target, ...]
+    _capable: dict[Capability, tuple[Target, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def capable(self, capability: Capability) -> tuple[Target, ...]:
+        """The targets that offer ``capability``, in configured order (worked out once per route)."""
+        found = self._capable.get(capability)
+        if found is None:
+            found = self._capable[capability] = tuple(t for t in self.targets if t.instance.spec.supports(capability))
+        return found
 
 
 @dataclass(slots=True)
@@ -94,6 +110,7 @@ class Catalog:
         self._config = config
         self._global = _Scope()
         self._projects: dict[str, _Scope] = {}
+        self._direct_routes: dict[tuple[str, str], Route] = {}
         # Caller headers any provider wants forwarded (the sandbox's fault controls), lower-case.
         self.passthrough_prefixes: tuple[str, ...] = tuple(
             sorted({prefix for spec in REGISTRY.values() for prefix in spec.passthrough_header_prefixes})
@@ -131,6 +148,7 @@ class Catalog:
             scope.instances[name] = ProviderInstance.from_config(name, pconf, project_id)
         self._advertise(scope)
         self._projects[project_id] = scope
+        self._direct_routes.clear()  # they may point at instances that were just replaced
 
     def instances(self, project_id: str | None) -> list[ProviderInstance]:
         merged = dict(self._global.instances)
@@ -158,7 +176,7 @@ class Catalog:
         if slash and upstream_model:
             candidate = (own.instances.get(instance_name) if own else None) or self._global.instances.get(instance_name)
             if candidate is not None:
-                return Route(model, Strategy.PRIORITY, (Target(candidate, upstream_model),))
+                return self._direct(candidate, model, upstream_model)
         advertised = (own.advertised.get(model) if own else None) or self._global.advertised.get(model)
         if advertised is not None:
             return advertised
@@ -167,6 +185,16 @@ class Catalog:
             "'<provider>/<model>', or a model listed by GET /v1/models",
             param="model",
         )
+
+    def _direct(self, instance: ProviderInstance, name: str, model: str) -> Route:
+        """A one-target route for "<instance>/<model>", remembered while the set of them stays small."""
+        key = (instance.pool, model)
+        route = self._direct_routes.get(key)
+        if route is None:
+            route = Route(name, Strategy.PRIORITY, (Target(instance, model, ad_hoc=model not in instance.models),))
+            if len(self._direct_routes) < 10_000:
+                self._direct_routes[key] = route
+        return route
 
     def model_ids(self, project_id: str | None) -> list[tuple[str, str]]:
         """(model id, owner) pairs for ``GET /v1/models``: routes first, then every instance's models."""

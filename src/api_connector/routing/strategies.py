@@ -15,10 +15,10 @@ from api_connector.routing.catalog import Route, Target
 
 
 def order_targets(route: Route, capability: Capability, rng: Callable[[], float]) -> list[Target]:
-    capable = [t for t in route.targets if t.instance.spec.supports(capability)]
+    capable = route.capable(capability)
     if route.strategy is Strategy.WEIGHTED and len(capable) > 1:
-        return _weighted_order(capable, rng)
-    return capable
+        return _weighted_order(list(capable), rng)
+    return list(capable)
 
 
 def _weighted_order(targets: list[Target], rng: Callable[[], float]) -> list[Target]:

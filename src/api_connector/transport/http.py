@@ -9,6 +9,7 @@ aiohttp's exceptions are translated here into the error tree; nobody above sees 
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -139,7 +140,7 @@ class Transport:
                 return UpstreamResponse(stream.status, stream.headers, await stream.read_all())
         try:
             async with self._session(pool).request(
-                method, url, headers=headers, data=body, params=params, timeout=_client_timeout(timeouts)
+                method, url, headers=headers, data=body, params=params or None, timeout=_client_timeout(timeouts)
             ) as response:
                 payload = await response.read()
                 return UpstreamResponse(response.status, _headers(response), payload)
@@ -202,6 +203,7 @@ async def _single(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
+@functools.lru_cache(maxsize=1024)
 def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read)
 

@@ -86,9 +86,7 @@ def _content_blocks(content: str | list[ContentPart] | None, param: str) -> list
         elif part.type == "file":
             blocks.append(_file_block(part, where))
         elif part.type != "refusal":  # an earlier refusal carries nothing the model needs back
-            raise ValidationFailed(
-                f"content parts of type {part.type!r} are not supported by Anthropic", param=where
-            )
+            raise ValidationFailed(f"content parts of type {part.type!r} are not supported by Anthropic", param=where)
     return blocks
 
 
@@ -377,9 +375,7 @@ class AnthropicMessagesWire:
         message = AnthropicMessage.model_validate_json(body)
         completion = completion_from_message(message, int(time.time()))
         usage = message.usage.to_usage()
-        return ChatResult(
-            body=orjson.dumps(completion), usage=usage, finish_reason=finish_reason(message.stop_reason)
-        )
+        return ChatResult(body=orjson.dumps(completion), usage=usage, finish_reason=finish_reason(message.stop_reason))
 
     def stream_translator(self, request: ChatRequest) -> AnthropicMessagesStream:
         return AnthropicMessagesStream(request)
