@@ -1,9 +1,10 @@
 """The conformance table: recorded provider traffic and what an OpenAI client must receive for it.
 
 Each case replays one recording (a VCR cassette, or a raw SSE stream) as the upstream of one provider
-instance, and runs its steps in order, one upstream call each. For OpenAI-shaped providers a step sends
-the recorded request itself (``request=None``); for others it gives the OpenAI request whose translation
-is the recorded one, minus the fields no OpenAI request can express (``not_in_openai_shape``).
+instance, and runs its steps in order, each consuming the next recorded answer (two when the gateway
+retries a rate-limited call). For OpenAI-shaped providers a step sends the recorded request itself
+(``request=None``); for others it gives the OpenAI request whose translation is the recorded one, minus
+the fields no OpenAI request can express (``not_in_openai_shape``).
 ``PREVIOUS_REPLY`` in a step's messages stands for the assistant turn the client received in the step
 before, sent back as real clients do. ``RECORDED`` as a text means "the text of the recorded answer"
 (read from the vendor's JSON by ``harness.recorded_answer``), for answers too long to spell out.

@@ -311,10 +311,7 @@ OPENAI_COMPATIBLE = (
     Case("openai-compatible-openrouter-stream-vendor-options", "openai_compatible",
          "conformance/openai_compatible/test_openrouter_stream_with_native_options.yaml", (
         Step(Answer(RECORDED, "stop", (687, 187, 874, 679), usage_chunk_alone=False)),
-    ), base_url="https://openrouter.ai/api/v1", bug_without_usage=(
-        "wire/openai_chat.py OpenAIChatStream.feed hides a usage chunk the caller did not ask for only when "
-        "its choices are empty; OpenRouter's usage chunk has a choice, so the usage reaches the caller"
-    )),
+    ), base_url="https://openrouter.ai/api/v1"),
     # SSE comments, two finish chunks, then an error chunk: the client gets the chunks, then the error.
     Case("openai-compatible-openrouter-stream-error", "openai_compatible",
          "conformance/openai_compatible/test_openrouter_stream_error.yaml", (

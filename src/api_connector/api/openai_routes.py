@@ -53,8 +53,8 @@ async def _stream_chat(
     try:
         await response.prepare(request)
         scrub = services.redactor.scrub_body
-        async for payload in stream.payloads():
-            await response.write(frame(scrub(payload)))
+        async for payloads in stream.batches():
+            await response.write(b"".join([frame(scrub(payload)) for payload in payloads]))
         await response.write(DONE_FRAME)
     except UpstreamError as error:
         # Bytes already reached the client: end the stream with a clean error event, never half JSON.

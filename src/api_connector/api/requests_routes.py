@@ -167,8 +167,8 @@ async def generic_stream(request: web.Request) -> web.StreamResponse:
     failure: ConnectorError | None = None
     try:
         await response.prepare(request)
-        async for line in upstream.lines():
-            await response.write(services.redactor.scrub_body(line))
+        async for chunk in upstream.chunks():
+            await response.write(services.redactor.scrub_body(chunk))
     except UpstreamError as error:
         failure = error  # the client sees the body end early; the usage record says why
     finally:

@@ -53,8 +53,12 @@ class Recorder:
         model = target.model if target else ""
         elapsed = time.perf_counter() - started
         usage = usage or Usage()
-        series = self._series(provider, target.label_model if target else "", ctx.capability.value,
-                              "success" if error is None else error.code)
+        series = self._series(
+            provider,
+            target.label_model if target else "",
+            ctx.capability.value,
+            "success" if error is None else error.code,
+        )
         series.requests.inc()
         series.overhead.observe(max(0.0, elapsed - ctx.upstream_seconds))
         if ctx.upstream_seconds:

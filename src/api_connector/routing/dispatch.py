@@ -85,33 +85,35 @@ class ChatStream:
         translator: ChatStreamTranslator,
         parser: SSEParser,
         first: list[bytes],
-        rest: AsyncIterator[bytes],
+        rest: AsyncIterator[list[bytes]],
+        pending: UpstreamError | None = None,
     ) -> None:
         self.target = target
         self.translator = translator
         self.first = first
+        self._pending = pending  # a failure that came in the same read as the first payloads
         self._upstream = upstream
         self._parser = parser
         self._rest = rest
 
-    async def payloads(self) -> AsyncIterator[bytes]:
-        """OpenAI chunk payloads to the end; raises UpstreamError if the stream breaks half way."""
+    async def batches(self) -> AsyncIterator[list[bytes]]:
+        """OpenAI chunk payloads to the end, grouped by upstream read; raises UpstreamError on a break."""
         try:
-            for payload in self.first:
-                yield payload
-            async for line in self._rest:
-                event = self._parser.feed_line(line)
-                if event is None:
-                    continue
-                for payload in self.translator.feed(event):
-                    yield payload
-                _raise_stream_error(self.translator, self.target)
+            if self.first:
+                yield self.first
+            if self._pending is not None:
+                raise self._pending
+            async for lines in self._rest:
+                payloads, failure = _translate_lines(self._parser, self.translator, self.target, lines)
+                if payloads:
+                    yield payloads
+                if failure is not None:
+                    raise failure
             tail = self._parser.close()
-            if tail is not None:
-                for payload in self.translator.feed(tail):
-                    yield payload
-            for payload in self.translator.finish():
-                yield payload
+            last = self.translator.feed(tail) if tail is not None else []
+            last.extend(self.translator.finish())
+            if last:
+                yield last
             if not self.translator.state.done:
                 raise UpstreamProtocolError("upstream stream ended early", provider=self.target.instance.name)
         finally:
@@ -119,6 +121,21 @@ class ChatStream:
 
     def close(self) -> None:
         self._upstream.close()
+
+
+def _translate_lines(
+    parser: SSEParser, translator: ChatStreamTranslator, target: Target, lines: list[bytes]
+) -> tuple[list[bytes], UpstreamError | None]:
+    """The payloads these lines make, and the in-stream failure that stopped them, if any."""
+    payloads: list[bytes] = []
+    for line in lines:
+        event = parser.feed_line(line)
+        if event is not None:
+            payloads.extend(translator.feed(event))
+            error = translator.state.error
+            if error is not None:
+                return payloads, classify_status(500, error, {}, provider=target.instance.name)
+    return payloads, None
 
 
 class Dispatcher:
@@ -377,28 +394,22 @@ def _chat_wire(target: Target) -> ChatWire:
     return endpoint.wire
 
 
-def _raise_stream_error(translator: ChatStreamTranslator, target: Target) -> None:
-    error = translator.state.error
-    if error is not None:
-        raise classify_status(500, error, {}, provider=target.instance.name)
-
-
 async def _first_payloads(target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator) -> ChatStream:
     """Read until the first payload for the client exists: failures until then can still fail over."""
     parser = SSEParser()
-    lines = upstream.lines()
+    batches = upstream.batches()
     first: list[bytes] = []
-    async for line in lines:
-        event = parser.feed_line(line)
-        if event is None:
-            continue
-        first.extend(translator.feed(event))
-        _raise_stream_error(translator, target)
+    failure: UpstreamError | None = None
+    async for lines in batches:
+        payloads, failure = _translate_lines(parser, translator, target, lines)
+        first.extend(payloads)
+        if failure is not None and not first:
+            raise failure  # nothing reached the client yet: the next target may serve
         if first or translator.state.done:
             break
     if not first and not translator.state.done:
         raise UpstreamProtocolError("upstream stream ended before any data", provider=target.instance.name)
-    return ChatStream(target, upstream, translator, parser, first, lines)
+    return ChatStream(target, upstream, translator, parser, first, batches, failure)
 
 
 def _raw_failure(status: int, headers: Mapping[str, str], body: bytes, provider: str) -> UpstreamError:

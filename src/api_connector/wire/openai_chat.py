@@ -71,6 +71,15 @@ def decode_openai_error(body: bytes) -> VendorError | None:
     return VendorError(message=err.message, type=err.type, code=code, param=err.param)
 
 
+def _plain_delta(data: str) -> bool:
+    """A chunk with nothing the gateway accounts for (no usage, error or finish reason): forward it unread.
+
+    Inside JSON strings quotes are escaped, so these quoted key names can only be keys. A chunk written
+    with other spacing simply takes the slow path and is parsed.
+    """
+    return '"finish_reason":null' in data and '"usage":{' not in data and '"error"' not in data
+
+
 class OpenAIChatStream:
     """Forwards OpenAI chunks untouched, noting usage and finish reason on the way."""
 
@@ -89,6 +98,8 @@ class OpenAIChatStream:
         if not data:
             return []
         payload = data.encode("utf-8")
+        if _plain_delta(data):
+            return [payload]
         try:
             chunk = _Chunk.model_validate_json(payload)
         except ValidationError:
@@ -103,8 +114,13 @@ class OpenAIChatStream:
                 self.state.finish_reason = choice.finish_reason
         if chunk.usage is not None:
             self.state.usage = chunk.usage.to_usage()
-            if self._hide_usage_chunk and not chunk.choices:
-                return []
+            if self._hide_usage_chunk:
+                if not chunk.choices:
+                    return []
+                # Some vendors (OpenRouter, Mistral) put usage on a chunk that still has a choice.
+                stripped = orjson.loads(payload)
+                del stripped["usage"]
+                return [orjson.dumps(stripped)]
         return [payload]
 
     def finish(self) -> list[bytes]:
