@@ -24,7 +24,7 @@ def test_invalid_json(gateway: RunningGateway) -> None:
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+        ({"model": "", "messages": [{"role": "user", "content": "x"}]}, "model"),
         ({"model": "sandbox/x", "messages": []}, "messages"),
         ({"model": "sandbox/x", "messages": [{"role": "wizard", "content": "x"}]}, "messages.0.role"),
         ({"model": "sandbox/x", "messages": [{"role": "user", "content": "x"}], "temperature": 9}, "temperature"),
@@ -95,3 +95,9 @@ def test_unknown_route_and_method(gateway: RunningGateway) -> None:
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "route_not_found"
     answer = httpx.delete(gateway.base_url + "/v1/chat/completions", headers=gateway.headers())
     assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_missing_model_takes_the_configured_default(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with run_gateway(tmp_path, default_openai_model="sandbox/sandbox-fast") as gateway:
+        answer = post(gateway, "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+        assert answer.status_code == 200 and answer.json()["model"] == "sandbox-fast"

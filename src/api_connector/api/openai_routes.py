@@ -26,7 +26,11 @@ _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     started = request[STARTED]
-    chat = parse_model(ChatRequest, await read_json(request))
+    body = await read_json(request)
+    if "model" not in body:
+        # Callers that leave the model out get the operator's default (DEFAULT_OPENAI_MODEL).
+        body["model"] = services.settings.default_openai_model
+    chat = parse_model(ChatRequest, body)
     ctx = call_context(request, Capability.CHAT)
     if chat.stream:
         return await _stream_chat(request, services, ctx, chat, started)

@@ -14,6 +14,7 @@ drains it and inserts whole batches (one transaction each). Nothing is dropped s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -104,6 +105,7 @@ class RecordWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._inflight: list[Record] = []
+        self._batch_ready = asyncio.Event()  # set when a whole batch is queued, or on close
         self.submitted = 0
         self.written = 0
         self.failed_attempts = 0
@@ -136,6 +138,8 @@ class RecordWriter:
         except asyncio.QueueFull:
             return False
         self.submitted += 1
+        if self._queue.qsize() >= self._batch_size:
+            self._batch_ready.set()
         return True
 
     async def submit_wait(self, record: Record) -> None:
@@ -143,6 +147,8 @@ class RecordWriter:
         self._check_open(record)
         await self._queue.put(record)
         self.submitted += 1
+        if self._queue.qsize() >= self._batch_size:
+            self._batch_ready.set()
 
     async def close(self, grace_period: float | None = 30.0) -> None:
         """Write everything queued and stop.
@@ -160,6 +166,7 @@ class RecordWriter:
         try:
             async with asyncio.timeout(grace_period):
                 await self._queue.put(_Stop())
+                self._batch_ready.set()
                 await asyncio.shield(self._task)
                 # Producers that were blocked in submit_wait when close() began got in after _Stop.
                 await self._drain_remaining()
@@ -192,20 +199,20 @@ class RecordWriter:
                 await self._spill(leftover, "record writer error")
 
     async def _fill(self, batch: list[Record]) -> bool:
-        """Add queued records up to batch_size, waiting at most flush_interval; True if _Stop was seen."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._flush_interval
+        """Add queued records up to batch_size, waiting at most flush_interval; True if _Stop was seen.
+
+        One wait per batch (woken early once a whole batch is queued), never one timer per record:
+        this runs beside the request path and must cost it next to nothing.
+        """
+        if self._queue.qsize() + len(batch) < self._batch_size:
+            self._batch_ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._batch_ready.wait(), self._flush_interval)
         while len(batch) < self._batch_size:
             try:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
-                except TimeoutError:
-                    break
+                break
             if isinstance(item, _Stop):
                 return True  # anything queued after it is written by close()
             batch.append(item)
@@ -303,9 +310,9 @@ class RecordWriter:
         audit = [_audit_row(r) for r in batch if isinstance(r, AuditRecord)]
         async with self._db.engine.begin() as connection:
             if usage:
-                await connection.execute(insert(UsageRow), usage)
+                await connection.execute(insert(UsageRow.__table__), usage)
             if audit:
-                await connection.execute(insert(AuditRow), audit)
+                await connection.execute(insert(AuditRow.__table__), audit)
 
     async def _database_up(self) -> bool:
         try:
