@@ -310,9 +310,9 @@ class RecordWriter:
         audit = [_audit_row(r) for r in batch if isinstance(r, AuditRecord)]
         async with self._db.engine.begin() as connection:
             if usage:
-                await connection.execute(insert(UsageRow.__table__), usage)
+                await connection.execute(insert(UsageRow), usage)
             if audit:
-                await connection.execute(insert(AuditRow.__table__), audit)
+                await connection.execute(insert(AuditRow), audit)
 
     async def _database_up(self) -> bool:
         try:
