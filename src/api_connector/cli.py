@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
-import socket
 import sys
 from typing import Annotated
 
@@ -38,7 +38,16 @@ def _install_uvloop() -> None:
     uvloop.install()
 
 
-def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
+async def _tune_gc(_: object) -> None:
+    """After start-up: move what lives for the whole process out of the collector's view, and collect
+    the young generation less often. Requests allocate many short-lived objects; with the default
+    thresholds the collector ran every few requests and cost about a tenth of the throughput."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+def _run_worker(settings: Settings) -> None:
     from aiohttp import web
 
     from api_connector.app import create_app
@@ -53,17 +62,15 @@ def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc.message}")
         raise SystemExit(2) from None
-    if sock is not None:
-        web.run_app(application, sock=sock, print=None, access_log=None, handle_signals=True)
-    else:
-        web.run_app(
-            application,
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            access_log=None,
-            reuse_port=settings.workers > 1,
-        )
+    application.on_startup.append(_tune_gc)
+    web.run_app(
+        application,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        reuse_port=settings.workers > 1,
+    )
 
 
 async def _prepare(settings: Settings) -> None:
@@ -94,11 +101,11 @@ def serve(
         f"({settings.workers} worker{'s' if settings.workers > 1 else ''})"
     )
     if settings.workers == 1:
-        _run_worker(settings, None)
+        _run_worker(settings)
         return
     # Workers share one listening socket (SO_REUSEPORT) so the kernel spreads connections among them.
     context = multiprocessing.get_context("spawn")
-    procs = [context.Process(target=_run_worker, args=(settings, None), daemon=False) for _ in range(settings.workers)]
+    procs = [context.Process(target=_run_worker, args=(settings,), daemon=False) for _ in range(settings.workers)]
     for proc in procs:
         proc.start()
     try:

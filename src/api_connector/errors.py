@@ -19,10 +19,12 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   │   └── UnknownProvider         404 provider_not_found
     │   ├── MethodNotAllowed            405 method_not_allowed
     │   ├── Conflict                    409 conflict
-    │   └── CapabilityUnsupported       400 capability_unsupported
+    │   ├── CapabilityUnsupported       400 capability_unsupported
+    │   └── CredentialRejected          422 credential_rejected (the provider refused it)
     ├── StorageUnavailable              503 storage_unavailable (retryable)
     ├── CredentialError                 500 credential_unavailable
-    │   └── DecryptionFailed            500 decryption_failed
+    │   ├── DecryptionFailed            500 decryption_failed
+    │   └── SecretStoreUnavailable      503 secret_store_unavailable (retryable)
     └── UpstreamError                   a provider's failure (provider name attached)
         ├── UpstreamAuthFailed          401 auth_failed
         ├── UpstreamPermissionDenied    403 permission_denied
@@ -140,6 +142,13 @@ class CapabilityUnsupported(RequestError):
     code = "capability_unsupported"
 
 
+class CredentialRejected(RequestError):
+    """A provider's verification probe refused the credential; the message is the provider's reason."""
+
+    status = 422
+    code = "credential_rejected"
+
+
 class StorageUnavailable(ConnectorError):
     status = 503
     code = "storage_unavailable"
@@ -152,6 +161,14 @@ class CredentialError(ConnectorError):
 
 class DecryptionFailed(CredentialError):
     code = "decryption_failed"
+
+
+class SecretStoreUnavailable(CredentialError):
+    """An external secret store (OpenBao/Vault, AWS Secrets Manager) could not be reached."""
+
+    status = 503
+    code = "secret_store_unavailable"
+    retryable = True
 
 
 class UpstreamError(ConnectorError):

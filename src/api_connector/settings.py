@@ -66,7 +66,24 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
 
     integration_crypto_key: SecretStr | None = None
+    # Earlier root keys, comma-separated, still accepted for unwrapping while a root rotation runs.
+    integration_crypto_keys_old: SecretStr | None = None
     crypto_algorithm: Literal["AES-256-GCM"] = "AES-256-GCM"
+    # Seconds a decrypted credential is kept in memory; rotate/disable/delete drop it at once here.
+    credential_cache_ttl: float = Field(30.0, ge=0)
+    # Seconds between reloads of the master-key ring (a new primary reaches every replica within it).
+    key_ring_ttl: float = Field(30.0, gt=0)
+    # Default overlap window of a credential's previous version after a new one is added (seconds).
+    credential_overlap_seconds: int = Field(3600, ge=0)
+    # External secret stores, referenced as vault:MOUNT/PATH#FIELD and aws:SECRET_ID[#FIELD].
+    vault_addr: str | None = None
+    vault_token: SecretStr | None = None
+    vault_namespace: str | None = None
+    vault_kv_version: Literal[1, 2] = 2
+    aws_region: str | None = None
+    aws_endpoint_url: str | None = None
+    external_secret_ttl: float = Field(60.0, ge=0)
+    external_secret_timeout: float = Field(5.0, gt=0)
     oauth_callback_url: str | None = None
 
     default_openai_model: str = "gpt-4o-mini"
@@ -96,13 +113,29 @@ class Settings(BaseSettings):
     def _master_key_is_256_bits(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        try:
-            raw = base64.b64decode(value.get_secret_value(), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("must be base64") from exc
-        if len(raw) != 32:
-            raise ValueError(f"must decode to 32 bytes (256 bits), got {len(raw)}")
+        _check_256_bit_key(value.get_secret_value())
         return value
+
+    @field_validator("integration_crypto_keys_old")
+    @classmethod
+    def _old_keys_are_256_bits(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        for position, key in enumerate(value.get_secret_value().split(","), start=1):
+            try:
+                _check_256_bit_key(key.strip())
+            except ValueError as exc:
+                raise ValueError(f"key {position}: {exc}") from None
+        return value
+
+    def root_keys(self) -> tuple[bytes | None, tuple[bytes, ...]]:
+        """The configured root key (None: not set) and the earlier ones, decoded."""
+        primary = self.integration_crypto_key
+        old = self.integration_crypto_keys_old
+        decoded_old = tuple(
+            base64.b64decode(k.strip()) for k in (old.get_secret_value().split(",") if old else ()) if k.strip()
+        )
+        return (base64.b64decode(primary.get_secret_value()) if primary else None), decoded_old
 
     @property
     def access_log_enabled(self) -> bool:
@@ -137,6 +170,16 @@ class Settings(BaseSettings):
         if not self.resolved_database_url().startswith("postgresql") or mode in ("disable", "allow", "prefer"):
             return {}
         return {"ssl": mode}
+
+
+def _check_256_bit_key(value: str) -> None:
+    # Messages never quote the value: it is a secret even when malformed.
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("must be base64") from exc
+    if len(raw) != 32:
+        raise ValueError(f"must decode to 32 bytes (256 bits), got {len(raw)}")
 
 
 def _async_driver(url: str) -> str:

@@ -170,3 +170,7 @@ class AuditRow(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# The vault's tables live in their own module; importing it here puts them in ``Base.metadata``.
+from api_connector.storage import credential_models  # noqa: E402,F401
