@@ -1,14 +1,43 @@
-"""Turns a credential reference into the secret, and teaches the redactor every secret it hands out."""
+"""Turns a credential reference into the secret, and teaches the redactor every secret it hands out.
+
+``env:NAME`` is read here; ``vault:``, ``aws:`` and ``cred_<id>`` go to the store registered for their
+scheme (``credentials.external`` and ``credentials.vault``). Stores are told who asks (the request's
+context, for the audit) and which project owns the provider instance asking (None for the operator's
+configuration file), so that a project's instance can never use another project's stored credential.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
 from api_connector.errors import CredentialError
 from api_connector.observability.redaction import Redactor
 
-# A store answers a reference of its scheme (the part after "vault:", "aws:", or the "cred_" id).
-SecretStore = Callable[[str], Awaitable[str]]
+
+class AccessContext(Protocol):
+    """Who is asking: the request, its project and its gateway key (``routing.dispatch.CallContext``)."""
+
+    @property
+    def request_id(self) -> str: ...
+
+    @property
+    def project_id(self) -> str: ...
+
+    @property
+    def key_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    context: AccessContext | None = None
+    # The project owning the provider instance that needs the secret; None: the operator's configuration.
+    owner_project: str | None = None
+
+
+# A store answers a reference of its scheme (the part after "vault:", "aws:", or the whole "cred_" id).
+SecretStore = Callable[[str, Access], Awaitable[str]]
 
 
 class CredentialResolver:
@@ -21,7 +50,9 @@ class CredentialResolver:
         """Add a backend for ``vault``, ``aws`` or ``cred`` references."""
         self._stores[scheme] = store
 
-    async def resolve(self, reference: str) -> str:
+    async def resolve(
+        self, reference: str, context: AccessContext | None = None, owner_project: str | None = None
+    ) -> str:
         scheme, secret_ref = _split(reference)
         if scheme == "env":
             value = self._environ.get(secret_ref)
@@ -31,7 +62,7 @@ class CredentialResolver:
             store = self._stores.get(scheme)
             if store is None:
                 raise CredentialError(f"credential {reference}: no {scheme} store is configured")
-            value = await store(secret_ref)
+            value = await store(secret_ref, Access(context, owner_project))
         self._redactor.add(value)
         return value
 

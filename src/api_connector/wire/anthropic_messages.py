@@ -271,10 +271,10 @@ class AnthropicMessagesStream:
         self._usage_sent = False
 
     def feed(self, event: SSEEvent) -> list[bytes]:
-        if not event.data:
+        if not event.raw:
             return []
         try:
-            parsed = StreamEvent.model_validate_json(event.data)
+            parsed = StreamEvent.model_validate_json(event.raw)
         except ValidationError:
             self.state.error = VendorError(message="upstream sent a stream event that is not valid JSON")
             return []

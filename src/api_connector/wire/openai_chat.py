@@ -71,13 +71,13 @@ def decode_openai_error(body: bytes) -> VendorError | None:
     return VendorError(message=err.message, type=err.type, code=code, param=err.param)
 
 
-def _plain_delta(data: str) -> bool:
+def _plain_delta(data: bytes) -> bool:
     """A chunk with nothing the gateway accounts for (no usage, error or finish reason): forward it unread.
 
     Inside JSON strings quotes are escaped, so these quoted key names can only be keys. A chunk written
     with other spacing simply takes the slow path and is parsed.
     """
-    return '"finish_reason":null' in data and '"usage":{' not in data and '"error"' not in data
+    return b'"finish_reason":null' in data and b'"usage":{' not in data and b'"error"' not in data
 
 
 class OpenAIChatStream:
@@ -91,14 +91,13 @@ class OpenAIChatStream:
         self._hide_usage_chunk = not request.wants_usage_in_stream
 
     def feed(self, event: SSEEvent) -> list[bytes]:
-        data = event.data
-        if data == "[DONE]":
+        payload = event.raw
+        if payload == b"[DONE]":
             self.state.done = True
             return []
-        if not data:
+        if not payload:
             return []
-        payload = data.encode("utf-8")
-        if _plain_delta(data):
+        if _plain_delta(payload):
             return [payload]
         try:
             chunk = _Chunk.model_validate_json(payload)

@@ -1,15 +1,31 @@
-"""Server-sent events: an incremental parser for upstream streams and an encoder for ours."""
+"""Server-sent events: an incremental parser for upstream streams and an encoder for ours.
+
+The parser works on bytes and keeps each event's data as bytes: most events are forwarded or parsed
+as JSON straight from bytes, so decoding every line to text would be work thrown away.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(slots=True)
 class SSEEvent:
-    data: str
-    event: str | None = None
-    id: str | None = None
+    __slots__ = ("event", "id", "raw")
+
+    def __init__(self, data: str | bytes = b"", event: str | None = None, id: str | None = None) -> None:
+        self.raw = data.encode("utf-8") if isinstance(data, str) else data
+        self.event = event
+        self.id = id
+
+    @property
+    def data(self) -> str:
+        return self.raw.decode("utf-8", "replace")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SSEEvent):
+            return NotImplemented
+        return (self.raw, self.event, self.id) == (other.raw, other.event, other.id)
+
+    def __repr__(self) -> str:
+        return f"SSEEvent(data={self.data!r}, event={self.event!r}, id={self.id!r})"
 
 
 class SSEParser:
@@ -18,32 +34,34 @@ class SSEParser:
     __slots__ = ("_data", "_event", "_id")
 
     def __init__(self) -> None:
-        self._data: list[str] = []
+        self._data: list[bytes] = []
         self._event: str | None = None
         self._id: str | None = None
 
     def feed_line(self, raw: bytes | str) -> SSEEvent | None:
-        line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        line = line.rstrip("\r\n")
+        line = raw.encode("utf-8") if isinstance(raw, str) else raw
+        line = line.rstrip(b"\r\n")
         if not line:
             return self._dispatch()
-        if line.startswith(":"):
+        if line.startswith(b"data:"):
+            # The common case first: one space after the colon is part of the syntax, not the value.
+            self._data.append(line[6:] if line.startswith(b"data: ") else line[5:])
             return None
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
+        if line.startswith(b":"):
+            return None
+        name, _, value = line.partition(b":")
+        if value.startswith(b" "):
             value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id":
-            self._id = value
+        if name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            self._id = value.decode("utf-8", "replace")
         return None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Parse a whole chunk of text that may hold several lines (used on recorded bodies)."""
         events = []
-        for line in chunk.decode("utf-8").splitlines():
+        for line in chunk.splitlines():
             event = self.feed_line(line)
             if event is not None:
                 events.append(event)
@@ -56,7 +74,8 @@ class SSEParser:
     def _dispatch(self) -> SSEEvent | None:
         if not self._data and self._event is None:
             return None
-        event = SSEEvent(data="\n".join(self._data), event=self._event, id=self._id)
+        data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+        event = SSEEvent(data, self._event, self._id)
         self._data, self._event, self._id = [], None, None
         return event
 
