@@ -71,13 +71,18 @@ def decode_openai_error(body: bytes) -> VendorError | None:
     return VendorError(message=err.message, type=err.type, code=code, param=err.param)
 
 
-def _plain_delta(data: bytes) -> bool:
-    """A chunk with nothing the gateway accounts for (no usage, error or finish reason): forward it unread.
+# How a chunk with nothing to account for ends (one choice, no finish reason, usage null or absent),
+# compactly serialised as OpenAI and most compatible vendors do.
+_PLAIN_ENDINGS = (b'"finish_reason":null}],"usage":null}', b'"finish_reason":null}]}')
 
-    Inside JSON strings quotes are escaped, so these quoted key names can only be keys. A chunk written
-    with other spacing simply takes the slow path and is parsed.
+
+def _plain_delta(data: bytes) -> bool:
+    """A chunk with nothing the gateway accounts for: forward it unread.
+
+    Only the ending is compared, so this costs next to nothing; chunks written any other way (spacing,
+    several choices, extra trailing fields) take the slow path and are parsed.
     """
-    return b'"finish_reason":null' in data and b'"usage":{' not in data and b'"error"' not in data
+    return data.endswith(_PLAIN_ENDINGS)
 
 
 class OpenAIChatStream:
