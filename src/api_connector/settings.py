@@ -95,6 +95,8 @@ class Settings(BaseSettings):
 
     # Whether providers that projects add may reach loopback and private addresses (None: all but production).
     upstream_allow_private: bool | None = None
+    # Whole answers at least this large are compressed when the client accepts it (0: never).
+    compression_min_bytes: int = Field(1024, ge=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     workers: int = Field(1, ge=1, le=64)
     # Records (usage, audit) waiting for the batch writer; producers wait when it is full.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+import brotli
 from aiohttp import web
 
 from api_connector.api.render import envelope_error, error_headers, json_response, openai_error_body
@@ -78,12 +79,43 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = response.status
         if not response.prepared:
             response.headers[REQUEST_ID_HEADER] = request_id
+            _maybe_compress(request, response, services.settings.compression_min_bytes)
         return response
     finally:
         if services.access_log is not None:
             elapsed = (time.perf_counter() - started) * 1000
             services.access_log.record(request.method, request.path, status, elapsed, request_id)
         request_id_var.reset(token)
+
+
+def _maybe_compress(request: web.Request, response: web.StreamResponse, threshold: int) -> None:
+    """br, gzip or deflate, as the client accepts, for whole answers large enough to be worth it.
+
+    aiohttp compresses gzip and deflate itself; br it does not, so that one is done here (quality 4:
+    most of brotli's gain at a fraction of its highest setting's cost). Streams are left alone:
+    compressing them would hold events back in the compressor's buffer.
+    """
+    if not threshold or not isinstance(response, web.Response) or "Content-Encoding" in response.headers:
+        return
+    body = response.body
+    if not isinstance(body, bytes) or len(body) < threshold:
+        return
+    accepted = _accepted_encodings(request.headers.get("Accept-Encoding", ""))
+    if "br" in accepted:
+        response.body = brotli.compress(body, quality=4)
+        response.headers["Content-Encoding"] = "br"
+        response.headers["Vary"] = "Accept-Encoding"
+    elif accepted & {"gzip", "deflate"}:
+        response.enable_compression()
+
+
+def _accepted_encodings(header: str) -> set[str]:
+    accepted = set()
+    for item in header.lower().split(","):
+        name, _, params = item.strip().partition(";")
+        if name and params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            accepted.add(name)
+    return accepted
 
 
 def _http_exception(exc: web.HTTPException) -> ConnectorError:
