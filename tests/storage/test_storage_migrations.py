@@ -14,7 +14,18 @@ from api_connector.storage.db import Database, alembic_config
 from api_connector.storage.migrations import MIGRATIONS_DIR, VERSION_TABLE
 from api_connector.storage.models import Base
 
-TABLES = {"organizations", "projects", "gateway_keys", "provider_instances", "usage_records", "audit_events"}
+TABLES = {
+    "organizations",
+    "projects",
+    "gateway_keys",
+    "provider_instances",
+    "usage_records",
+    "audit_events",
+    "master_keys",
+    "credentials",
+    "credential_versions",
+}
+HEAD = "0002"
 
 
 async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:
@@ -22,7 +33,7 @@ async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:
     assert await database.current_revision() is None
     await database.migrate()
     await database.migrate()
-    assert await database.current_revision() == "0001"
+    assert await database.current_revision() == HEAD
     async with database.engine.connect() as connection:
         names = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert TABLES | {VERSION_TABLE} <= names
@@ -48,7 +59,7 @@ async def test_concurrent_migrations_do_not_collide(database: Database) -> None:
         await asyncio.gather(database.migrate(), other.migrate())
     finally:
         await other.close()
-    assert await database.current_revision() == "0001"
+    assert await database.current_revision() == HEAD
 
 
 def test_script_location_is_the_package_directory() -> None:
@@ -79,7 +90,7 @@ async def test_in_memory_sqlite_is_one_shared_database() -> None:
     try:
         await db.migrate()
         await db.ping()
-        assert await db.current_revision() == "0001"
+        assert await db.current_revision() == HEAD
     finally:
         await db.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from pathlib import Path
 
@@ -51,7 +52,9 @@ async def test_resolver_drops_forbidden_addresses() -> None:
 
 
 def test_project_providers_are_held_to_the_policy(tmp_path: Path) -> None:
-    with run_gateway(tmp_path, env="production") as gateway:
+    # Production refuses to start without a master key: give it one.
+    key = base64.b64encode(bytes(range(32))).decode()
+    with run_gateway(tmp_path, env="production", integration_crypto_key=key) as gateway:
 
         def create(config: dict) -> httpx.Response:
             return httpx.post(

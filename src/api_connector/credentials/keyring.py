@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -29,13 +30,14 @@ from sqlalchemy import select, update
 
 from api_connector.credentials import crypto
 from api_connector.errors import ConfigError, DecryptionFailed
-from api_connector.observability.logging import get_logger
 from api_connector.settings import Settings
 from api_connector.storage.credential_models import MasterKeyRow
 from api_connector.storage.db import Database, translate_errors
 from api_connector.storage.models import utcnow
 
-log = get_logger("api_connector.credentials")
+# The standard library's logger: the CLI, which configures no logging, then warns on stderr, never on
+# the stdout that carries command output.
+log = logging.getLogger("api_connector.credentials")
 DEV_KEY_FILE = "master.key"
 # A replica that meets an unknown key id reloads the ring, but not more often than this (seconds):
 # a row naming a key that truly does not exist must not turn every request into a query.
@@ -66,9 +68,9 @@ class RootKeys:
             dev_file = settings.data_dir / DEV_KEY_FILE
             configured = development_key(dev_file)
             log.warning(
-                "USING A DEVELOPMENT MASTER KEY: anyone who can read this file can decrypt every stored "
+                "USING A DEVELOPMENT MASTER KEY (%s): anyone who can read this file can decrypt every stored "
                 "credential; set INTEGRATION_CRYPTO_KEY (required when ENV=production)",
-                key_file=str(dev_file),
+                dev_file,
             )
         by_id = {crypto.root_key_id(key): key for key in (*old, configured)}
         return cls(crypto.root_key_id(configured), by_id, dev_file)
@@ -84,7 +86,7 @@ def development_key(path: Path) -> bytes:
     key = crypto.new_key()
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(base64.b64encode(key).decode("ascii") + "\n")
-    log.warning("generated a development master key", key_file=str(path))
+    log.warning("generated a development master key in %s", path)
     return key
 
 
@@ -96,7 +98,7 @@ def _read_key_file(path: Path) -> bytes:
             break
         time.sleep(0.02)
     if path.stat().st_mode & 0o077:
-        log.warning("the development key file is readable by other users; chmod 600 it", key_file=str(path))
+        log.warning("the development key file %s is readable by other users; chmod 600 it", path)
     try:
         key = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -131,7 +133,7 @@ class KeyRing:
         self._info: list[MasterKeyInfo] = []
         self._primary_id: str | None = None
         self._loaded_at: float | None = None
-        self._last_miss_reload = -_MISS_RELOAD_INTERVAL
+        self._miss_reloads: dict[str, float] = {}  # unknown key id -> when it last caused a reload
         self._lock = asyncio.Lock()
 
     # -- reading -----------------------------------------------------------------------------
@@ -177,22 +179,33 @@ class KeyRing:
         async with self._lock:
             if not force and self._loaded_at is not None and self._clock() - self._loaded_at < self._ttl:
                 return  # another task reloaded while this one waited
-            try:
-                await self.reload()
-            except Exception:
-                if self._loaded_at is None:
-                    raise
-                # Keys never change once made: the ring in memory stays right apart from new keys.
-                log.warning("could not reload the master-key ring; using the one in memory")
+            await self._reload_locked()
+
+    async def _reload_locked(self) -> None:
+        try:
+            await self.reload()
+        except Exception:
+            if self._loaded_at is None:
+                raise
+            # Keys never change once made: the ring in memory stays right apart from new keys.
+            log.warning("could not reload the master-key ring; using the one in memory")
 
     async def key(self, key_id: str) -> bytes:
         """The material of master key ``key_id``; DecryptionFailed naming the reason when unusable."""
         await self._refresh()
         key = self._keys.get(key_id)
-        if key is None and key_id not in self._problems and self._clock() - self._last_miss_reload >= _MISS_RELOAD_INTERVAL:
-            self._last_miss_reload = self._clock()
-            await self._refresh(force=True)  # a key another replica just added
-            key = self._keys.get(key_id)
+        if key is None and key_id not in self._problems:
+            # Probably a key another replica just added. Waiting on the lock lets every request that
+            # meets it share the one reload already under way, instead of failing meanwhile.
+            async with self._lock:
+                key = self._keys.get(key_id)
+                last = self._miss_reloads.get(key_id, float("-inf"))
+                if key is None and self._clock() - last >= _MISS_RELOAD_INTERVAL:
+                    if len(self._miss_reloads) > 1000:
+                        self._miss_reloads.clear()
+                    self._miss_reloads[key_id] = self._clock()
+                    await self._reload_locked()
+                    key = self._keys.get(key_id)
         if key is None:
             raise DecryptionFailed(self._problems.get(key_id) or f"master key {key_id} is not in the key ring")
         return key
@@ -228,9 +241,7 @@ class KeyRing:
             # Primary is "newest": never let a clock step make the new key sort before the old one.
             created = now if newest is None or now > newest else newest.replace(microsecond=0) + _ONE_SECOND
             session.add(
-                MasterKeyRow(
-                    id=key_id, root_key_id=self.roots.primary_id, wrapped_key=wrapped, created_at=created
-                )
+                MasterKeyRow(id=key_id, root_key_id=self.roots.primary_id, wrapped_key=wrapped, created_at=created)
             )
         await self._refresh(force=True)
         return key_id

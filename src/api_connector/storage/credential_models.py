@@ -36,9 +36,7 @@ class CredentialRow(Base):
     __table_args__ = (UniqueConstraint("project_id", "name"),)
 
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    project_id: Mapped[str] = mapped_column(
-        String(ID_LEN), ForeignKey("projects.id", ondelete="CASCADE"), index=True
-    )
+    project_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(NAME_LEN))
     provider: Mapped[str] = mapped_column(String(NAME_LEN))  # a provider type or instance name
     kind: Mapped[str] = mapped_column(String(16))  # "text" or "json" (service-account JSON)

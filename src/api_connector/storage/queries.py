@@ -151,6 +151,7 @@ class AuditQueries:
         action: str | None = None,
         limit: int = 100,
         since: datetime | None = None,
+        credential_id: str | None = None,
     ) -> list[AuditEntry]:
         """Audit events, newest first: one project's, or every event when ``project_id`` is None."""
         query = select(AuditRow)
@@ -158,6 +159,8 @@ class AuditQueries:
             query = query.where(AuditRow.project_id == project_id)
         if action is not None:
             query = query.where(AuditRow.action == action)
+        if credential_id is not None:
+            query = query.where(AuditRow.target_type == "credential", AuditRow.target_id == credential_id)
         query = _window(query, AuditRow.created_at, since, None)
         query = query.order_by(AuditRow.created_at.desc(), AuditRow.id.desc()).limit(_clamp(limit))
         async with self._db.session() as session:
