@@ -8,6 +8,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# mitmproxy (the network-level chaos tests) in an environment of its own: its pins clash with ours.
+if [ ! -x .venv/tools-mitmproxy/bin/mitmdump ]; then
+  python3 -m venv .venv/tools-mitmproxy
+  .venv/tools-mitmproxy/bin/python -m pip install -q 'mitmproxy>=11,<12'
+fi
 
 # The PostgreSQL and Redis tests use the real servers on loopback; start them if they have stopped.
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then

@@ -10,13 +10,22 @@ from typing import TextIO
 
 from aiohttp import web
 
-from api_connector.api import admin_routes, openai_routes, requests_routes, system_routes
+from api_connector.api import (
+    admin_routes,
+    credentials_routes,
+    dlq_routes,
+    openai_routes,
+    requests_routes,
+    routing_routes,
+    system_routes,
+)
 from api_connector.api.middleware import gateway_middleware
 from api_connector.api.services import SERVICES, Services
 from api_connector.auth.authenticator import Authenticator
 from api_connector.auth.keys import Scope
 from api_connector.config import GatewayConfig, ProviderConfig, load_config
 from api_connector.credentials.resolver import CredentialResolver
+from api_connector.credentials.wiring import build_vault
 from api_connector.observability.access_log import AccessLog, RequestIds
 from api_connector.observability.logging import get_logger
 from api_connector.observability.metrics import Metrics
@@ -24,6 +33,7 @@ from api_connector.observability.recorder import Recorder
 from api_connector.observability.redaction import Redactor
 from api_connector.routing.catalog import Catalog
 from api_connector.routing.dispatch import Dispatcher
+from api_connector.routing.wiring import build_routing, load_project_routes
 from api_connector.settings import Settings, environment
 from api_connector.storage.db import Database
 from api_connector.storage.keys import KeyStore
@@ -63,6 +73,13 @@ def build_services(
         # Records the database refuses, or that outlive a shutdown during an outage, land here.
         spill_path=settings.data_dir / "unwritten-records.jsonl",
     )
+    resolver = CredentialResolver(environment(), redactor)
+    routing = build_routing(settings, config, database, writer, redactor)
+    dispatcher = Dispatcher(
+        catalog, transport, resolver, resilience=routing.resilience, dead_letters=routing.dead_letters
+    )
+    recorder = Recorder(metrics, writer)
+    vault = build_vault(settings, database, recorder.audit, redactor, resolver, dispatcher, transport)
     return Services(
         settings=settings,
         config=config,
@@ -76,12 +93,14 @@ def build_services(
         audit_queries=AuditQueries(database),
         authenticator=Authenticator(keys, cache_ttl=settings.key_cache_ttl),
         catalog=catalog,
-        dispatcher=Dispatcher(catalog, transport, CredentialResolver(environment(), redactor)),
+        dispatcher=dispatcher,
         writer=writer,
-        recorder=Recorder(metrics, writer),
+        recorder=recorder,
         transport=transport,
         request_ids=RequestIds(),
         access_log=AccessLog(settings.service_name, access_stream) if settings.access_log_enabled else None,
+        vault=vault,
+        routing=routing,
     )
 
 
@@ -91,6 +110,8 @@ async def prepare_storage(services: Services, *, announce: TextIO | None = None)
     _, project = await services.tenancy.ensure_default()
     services.default_project_id = project.id
     settings = services.settings
+    if services.vault is not None:
+        await services.vault.start()
     if settings.api_connector_admin_key:
         await services.keys.ensure_bootstrap(settings.api_connector_admin_key.get_secret_value())
     elif not any(k.project_id is None and k.active for k in await services.keys.list(None)):
@@ -106,6 +127,8 @@ async def prepare_storage(services: Services, *, announce: TextIO | None = None)
             services.dispatcher.install_project_providers(
                 stored_project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
             )
+    if services.routing is not None:
+        await load_project_routes(services.routing, services.catalog, services.tenancy)
 
 
 async def _flush_last_used(services: Services) -> None:
@@ -126,7 +149,8 @@ def create_app(
     services = build_services(settings, config, redactor, log_stream)
     app = web.Application(middlewares=[gateway_middleware], client_max_size=settings.max_body_bytes)
     app[SERVICES] = services
-    for module in (openai_routes, requests_routes, admin_routes, system_routes):
+    modules = (openai_routes, requests_routes, admin_routes, credentials_routes, routing_routes, dlq_routes)
+    for module in (*modules, system_routes):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     return app
@@ -136,6 +160,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     await prepare_storage(services)
     services.writer.start()
+    if services.routing is not None:
+        await services.routing.start()
     flusher = asyncio.create_task(_flush_last_used(services))
     log.info("started", providers=len(services.catalog.instances(None)))
     yield
@@ -149,6 +175,8 @@ async def shutdown(services: Services) -> None:
     """Flush everything still queued, then let go of connections. Safe to call once."""
     with contextlib.suppress(Exception):
         await services.authenticator.flush_last_used()
+    if services.routing is not None:
+        await services.routing.close()  # breaker counts still buffered go to Redis first
     await services.writer.close()
     if services.access_log is not None:
         services.access_log.flush()

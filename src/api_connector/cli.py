@@ -13,12 +13,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api_connector.cli_credentials import register as register_credential_commands
+from api_connector.cli_dlq import register as register_dlq_commands
 from api_connector.errors import ConfigError, ConnectorError
 from api_connector.settings import Settings, load_settings
 
 app = typer.Typer(help="api-connector: one gateway to every external API.", no_args_is_help=True)
 keys_app = typer.Typer(help="Gateway keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+register_credential_commands(app)
+register_dlq_commands(app)
 console = Console(stderr=True)
 
 

@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from api_connector.errors import ConfigError
+from api_connector.governance.settings_model import BudgetsConfig, CacheConfig, LimitsConfig, PriceOverride
+from api_connector.observability.settings_model import AlertsConfig, HealthConfig
 from api_connector.providers import REGISTRY
 
 CREDENTIAL_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|vault:[^#\s]+#[^#\s]+|aws:[^\s]+|cred_[A-Za-z0-9]+)$")
@@ -35,6 +37,8 @@ class TimeoutConfig(_Strict):
 class RateLimitConfig(_Strict):
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1)
+    requests_per_hour: int | None = Field(None, ge=1)
+    concurrent: int | None = Field(None, ge=1)
 
 
 class HealthCheckConfig(_Strict):
@@ -98,11 +102,44 @@ class Strategy(StrEnum):
     LOWEST_COST = "lowest_cost"
 
 
+class TargetLimits(_Strict):
+    # Calls this target may have open at once; a target at its limit is passed over like an open circuit.
+    max_in_flight: int | None = Field(None, ge=1)
+
+
+class TargetFeatures(_Strict):
+    """What a target can take; unset means "assumed able" (the context window falls back to genai-prices)."""
+
+    context_window: int | None = Field(None, ge=1)
+    tools: bool | None = None
+    vision: bool | None = None
+    streaming: bool | None = None
+
+
+class PriceConfig(_Strict):
+    """USD per million tokens; overrides genai-prices for the lowest_cost strategy."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
 class TargetConfig(_Strict):
     provider: str
     model: str
+    # Another credential reference than the provider instance's (e.g. a second account's key).
+    credential: str | None = None
     weight: float = Field(1.0, gt=0)
-    priority: int = 0
+    priority: int = 0  # lower first: strategies order targets within each priority level
+    limits: TargetLimits = TargetLimits()
+    features: TargetFeatures = TargetFeatures()
+    price: PriceConfig | None = None
+
+    @field_validator("credential")
+    @classmethod
+    def _is_reference(cls, value: str | None) -> str | None:
+        if value is not None and not CREDENTIAL_REF.match(value):
+            raise ValueError("must be a reference: env:NAME, vault:PATH#FIELD, aws:SECRET_ID or cred_<id>")
+        return value
 
 
 class RouteConfig(_Strict):
@@ -110,9 +147,47 @@ class RouteConfig(_Strict):
     targets: list[TargetConfig] = Field(min_length=1)
 
 
+class RetryConfig(_Strict):
+    max_retries: int = Field(1, ge=0, le=10)  # tries on the same target after the first, unless the request says
+    base_delay: float = Field(0.05, ge=0)  # seconds; full jitter over base * 2^attempt
+    max_delay: float = Field(2.0, ge=0)
+    max_retry_after: float = Field(30.0, ge=0)  # a longer Retry-After is not waited for
+    # Retries (every attempt after a request's first) stay under this share of requests, so that an
+    # outage cannot multiply the traffic sent to providers; a few are always allowed on a quiet service.
+    budget_ratio: float = Field(0.2, ge=0, le=1)
+    budget_min_retries: int = Field(10, ge=0)
+    budget_window: float = Field(10.0, gt=0)
+
+
+class BreakerConfig(_Strict):
+    enabled: bool = True
+    window: float = Field(30.0, gt=0)  # seconds of calls the rates are computed over
+    min_calls: int = Field(10, ge=1)
+    failure_rate: float = Field(0.5, gt=0, le=1)
+    slow_call_rate: float = Field(1.0, gt=0, le=1)
+    slow_call_seconds: float = Field(60.0, gt=0)
+    wait: float = Field(5.0, gt=0)  # open this long after the first trip, doubling on each repeated trip
+    max_wait: float = Field(300.0, gt=0)
+    half_open_probes: int = Field(2, ge=1, le=100)
+
+
+class ResilienceConfig(_Strict):
+    retry: RetryConfig = RetryConfig()
+    breaker: BreakerConfig = BreakerConfig()
+
+
 class GatewayConfig(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
+    resilience: ResilienceConfig = ResilienceConfig()
+    # Governance (see governance/settings_model.py): caller limits, budgets, price overrides, cache.
+    limits: LimitsConfig = LimitsConfig()
+    budgets: BudgetsConfig = BudgetsConfig()
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    cache: CacheConfig = CacheConfig()
+    # Observability (see observability/settings_model.py): provider health and alert webhooks.
+    health: HealthConfig = HealthConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> GatewayConfig:

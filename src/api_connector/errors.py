@@ -22,6 +22,10 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   ├── CapabilityUnsupported       400 capability_unsupported
     │   └── CredentialRejected          422 credential_rejected (the provider refused it)
     ├── StorageUnavailable              503 storage_unavailable (retryable)
+    ├── Overloaded                      503 overloaded (retryable; admission control, Retry-After)
+    ├── LimitExceeded                   429 rate_limited (retryable; gateway limits, x-ratelimit-*)
+    ├── LimiterUnavailable              503 limiter_unavailable (shared limit store down, fail closed)
+    ├── BudgetExceeded                  402 budget_exceeded (hard budget stop)
     ├── CredentialError                 500 credential_unavailable
     │   ├── DecryptionFailed            500 decryption_failed
     │   └── SecretStoreUnavailable      503 secret_store_unavailable (retryable)
@@ -153,6 +157,52 @@ class StorageUnavailable(ConnectorError):
     status = 503
     code = "storage_unavailable"
     retryable = True
+
+
+class Overloaded(ConnectorError):
+    """The service is at its in-flight limit for this request's priority; ``retry_after`` in seconds."""
+
+    status = 503
+    code = "overloaded"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after: float | None = retry_after
+
+
+class LimitExceeded(ConnectorError):
+    """A caller or provider limit of this gateway refused the request; ``headers`` are x-ratelimit-*."""
+
+    status = 429
+    code = "rate_limited"
+    retryable = True
+    openai_type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: float, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.retry_after: float | None = retry_after
+        self.headers = headers or {}
+
+
+class LimiterUnavailable(ConnectorError):
+    """The shared limit store is unreachable and the deployment chose to fail closed."""
+
+    status = 503
+    code = "limiter_unavailable"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after: float | None = retry_after
+
+
+class BudgetExceeded(ConnectorError):
+    """The project's or key's spending budget for the period is used up (hard stop, before the call)."""
+
+    status = 402
+    code = "budget_exceeded"
+    openai_type = "insufficient_quota"
 
 
 class CredentialError(ConnectorError):

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     record_batch_size: int = Field(500, ge=1)
     record_flush_interval: float = Field(0.5, gt=0)
     key_cache_ttl: float = Field(5.0, ge=0)
+    # Requests being served at once (per process) before admission control refuses low, then normal
+    # priority ones with 503 + Retry-After; 0 turns it off.
+    max_in_flight: int = Field(1000, ge=0)
+    # Prefix of every Redis key this service writes, so several deployments can share one Redis.
+    redis_key_prefix: str = Field("apc:", min_length=1, max_length=64)
 
     @field_validator("log_level", mode="before")
     @classmethod

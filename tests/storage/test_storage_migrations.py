@@ -24,8 +24,10 @@ TABLES = {
     "master_keys",
     "credentials",
     "credential_versions",
+    "routes",
+    "dead_letters",
 }
-HEAD = "0002"
+HEAD = "0003"
 
 
 async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:

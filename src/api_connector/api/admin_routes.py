@@ -7,7 +7,7 @@ Every change is audited (through the batch writer, off the request path).
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -201,6 +201,8 @@ async def create_provider(request: web.Request) -> web.Response:
     if config.base_url:
         check_base_url(config.base_url, services.settings.allow_private_upstreams)
     project_id = project_of(request)
+    if config.credential and services.vault is not None:
+        await services.vault.check_owned(project_id, config.credential)
     stored = await services.providers.create(
         project_id, body.name, config.type, config.model_dump(exclude_defaults=True)
     )
@@ -235,9 +237,24 @@ async def usage_summary(request: web.Request) -> web.Response:
 async def list_audit(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     rows = await services.audit_queries.list_audit(
-        project_of(request), action=request.query.get("action"), limit=_limit(request)
+        project_of(request),
+        action=request.query.get("action"),
+        limit=_limit(request),
+        since=_since(request),
+        credential_id=request.query.get("credential_id"),
     )
     return json_response({"data": _plain(rows)})
+
+
+def _since(request: web.Request) -> datetime | None:
+    raw = request.query.get("since")
+    if raw is None:
+        return None
+    try:
+        since = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed("since must be an ISO 8601 time", param="since") from None
+    return since if since.tzinfo is not None else since.replace(tzinfo=UTC)
 
 
 def _limit(request: web.Request) -> int:

@@ -69,6 +69,11 @@ def check_project_access(request: web.Request, project_id: str) -> None:
         raise PermissionDenied("this key cannot reach that project")
 
 
+# Per-request overrides for callers that cannot add body fields (the OpenAI-compatible routes).
+TIMEOUT_HEADER = "x-timeout"  # seconds for the whole request, retries and failover included
+RETRIES_HEADER = "x-retries"  # tries on the same target after the first
+
+
 def call_context(
     request: web.Request, capability: Capability, *, retries: int | None = None, timeout: float | None = None
 ) -> CallContext:
@@ -76,6 +81,10 @@ def call_context(
     principal: Principal = request[PRINCIPAL]
     prefixes = services.catalog.passthrough_prefixes
     forward = {k.lower(): v for k, v in request.headers.items() if prefixes and k.lower().startswith(prefixes)}
+    if timeout is None and TIMEOUT_HEADER in request.headers:
+        timeout = _header_number(request, TIMEOUT_HEADER, float, 0.001, 600)
+    if retries is None and RETRIES_HEADER in request.headers:
+        retries = int(_header_number(request, RETRIES_HEADER, int, 0, 10))
     deadline = request[STARTED] + timeout if timeout else None
     return CallContext(
         request_id=request[REQUEST_ID],
@@ -84,5 +93,15 @@ def call_context(
         capability=capability,
         forward_headers=forward,
         deadline=deadline,
-        retries=1 if retries is None else retries,
+        retries=services.catalog.config.resilience.retry.max_retries if retries is None else retries,
     )
+
+
+def _header_number(request: web.Request, name: str, kind: type[float] | type[int], low: float, high: float) -> float:
+    try:
+        value = kind(request.headers[name])
+    except ValueError:
+        raise ValidationFailed(f"header {name} must be a number", param=name) from None
+    if not low <= value <= high:
+        raise ValidationFailed(f"header {name} must be between {low:g} and {high:g}", param=name)
+    return value

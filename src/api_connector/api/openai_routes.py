@@ -16,6 +16,7 @@ from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.errors import ConnectorError, UpstreamError
 from api_connector.observability.logging import get_logger
+from api_connector.routing.admission import PRIORITY_HEADER, parse_priority
 from api_connector.routing.dispatch import CallContext, ChatStream
 from api_connector.wire.sse import DONE_FRAME, frame
 
@@ -25,6 +26,18 @@ _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
+    if services.routing is None:
+        return await _chat_completions(request, services)
+    # Admission control: counted from here to the end of the answer (a stream's included).
+    admission = services.routing.admission
+    admission.enter(parse_priority(request.headers.get(PRIORITY_HEADER)))
+    try:
+        return await _chat_completions(request, services)
+    finally:
+        admission.leave()
+
+
+async def _chat_completions(request: web.Request, services: Services) -> web.StreamResponse:
     started = request[STARTED]
     body = await read_json(request)
     if "model" not in body:

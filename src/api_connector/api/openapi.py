@@ -9,6 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from api_connector.api import admin_routes as admin
+from api_connector.api import credentials_routes as credentials
+from api_connector.api import dlq_routes as dlq
+from api_connector.api import routing_routes as routing
 from api_connector.api.requests_routes import GenericRequest
 from api_connector.core.chat import ChatRequest
 
@@ -53,7 +56,10 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     ("delete", "/admin/providers/{name}", "Remove a provider instance of this project", "admin", None, 204),
     ("get", "/admin/usage", "Usage records of this project", "admin", None, 200),
     ("get", "/admin/usage/summary", "Usage by provider and model", "admin", None, 200),
-    ("get", "/admin/audit", "Audit events of this project", "admin", None, 200),
+    ("get", "/admin/audit", "Audit events of this project (filters: action, credential_id, since)", "admin", None, 200),
+    *((method, path, summary, "admin", body, status) for method, path, summary, body, status in credentials.OPERATIONS),
+    *((method, path, summary, "admin", body, status) for method, path, summary, body, status in routing.OPERATIONS),
+    *((method, path, summary, "admin", body, status) for method, path, summary, body, status in dlq.OPERATIONS),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies", "system", None, 200),
     ("get", "/metrics", "Prometheus metrics", "system", None, 200),

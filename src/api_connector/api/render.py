@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from api_connector.errors import ConnectorError, UpstreamError
+from api_connector.errors import ConnectorError
 from api_connector.observability.redaction import Redactor
 
 JSON_TYPE = "application/json"
@@ -27,8 +27,13 @@ def raw_json_response(body: bytes, status: int = 200) -> web.Response:
 
 def error_headers(error: ConnectorError) -> dict[str, str]:
     headers: dict[str, str] = {}
-    if isinstance(error, UpstreamError) and error.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    # Upstream failures and the service's own refusals (admission control) both may say when to retry.
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(retry_after)))
+    extra = getattr(error, "headers", None)  # the gateway's own limits say where the caller stands
+    if extra:
+        headers.update(extra)
     return headers
 
 

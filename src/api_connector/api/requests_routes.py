@@ -19,6 +19,7 @@ from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES, STARTED, Services
 from api_connector.core.capabilities import Capability
 from api_connector.errors import ConnectorError, UpstreamError, ValidationFailed
+from api_connector.routing.admission import PRIORITY_HEADER, Admission, parse_priority
 from api_connector.routing.catalog import ProviderInstance
 from api_connector.routing.dispatch import CallContext
 
@@ -103,12 +104,20 @@ async def _prepare(
     ctx = call_context(
         request, generic.capability or Capability.REQUESTS, retries=generic.retries, timeout=generic.timeout
     )
+    instance, headers, body = plan(services, ctx, generic)
+    return services, ctx, generic, instance, headers, body
+
+
+def plan(
+    services: Services, ctx: CallContext, generic: GenericRequest
+) -> tuple[ProviderInstance, dict[str, str], bytes | None]:
+    """The instance to call, the headers and the encoded body (shared with the embedded Connector)."""
     instance = _instance(services, ctx, generic)
     body, content_type = generic.encoded_body()
     headers = dict(generic.headers)
     if content_type and "content-type" not in headers:
         headers["content-type"] = content_type
-    return services, ctx, generic, instance, headers, body
+    return instance, headers, body
 
 
 def _decode(body: bytes, content_type: str) -> Any:
@@ -122,9 +131,49 @@ def _decode(body: bytes, content_type: str) -> Any:
     return body.decode("utf-8", "replace")
 
 
+def _admit(request: web.Request, services: Services, generic: GenericRequest) -> Admission | None:
+    """Admission control by the request's priority (the body's field, else the x-priority header)."""
+    if services.routing is None:
+        return None
+    named = generic.priority if "priority" in generic.model_fields_set else request.headers.get(PRIORITY_HEADER)
+    admission = services.routing.admission
+    admission.enter(parse_priority(named))
+    return admission
+
+
 async def generic_request(request: web.Request) -> web.Response:
     services, ctx, generic, instance, headers, body = await _prepare(request)
-    started = request[STARTED]
+    admission = _admit(request, services, generic)
+    try:
+        return await _generic_request(request, services, ctx, generic, instance, headers, body)
+    finally:
+        if admission is not None:
+            admission.leave()
+
+
+async def _generic_request(
+    request: web.Request,
+    services: Services,
+    ctx: CallContext,
+    generic: GenericRequest,
+    instance: ProviderInstance,
+    headers: dict[str, str],
+    body: bytes | None,
+) -> web.Response:
+    envelope = await execute(services, ctx, generic, instance, headers, body, request[STARTED])
+    return json_response(envelope)
+
+
+async def execute(
+    services: Services,
+    ctx: CallContext,
+    generic: GenericRequest,
+    instance: ProviderInstance,
+    headers: dict[str, str],
+    body: bytes | None,
+    started: float,
+) -> dict[str, Any]:
+    """One generic request through the pipeline: the success envelope, or a ConnectorError (recorded)."""
     try:
         upstream = await services.dispatcher.send_raw(ctx, instance, generic.method, generic.endpoint, headers, body)
     except ConnectorError as error:
@@ -132,7 +181,7 @@ async def generic_request(request: web.Request) -> web.Response:
         raise
     await services.recorder.finish(ctx, started=started)
     data = _decode(services.redactor.scrub_body(upstream.body), upstream.headers.get("content-type", ""))
-    envelope = {
+    return {
         "success": True,
         "data": data,
         "metadata": {
@@ -143,11 +192,27 @@ async def generic_request(request: web.Request) -> web.Response:
             "request_id": ctx.request_id,
         },
     }
-    return json_response(envelope)
 
 
 async def generic_stream(request: web.Request) -> web.StreamResponse:
     services, ctx, generic, instance, headers, body = await _prepare(request)
+    admission = _admit(request, services, generic)
+    try:
+        return await _generic_stream(request, services, ctx, generic, instance, headers, body)
+    finally:
+        if admission is not None:
+            admission.leave()
+
+
+async def _generic_stream(
+    request: web.Request,
+    services: Services,
+    ctx: CallContext,
+    generic: GenericRequest,
+    instance: ProviderInstance,
+    headers: dict[str, str],
+    body: bytes | None,
+) -> web.StreamResponse:
     started = request[STARTED]
     try:
         upstream = await services.dispatcher.open_raw_stream(

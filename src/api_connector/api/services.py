@@ -10,12 +10,14 @@ from aiohttp import web
 if TYPE_CHECKING:
     from api_connector.auth.authenticator import Authenticator, Principal
     from api_connector.config import GatewayConfig
+    from api_connector.credentials.vault import CredentialVault
     from api_connector.observability.access_log import AccessLog, RequestIds
     from api_connector.observability.metrics import Metrics
     from api_connector.observability.recorder import Recorder
     from api_connector.observability.redaction import Redactor
     from api_connector.routing.catalog import Catalog
     from api_connector.routing.dispatch import Dispatcher
+    from api_connector.routing.wiring import Routing
     from api_connector.settings import Settings
     from api_connector.storage.db import Database
     from api_connector.storage.keys import KeyStore
@@ -48,6 +50,8 @@ class Services:
     access_log: AccessLog | None
     default_project_id: str = ""
     extra: dict[str, Any] | None = None
+    vault: CredentialVault | None = None
+    routing: Routing | None = None
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -6,17 +6,24 @@ request path does one dictionary lookup to find where a model name leads.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from api_connector.config import GatewayConfig, ProviderConfig, RouteConfig, Strategy
+from api_connector.config import GatewayConfig, ProviderConfig, RouteConfig, Strategy, TargetConfig
 from api_connector.core.capabilities import Capability
 from api_connector.errors import UnknownModel, UnknownProvider
 from api_connector.providers import REGISTRY
 from api_connector.providers.spec import ProviderSpec
+from api_connector.routing.pricing import UNKNOWN, Price, model_facts
 from api_connector.transport.http import Timeouts
 
+if TYPE_CHECKING:
+    from api_connector.routing.strategies import Needs
+
 SANDBOX = "sandbox"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,19 @@ class ProviderInstance:
 
 
 @dataclass(frozen=True, slots=True)
+class Features:
+    """What a target can take; None: not known, so assumed able (the provider's answer will tell)."""
+
+    context_window: int | None = None
+    tools: bool | None = None
+    vision: bool | None = None
+    streaming: bool | None = None
+
+
+ANY = Features()
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     instance: ProviderInstance
     model: str
@@ -64,6 +84,20 @@ class Target:
     priority: int = 0
     # A model named by the caller ("<instance>/<anything>") rather than by configuration.
     ad_hoc: bool = False
+    credential_ref: str | None = None  # the route's own credential for this target, else the instance's
+    max_in_flight: int | None = None
+    features: Features = ANY
+    price: Price | None = None
+    route_project: str | None = None  # the project whose route this target belongs to (None: the file's)
+    # Stable identity for breakers, latency and load tracking; worked out once.
+    key: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Ad-hoc models share their instance's key, so callers cannot grow the set of breakers.
+        key = f"{self.instance.pool}/{'*' if self.ad_hoc else self.model}"
+        if self.credential_ref is not None:
+            key += f"#{self.credential_ref}"
+        object.__setattr__(self, "key", key)
 
     @property
     def label_model(self) -> str:
@@ -71,9 +105,51 @@ class Target:
         return "other" if self.ad_hoc else self.model
 
     @property
-    def key(self) -> str:
-        """Stable identity of this target for breakers, health and latency tracking."""
-        return f"{self.instance.pool}/{self.model}"
+    def credential(self) -> str | None:
+        return self.credential_ref if self.credential_ref is not None else self.instance.credential
+
+    @property
+    def credential_owner(self) -> str | None:
+        """The project a stored credential must belong to: the route's for its own, else the instance's."""
+        return self.route_project if self.credential_ref is not None else self.instance.project_id
+
+    def accepts(self, needs: Needs) -> bool:
+        """Whether this target can take the request: capabilities it lacks rule it out before any call."""
+        features = self.features
+        if features is ANY:
+            return True
+        if needs.stream and features.streaming is False:
+            return False
+        if features.tools is False and needs.tools():
+            return False
+        if features.vision is False and needs.vision():
+            return False
+        return features.context_window is None or needs.tokens() <= features.context_window
+
+    @classmethod
+    def from_config(cls, instance: ProviderInstance, config: TargetConfig, project_id: str | None = None) -> Target:
+        wanted = config.features
+        facts = UNKNOWN
+        if config.price is None or wanted.context_window is None:
+            facts = model_facts(instance.base_url, config.model)
+        features = Features(
+            context_window=wanted.context_window or facts.context_window,
+            tools=wanted.tools,
+            vision=wanted.vision,
+            streaming=wanted.streaming,
+        )
+        price = Price(config.price.input_per_mtok, config.price.output_per_mtok) if config.price else facts.price
+        return cls(
+            instance,
+            config.model,
+            config.weight,
+            config.priority,
+            credential_ref=config.credential,
+            max_in_flight=config.limits.max_in_flight,
+            features=ANY if features == ANY else features,
+            price=price,
+            route_project=project_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +157,7 @@ class Route:
     name: str
     strategy: Strategy
     targets: tuple[Target, ...]
+    project_id: str | None = None  # None: from the configuration file
     _capable: dict[Capability, tuple[Target, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def capable(self, capability: Capability) -> tuple[Target, ...]:
@@ -95,6 +172,8 @@ class Route:
 class _Scope:
     instances: dict[str, ProviderInstance] = field(default_factory=dict)
     routes: dict[str, Route] = field(default_factory=dict)
+    # A project's routes as stored (admin API): rebuilt whenever the instances they name change.
+    route_configs: dict[str, RouteConfig] = field(default_factory=dict)
     # Bare model names (``gpt-4o-mini``) that a configured instance advertises.
     advertised: dict[str, Route] = field(default_factory=dict)
 
@@ -104,10 +183,10 @@ def _sandbox() -> ProviderInstance:
 
 
 class Catalog:
-    """Global instances from the file, plus per-project ones from the admin API, layered by project."""
+    """Global instances and routes from the file, plus per-project ones from the admin API."""
 
     def __init__(self, config: GatewayConfig) -> None:
-        self._config = config
+        self.config = config
         self._global = _Scope()
         self._projects: dict[str, _Scope] = {}
         self._direct_routes: dict[tuple[str, str], Route] = {}
@@ -119,20 +198,23 @@ class Catalog:
 
     def _build_global(self) -> None:
         scope = _Scope(instances={SANDBOX: _sandbox()})
-        for name, pconf in self._config.providers.items():
+        for name, pconf in self.config.providers.items():
             scope.instances[name] = ProviderInstance.from_config(name, pconf)
-        for name, rconf in self._config.routes.items():
+        for name, rconf in self.config.routes.items():
             scope.routes[name] = self._route(name, rconf, scope.instances)
         self._advertise(scope)
         self._global = scope
 
     @staticmethod
-    def _route(name: str, rconf: RouteConfig, instances: dict[str, ProviderInstance]) -> Route:
+    def _route(
+        name: str, rconf: RouteConfig, instances: dict[str, ProviderInstance], project_id: str | None = None
+    ) -> Route:
         targets = tuple(
-            Target(instances[t.provider], t.model, t.weight, t.priority)
+            Target.from_config(instances[t.provider], t, project_id)
             for t in sorted(rconf.targets, key=lambda t: t.priority)
+            if t.provider in instances
         )
-        return Route(name, rconf.strategy, targets)
+        return Route(name, rconf.strategy, targets, project_id)
 
     @staticmethod
     def _advertise(scope: _Scope) -> None:
@@ -147,8 +229,29 @@ class Catalog:
         for name, pconf in providers:
             scope.instances[name] = ProviderInstance.from_config(name, pconf, project_id)
         self._advertise(scope)
+        old = self._projects.get(project_id)
+        scope.route_configs = old.route_configs if old else {}
+        self._build_project_routes(project_id, scope)
         self._projects[project_id] = scope
         self._direct_routes.clear()  # they may point at instances that were just replaced
+
+    def set_project_routes(self, project_id: str, routes: Iterable[tuple[str, RouteConfig]]) -> None:
+        """Replace one project's own routes (admin API); they may name its instances and the global ones."""
+        scope = self._projects.setdefault(project_id, _Scope())
+        scope.route_configs = dict(routes)
+        self._build_project_routes(project_id, scope)
+        self._direct_routes.clear()  # whether a direct model is "configured" may have changed
+
+    def _build_project_routes(self, project_id: str, scope: _Scope) -> None:
+        instances = {**self._global.instances, **scope.instances}
+        built: dict[str, Route] = {}
+        for name, rconf in scope.route_configs.items():
+            route = self._route(name, rconf, instances, project_id)
+            if len(route.targets) < len(rconf.targets):
+                log.warning("route %s of project %s names providers that no longer exist", name, project_id)
+            if route.targets:
+                built[name] = route
+        scope.routes = built
 
     def instances(self, project_id: str | None) -> list[ProviderInstance]:
         merged = dict(self._global.instances)
@@ -163,13 +266,18 @@ class Catalog:
             raise UnknownProvider(f"no provider named {name!r}", param="provider")
         return found
 
-    def routes(self) -> dict[str, Route]:
-        return dict(self._global.routes)
+    def routes(self, project_id: str | None = None) -> dict[str, Route]:
+        """The configuration file's routes, overlaid with ``project_id``'s own when given."""
+        merged = dict(self._global.routes)
+        own = self._projects.get(project_id or "")
+        if own is not None:
+            merged.update(own.routes)
+        return merged
 
     def resolve(self, project_id: str | None, model: str) -> Route:
-        """A route name, ``<instance>/<model>``, or a model some instance advertises."""
+        """A route name (the project's first), ``<instance>/<model>``, or a model some instance advertises."""
         own = self._projects.get(project_id or "")
-        route = self._global.routes.get(model)
+        route = (own.routes.get(model) if own else None) or self._global.routes.get(model)
         if route is not None:
             return route
         instance_name, slash, upstream_model = model.partition("/")
@@ -191,14 +299,29 @@ class Catalog:
         key = (instance.pool, model)
         route = self._direct_routes.get(key)
         if route is None:
-            route = Route(name, Strategy.PRIORITY, (Target(instance, model, ad_hoc=model not in instance.models),))
+            # A model that a route names is configured, not ad hoc: "<instance>/<model>" then shares its
+            # breaker, latency and metric series with that route's target.
+            known = model in instance.models or self._routed_model(instance, model)
+            route = Route(name, Strategy.PRIORITY, (Target(instance, model, ad_hoc=not known),))
             if len(self._direct_routes) < 10_000:
                 self._direct_routes[key] = route
         return route
 
+    def _routed_model(self, instance: ProviderInstance, model: str) -> bool:
+        scopes = [
+            self._global,
+            *([self._projects[instance.project_id]] if instance.project_id in self._projects else []),
+        ]
+        return any(
+            t.instance.pool == instance.pool and t.model == model
+            for scope in scopes
+            for route in scope.routes.values()
+            for t in route.targets
+        )
+
     def model_ids(self, project_id: str | None) -> list[tuple[str, str]]:
         """(model id, owner) pairs for ``GET /v1/models``: routes first, then every instance's models."""
-        ids: list[tuple[str, str]] = [(name, "api-connector") for name in self._global.routes]
+        ids: list[tuple[str, str]] = [(name, "api-connector") for name in self.routes(project_id)]
         for instance in self.instances(project_id):
             ids.extend((f"{instance.name}/{m}", instance.name) for m in instance.models)
         return ids

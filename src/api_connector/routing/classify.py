@@ -1,26 +1,39 @@
-"""The one place that turns an upstream status (and what the vendor said) into a failure class.
+"""The one place that turns an upstream outcome into a failure class, and a failure class into a decision.
 
-Retry, failover and the circuit breaker act on the class this module returns; nobody else reads status
-codes to decide. Vendor error types and codes refine the status: a 400 saying the context is too long
-is ``context_length_exceeded``; a 429 about billing is ``quota_exhausted`` (retrying cannot help).
+An outcome is an HTTP status with what the vendor said (``classify_status``), an error event inside a
+stream (``classify_vendor_error``), or an exception (``classify_exception``; the transport has already
+translated its client library's exceptions into the error tree). Retry, failover, the circuit breaker
+and the dead-letter queue act on ``decide(error)``; nobody else reads status codes or error classes to
+decide. Vendor error types and codes refine the status: a 400 saying the context is too long is
+``context_length_exceeded``; a 429 about billing is ``quota_exhausted`` (retrying cannot help).
 """
 
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
 from api_connector.errors import (
+    AllTargetsFailed,
+    CircuitOpen,
+    ConnectorError,
     ContentFiltered,
     ContextLengthExceeded,
+    CredentialError,
     QuotaExhausted,
     RateLimited,
+    RequestError,
     UpstreamAuthFailed,
     UpstreamBadRequest,
+    UpstreamConnectError,
     UpstreamError,
     UpstreamNotFound,
     UpstreamPermissionDenied,
+    UpstreamProtocolError,
     UpstreamServerError,
     UpstreamTimeout,
 )
@@ -29,6 +42,71 @@ from api_connector.wire.base import VendorError
 _CONTEXT_HINTS = ("context_length", "context length", "maximum context", "too many tokens", "prompt is too long")
 _CONTENT_HINTS = ("content_filter", "content_policy", "content management policy", "safety")
 _QUOTA_HINTS = ("insufficient_quota", "quota", "billing", "credit balance")
+# In-stream error events carry a type but no status; these words in it stand for the status.
+_VENDOR_TYPE_STATUS = (
+    ("rate_limit", 429),
+    ("overloaded", 529),
+    ("authentication", 401),
+    ("permission", 403),
+    ("not_found", 404),
+    ("invalid_request", 400),
+    ("timeout", 504),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the router does after a failure."""
+
+    retry: bool  # try the same target again (after a backoff)
+    failover: bool  # move on to the next target
+    breaker_failure: bool  # counts against the target's health
+    dead_letter: bool  # if it is the request's final failure, keep the request for replay
+
+
+# Caller faults: every target would refuse the request the same way.
+_CALLER_FAULT = Decision(retry=False, failover=False, breaker_failure=False, dead_letter=False)
+# The provider is in trouble (down, slow, overloaded): try again, elsewhere if need be.
+_TRANSIENT = Decision(retry=True, failover=True, breaker_failure=True, dead_letter=True)
+# This target cannot serve (bad or exhausted key, no such model there); another one may.
+_TARGET_BROKEN = Decision(retry=False, failover=True, breaker_failure=True, dead_letter=True)
+_TARGET_UNSUITED = Decision(retry=False, failover=True, breaker_failure=False, dead_letter=True)
+# Too long for this model; a target with a larger context window may take it. Not the provider's fault.
+_TOO_LONG = Decision(retry=False, failover=True, breaker_failure=False, dead_letter=False)
+
+# Most specific class first: ContextLengthExceeded and ContentFiltered are UpstreamBadRequests.
+_DECISIONS: tuple[tuple[type[ConnectorError], Decision], ...] = (
+    (ContextLengthExceeded, _TOO_LONG),
+    (ContentFiltered, _CALLER_FAULT),
+    (UpstreamBadRequest, _CALLER_FAULT),
+    (UpstreamAuthFailed, _TARGET_BROKEN),
+    (QuotaExhausted, _TARGET_BROKEN),
+    (UpstreamPermissionDenied, _TARGET_UNSUITED),
+    (UpstreamNotFound, _TARGET_UNSUITED),
+    (CircuitOpen, _TARGET_UNSUITED),
+    (AllTargetsFailed, _TARGET_UNSUITED),
+    (RateLimited, _TRANSIENT),
+    (UpstreamTimeout, _TRANSIENT),
+    (UpstreamConnectError, _TRANSIENT),
+    (UpstreamServerError, _TRANSIENT),
+    (UpstreamProtocolError, _TRANSIENT),
+    # Untranslatable for this target's wire, or its credential cannot be had: pass it over.
+    (RequestError, Decision(retry=False, failover=True, breaker_failure=False, dead_letter=False)),
+    (CredentialError, _TARGET_UNSUITED),
+)
+_BY_CLASS: dict[type[ConnectorError], Decision] = {}
+
+
+def decide(error: ConnectorError) -> Decision:
+    """The router's decision for ``error`` (looked up once per error class)."""
+    kind = type(error)
+    found = _BY_CLASS.get(kind)
+    if found is None:
+        found = next((d for cls, d in _DECISIONS if isinstance(error, cls)), None)
+        if found is None:
+            found = _TRANSIENT if isinstance(error, UpstreamError) else _CALLER_FAULT
+        _BY_CLASS[kind] = found
+    return found
 
 
 def classify_status(
@@ -70,12 +148,51 @@ def classify_status(
     )
 
 
+def classify_vendor_error(vendor: VendorError, *, provider: str) -> UpstreamError:
+    """An error event inside a stream (no HTTP status of its own): its type stands for one."""
+    hints = " ".join(filter(None, (vendor.type, vendor.code))).lower()
+    status = next((code for word, code in _VENDOR_TYPE_STATUS if word in hints), 500)
+    return classify_status(status, vendor, {}, provider=provider)
+
+
+def classify_exception(exc: BaseException, *, provider: str | None = None) -> UpstreamError:
+    """An exception raised while talking to an upstream, as a failure of the error tree."""
+    if isinstance(exc, UpstreamError):
+        failure = exc
+    elif isinstance(exc, TimeoutError):
+        failure = UpstreamTimeout("upstream did not answer in time")
+    elif isinstance(exc, ConnectionError | OSError):
+        failure = UpstreamConnectError(f"connection to upstream failed: {type(exc).__name__}")
+    else:
+        failure = UpstreamProtocolError(f"upstream request failed: {type(exc).__name__}")
+    failure.provider = failure.provider or provider
+    return failure
+
+
 def _has(text: str, hints: tuple[str, ...]) -> bool:
     return any(h in text for h in hints)
 
 
+# Rate-limit reset headers, generic first. Values are seconds ("2", "0.5"), durations ("1m30s",
+# "250ms"), an epoch timestamp, or an RFC 3339 instant.
+_RESET_HEADERS = (
+    "ratelimit-reset",
+    "x-ratelimit-reset",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
+    "anthropic-ratelimit-requests-reset",
+    "anthropic-ratelimit-tokens-reset",
+)
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
+# A bare number above this is an epoch timestamp rather than a delay (about 3 years of seconds).
+_EPOCH_THRESHOLD = 100_000_000
+
+
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds (delta or HTTP-date), else a vendor's reset header, else None."""
+    """``Retry-After`` (seconds or HTTP-date), else the soonest rate-limit reset header, else None."""
+    if not headers:
+        return None
+    clock = now if now is not None else time.time()
     value = headers.get("retry-after-ms")
     if value:
         try:
@@ -87,19 +204,42 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
         try:
             return max(0.0, float(value))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if _looks_like_date(value) else None
+            parsed = _http_date(value)
             if parsed is not None:
-                return max(0.0, parsed.timestamp() - (now if now is not None else time.time()))
-    return None
+                return max(0.0, parsed - clock)
+    resets = [s for s in (_reset_seconds(headers.get(name), clock) for name in _RESET_HEADERS) if s is not None]
+    return min(resets) if resets else None
 
 
-def _looks_like_date(value: str) -> bool:
+def _reset_seconds(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
     try:
-        return email.utils.parsedate_to_datetime(value) is not None
+        number = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, number - now) if number > _EPOCH_THRESHOLD else max(0.0, number)
+    match = _DURATION.match(value)
+    if match and any(match.groups()):
+        hours, minutes, seconds, millis = (float(g) if g else 0.0 for g in match.groups())
+        return hours * 3600 + minutes * 60 + seconds + millis / 1000
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, instant.timestamp() - now) if instant.tzinfo else None
+
+
+def _http_date(value: str) -> float | None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        return False
+        return None
+    return parsed.timestamp() if parsed is not None else None
 
 
 def is_failure(error: UpstreamError) -> bool:
     """Whether this failure speaks against the provider's health (caller faults do not)."""
-    return error.retryable or isinstance(error, UpstreamAuthFailed)
+    return decide(error).breaker_failure

@@ -1,18 +1,18 @@
-"""Dispatch: pick targets, inject the credential, send over the pooled client, classify, fail over.
+"""Dispatch: resolve the route, build each attempt (credential injected), send it over the pooled client.
 
 Everything provider-specific comes from the target's ProviderSpec and its wire; this module never looks
-at a provider's name. Retries and failover wrap the single attempt; a caller fault (a 4xx that is not a
-rate limit) ends the request at once, since another target would refuse it the same way.
+at a provider's name. What wraps the single attempt (retries, failover, breakers, the retry budget)
+is ``failover.Resilience``; how an outcome is judged is ``classify``. A request that failed on every
+target, for reasons a later replay might not meet, goes to the dead-letter sink.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, Protocol
 
 import orjson
 from pydantic import ValidationError
@@ -22,24 +22,20 @@ from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.credentials.resolver import CredentialResolver
 from api_connector.errors import (
-    AllTargetsFailed,
     CapabilityUnsupported,
-    CredentialError,
-    RequestError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
 )
 from api_connector.routing.catalog import Catalog, ProviderInstance, Route, Target
-from api_connector.routing.classify import classify_status
-from api_connector.routing.strategies import order_targets
+from api_connector.routing.classify import classify_status, decide
+from api_connector.routing.failover import Resilience
+from api_connector.routing.strategies import Needs
+from api_connector.routing.streams import ChatStream, first_payloads
 from api_connector.transport.http import Timeouts, Transport, UpstreamResponse, UpstreamStream
-from api_connector.wire.base import ChatResult, ChatStreamTranslator, ChatWire
-from api_connector.wire.sse import SSEParser
+from api_connector.wire.base import ChatResult, ChatWire
 
-T = TypeVar("T")
-_BACKOFF_BASE = 0.05
-_BACKOFF_CAP = 2.0
+__all__ = ["CallContext", "ChatStream", "DeadLetterSink", "Dispatcher", "PreparedCall"]
 
 
 @dataclass(slots=True)
@@ -56,6 +52,12 @@ class CallContext:
     attempts: list[UpstreamError] = field(default_factory=list)
     served_by: Target | None = None
     upstream_seconds: float = 0.0  # time spent waiting on upstreams, for the overhead metric
+    started: float = field(default_factory=time.perf_counter)
+    # Each failed attempt (and each target passed over) with its timing, for the dead-letter queue.
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    attempts_made: int = 0
+    budget_exhausted: bool = False
+    dead_letter: bool = True  # False when replaying a dead letter: its outcome goes to its own entry
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.perf_counter()
@@ -75,67 +77,10 @@ class PreparedCall:
     timeouts: Timeouts
 
 
-class ChatStream:
-    """A streamed chat answer whose first payloads already arrived (so failover is over)."""
-
-    def __init__(
-        self,
-        target: Target,
-        upstream: UpstreamStream,
-        translator: ChatStreamTranslator,
-        parser: SSEParser,
-        first: list[bytes],
-        rest: AsyncIterator[list[bytes]],
-        pending: UpstreamError | None = None,
-    ) -> None:
-        self.target = target
-        self.translator = translator
-        self.first = first
-        self._pending = pending  # a failure that came in the same read as the first payloads
-        self._upstream = upstream
-        self._parser = parser
-        self._rest = rest
-
-    async def batches(self) -> AsyncIterator[list[bytes]]:
-        """OpenAI chunk payloads to the end, grouped by upstream read; raises UpstreamError on a break."""
-        try:
-            if self.first:
-                yield self.first
-            if self._pending is not None:
-                raise self._pending
-            async for lines in self._rest:
-                payloads, failure = _translate_lines(self._parser, self.translator, self.target, lines)
-                if payloads:
-                    yield payloads
-                if failure is not None:
-                    raise failure
-            tail = self._parser.close()
-            last = self.translator.feed(tail) if tail is not None else []
-            last.extend(self.translator.finish())
-            if last:
-                yield last
-            if not self.translator.state.done:
-                raise UpstreamProtocolError("upstream stream ended early", provider=self.target.instance.name)
-        finally:
-            self._upstream.close()
-
-    def close(self) -> None:
-        self._upstream.close()
-
-
-def _translate_lines(
-    parser: SSEParser, translator: ChatStreamTranslator, target: Target, lines: list[bytes]
-) -> tuple[list[bytes], UpstreamError | None]:
-    """The payloads these lines make, and the in-stream failure that stopped them, if any."""
-    payloads: list[bytes] = []
-    for line in lines:
-        event = parser.feed_line(line)
-        if event is not None:
-            payloads.extend(translator.feed(event))
-            error = translator.state.error
-            if error is not None:
-                return payloads, classify_status(500, error, {}, provider=target.instance.name)
-    return payloads, None
+class DeadLetterSink(Protocol):
+    async def capture(
+        self, ctx: CallContext, kind: str, target: str, payload: dict[str, Any], error: UpstreamError
+    ) -> None: ...
 
 
 class Dispatcher:
@@ -145,11 +90,15 @@ class Dispatcher:
         transport: Transport,
         credentials: CredentialResolver,
         rng: Callable[[], float] = random.random,
+        *,
+        resilience: Resilience | None = None,
+        dead_letters: DeadLetterSink | None = None,
     ) -> None:
         self.catalog = catalog
         self._transport = transport
         self._credentials = credentials
-        self._rng = rng
+        self.resilience = resilience or Resilience.in_memory(catalog.config.resilience, rng)
+        self.dead_letters = dead_letters
 
     def install_project_providers(self, project_id: str, providers: list[tuple[str, ProviderConfig]]) -> None:
         """Replace a project's own instances; their connections are held to the SSRF policy."""
@@ -165,21 +114,7 @@ class Dispatcher:
         async def once(target: Target) -> ChatResult:
             wire = _chat_wire(target)
             call = await self._prepare_chat(ctx, target, wire, request)
-            started = time.perf_counter()
-            try:
-                response = await self._transport.send(
-                    target.instance.pool,
-                    call.method,
-                    call.url,
-                    headers=call.headers,
-                    body=call.body,
-                    timeouts=call.timeouts,
-                    params=call.params,
-                    local=target.instance.spec.local,
-                    path=call.path,
-                )
-            finally:
-                ctx.upstream_seconds += time.perf_counter() - started
+            response = await self._send(ctx, call)
             if response.status >= 400:
                 raise classify_status(
                     response.status, wire.decode_error(response.body), response.headers, provider=target.instance.name
@@ -191,7 +126,11 @@ class Dispatcher:
                     "upstream answered with a body that is not a chat completion", provider=target.instance.name
                 ) from None
 
-        return await self._with_failover(ctx, route, once)
+        try:
+            return await self.resilience.run(ctx, route, Needs(ctx.capability, request), once)
+        except UpstreamError as error:
+            await self._dead_letter(ctx, "chat", request.model, lambda: {"body": request.wire_dict()}, error)
+            raise
 
     async def chat_stream(self, ctx: CallContext, request: ChatRequest) -> ChatStream:
         route = self.catalog.resolve(ctx.project_id, request.model)
@@ -199,29 +138,23 @@ class Dispatcher:
         async def once(target: Target) -> ChatStream:
             wire = _chat_wire(target)
             call = await self._prepare_chat(ctx, target, wire, request)
-            upstream = await self._transport.open_stream(
-                target.instance.pool,
-                call.method,
-                call.url,
-                headers=call.headers,
-                body=call.body,
-                timeouts=call.timeouts,
-                params=call.params,
-                local=target.instance.spec.local,
-                path=call.path,
-            )
+            upstream = await self._open(call)
             try:
                 if upstream.status >= 400:
                     body = await upstream.read_all()
                     raise classify_status(
                         upstream.status, wire.decode_error(body), upstream.headers, provider=target.instance.name
                     )
-                return await _first_payloads(target, upstream, wire.stream_translator(request))
+                return await first_payloads(target, upstream, wire.stream_translator(request))
             except BaseException:
                 upstream.close()
                 raise
 
-        return await self._with_failover(ctx, route, once)
+        try:
+            return await self.resilience.run(ctx, route, Needs(ctx.capability, request), once)
+        except UpstreamError as error:
+            await self._dead_letter(ctx, "chat", request.model, lambda: {"body": request.wire_dict()}, error)
+            raise
 
     async def _prepare_chat(
         self, ctx: CallContext, target: Target, wire: ChatWire, request: ChatRequest
@@ -257,8 +190,9 @@ class Dispatcher:
                 merged[name] = value
         merged.update(headers)
         query = dict(params or {})
-        if instance.credential is not None:
-            secret = await self._credentials.resolve(instance.credential)
+        credential = target.credential
+        if credential is not None:
+            secret = await self._credentials.resolve(credential, ctx, target.credential_owner)
             merged.update(spec.auth.headers_for(secret))
             query.update(spec.auth.query_for(secret))
         remaining = ctx.remaining()
@@ -266,6 +200,36 @@ class Dispatcher:
             raise UpstreamTimeout("the request's deadline passed before it could be sent", provider=instance.name)
         return PreparedCall(
             target, method, instance.base_url + path, path, merged, query, body, instance.timeouts.capped(remaining)
+        )
+
+    async def _send(self, ctx: CallContext, call: PreparedCall) -> UpstreamResponse:
+        started = time.perf_counter()
+        try:
+            return await self._transport.send(
+                call.target.instance.pool,
+                call.method,
+                call.url,
+                headers=call.headers,
+                body=call.body,
+                timeouts=call.timeouts,
+                params=call.params,
+                local=call.target.instance.spec.local,
+                path=call.path,
+            )
+        finally:
+            ctx.upstream_seconds += time.perf_counter() - started
+
+    async def _open(self, call: PreparedCall) -> UpstreamStream:
+        return await self._transport.open_stream(
+            call.target.instance.pool,
+            call.method,
+            call.url,
+            headers=call.headers,
+            body=call.body,
+            timeouts=call.timeouts,
+            params=call.params,
+            local=call.target.instance.spec.local,
+            path=call.path,
         )
 
     # -- any HTTP call ------------------------------------------------------------------------
@@ -279,30 +243,19 @@ class Dispatcher:
         body: bytes | None,
     ) -> UpstreamResponse:
         """The generic request API's call: one instance, retried on retryable failures."""
-        route = Route(instance.name, Strategy.PRIORITY, (Target(instance, ""),))
 
         async def once(target: Target) -> UpstreamResponse:
-            call = await self.prepare(ctx, target, method, path, headers, body)
-            started = time.perf_counter()
-            try:
-                response = await self._transport.send(
-                    instance.pool,
-                    method,
-                    call.url,
-                    headers=call.headers,
-                    body=body,
-                    timeouts=call.timeouts,
-                    params=call.params,
-                    local=instance.spec.local,
-                    path=path,
-                )
-            finally:
-                ctx.upstream_seconds += time.perf_counter() - started
+            response = await self._send(ctx, await self.prepare(ctx, target, method, path, headers, body))
             if response.status >= 400:
                 raise _raw_failure(response.status, response.headers, response.body, instance.name)
             return response
 
-        return await self._with_failover(ctx, route, once)
+        try:
+            return await self.resilience.run(ctx, _single(instance), Needs(ctx.capability), once)
+        except UpstreamError as error:
+            payload = _raw_payload(instance, method, path, headers, body)
+            await self._dead_letter(ctx, "request", instance.name, payload, error)
+            raise
 
     async def open_raw_stream(
         self,
@@ -314,21 +267,9 @@ class Dispatcher:
         body: bytes | None,
     ) -> UpstreamStream:
         """Like ``send_raw`` but the body is streamed back; failover ends once the headers are in."""
-        route = Route(instance.name, Strategy.PRIORITY, (Target(instance, ""),))
 
         async def once(target: Target) -> UpstreamStream:
-            call = await self.prepare(ctx, target, method, path, headers, body)
-            upstream = await self._transport.open_stream(
-                instance.pool,
-                method,
-                call.url,
-                headers=call.headers,
-                body=body,
-                timeouts=call.timeouts,
-                params=call.params,
-                local=instance.spec.local,
-                path=path,
-            )
+            upstream = await self._open(await self.prepare(ctx, target, method, path, headers, body))
             if upstream.status >= 400:
                 try:
                     payload = await upstream.read_all()
@@ -337,54 +278,29 @@ class Dispatcher:
                 raise _raw_failure(upstream.status, upstream.headers, payload, instance.name)
             return upstream
 
-        return await self._with_failover(ctx, route, once)
+        try:
+            return await self.resilience.run(ctx, _single(instance), Needs(ctx.capability), once)
+        except UpstreamError as error:
+            payload = _raw_payload(instance, method, path, headers, body)
+            await self._dead_letter(ctx, "request", instance.name, payload, error)
+            raise
 
-    # -- failover and retries -----------------------------------------------------------------
-    async def _with_failover(self, ctx: CallContext, route: Route, once: Callable[[Target], Awaitable[T]]) -> T:
-        targets = order_targets(route, ctx.capability, self._rng)
-        # A target that cannot take this request (untranslatable, credential missing) is passed over;
-        # its reason is what the caller hears only if no other target served.
-        passed_over: list[RequestError | CredentialError] = []
-        for target in targets:
-            for attempt in range(ctx.retries + 1):
-                try:
-                    result = await once(target)
-                except UpstreamError as error:
-                    error.provider = error.provider or target.instance.name
-                    ctx.attempts.append(error)
-                    if not error.retryable:
-                        raise
-                    if attempt < ctx.retries and not await self._backoff(ctx, attempt, error):
-                        break
-                    continue
-                except (RequestError, CredentialError) as unsuitable:
-                    unsuitable.provider = unsuitable.provider or target.instance.name
-                    passed_over.append(unsuitable)
-                    break
-                ctx.served_by = target
-                return result
-        if not ctx.attempts:
-            if passed_over:
-                raise passed_over[0]
-            raise CapabilityUnsupported(f"no target of {route.name!r} supports {ctx.capability.value}", param="model")
-        if len(targets) == 1:
-            raise ctx.attempts[-1]  # one target: its own failure says more than "all targets failed"
-        raise AllTargetsFailed(list(ctx.attempts))
+    async def _dead_letter(
+        self,
+        ctx: CallContext,
+        kind: str,
+        target: str,
+        payload: dict[str, Any] | Callable[[], dict[str, Any]],
+        error: UpstreamError,
+    ) -> None:
+        if self.dead_letters is None or not ctx.dead_letter or not decide(error).dead_letter:
+            return
+        body = payload() if callable(payload) else payload
+        await self.dead_letters.capture(ctx, kind, target, body, error)
 
-    async def _backoff(self, ctx: CallContext, attempt: int, error: UpstreamError) -> bool:
-        """Wait before the next try (full jitter, or what Retry-After asks); False if the deadline forbids."""
-        delay = (
-            error.retry_after
-            if error.retry_after is not None
-            else (self._rng() * min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
-        )
-        remaining = ctx.remaining()
-        if remaining is not None and delay >= remaining:
-            return False
-        if delay > _BACKOFF_CAP * 5:
-            return False  # a long Retry-After: better to move on to the next target now
-        await asyncio.sleep(delay)
-        return True
+
+def _single(instance: ProviderInstance) -> Route:
+    return Route(instance.name, Strategy.PRIORITY, (Target(instance, ""),))
 
 
 def _chat_wire(target: Target) -> ChatWire:
@@ -394,22 +310,25 @@ def _chat_wire(target: Target) -> ChatWire:
     return endpoint.wire
 
 
-async def _first_payloads(target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator) -> ChatStream:
-    """Read until the first payload for the client exists: failures until then can still fail over."""
-    parser = SSEParser()
-    batches = upstream.batches()
-    first: list[bytes] = []
-    failure: UpstreamError | None = None
-    async for lines in batches:
-        payloads, failure = _translate_lines(parser, translator, target, lines)
-        first.extend(payloads)
-        if failure is not None and not first:
-            raise failure  # nothing reached the client yet: the next target may serve
-        if first or translator.state.done:
-            break
-    if not first and not translator.state.done:
-        raise UpstreamProtocolError("upstream stream ended before any data", provider=target.instance.name)
-    return ChatStream(target, upstream, translator, parser, first, batches, failure)
+def _raw_payload(
+    instance: ProviderInstance, method: str, path: str, headers: dict[str, str], body: bytes | None
+) -> dict[str, Any]:
+    """A generic request as the caller sent it (before any credential was added), for a later replay."""
+    decoded: Any = None
+    kind = "none"
+    if body:
+        try:
+            decoded, kind = orjson.loads(body), "json"
+        except orjson.JSONDecodeError:
+            decoded, kind = body.decode("utf-8", "replace"), "text"
+    return {
+        "provider": instance.name,
+        "method": method,
+        "endpoint": path,
+        "headers": dict(headers),
+        "body": decoded,
+        "body_kind": kind,
+    }
 
 
 def _raw_failure(status: int, headers: Mapping[str, str], body: bytes, provider: str) -> UpstreamError:

@@ -172,5 +172,6 @@ class AuditRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
-# The vault's tables live in their own module; importing it here puts them in ``Base.metadata``.
-from api_connector.storage import credential_models  # noqa: E402,F401
+# The vault's tables and the routing layer's (admin routes, dead letters) live in their own modules;
+# importing them here puts them in ``Base.metadata``.
+from api_connector.storage import credential_models, routing_models  # noqa: E402,F401

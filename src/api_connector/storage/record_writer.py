@@ -27,7 +27,9 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from api_connector.storage.db import Database
+from api_connector.storage.dlq import DeadLetterRecord
 from api_connector.storage.models import AuditRow, UsageRow, utcnow
+from api_connector.storage.routing_models import DeadLetterRow
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class AuditRecord:
         _check_aware(self.created_at)
 
 
-Record = UsageRecord | AuditRecord
+Record = UsageRecord | AuditRecord | DeadLetterRecord
 
 
 class _Stop:
@@ -180,8 +182,8 @@ class RecordWriter:
     def _check_open(self, record: Record) -> None:
         if self._closed:
             raise RuntimeError("record writer is closed")
-        if not isinstance(record, UsageRecord | AuditRecord):
-            raise TypeError(f"expected UsageRecord or AuditRecord, got {type(record).__name__}")
+        if not isinstance(record, UsageRecord | AuditRecord | DeadLetterRecord):
+            raise TypeError(f"expected a usage, audit or dead-letter record, got {type(record).__name__}")
 
     async def _run(self) -> None:
         stopping = False
@@ -313,6 +315,9 @@ class RecordWriter:
                 await connection.execute(insert(UsageRow), usage)
             if audit:
                 await connection.execute(insert(AuditRow), audit)
+            dead = [r.row() for r in batch if isinstance(r, DeadLetterRecord)]
+            if dead:
+                await connection.execute(insert(DeadLetterRow), dead)
 
     async def _database_up(self) -> bool:
         try:
@@ -386,6 +391,8 @@ def _audit_row(record: AuditRecord) -> dict[str, Any]:
 
 
 def _spill_line(record: Record) -> str:
+    if isinstance(record, DeadLetterRecord):
+        return json.dumps({"kind": "dead_letter", "record": record.row()}, default=str, sort_keys=True)
     kind = "usage" if isinstance(record, UsageRecord) else "audit"
     fields_ = _usage_row(record) if isinstance(record, UsageRecord) else _audit_row(record)
     return json.dumps({"kind": kind, "record": fields_}, default=str, sort_keys=True)
