@@ -14,6 +14,8 @@ from api_connector.api import (
     admin_routes,
     credentials_routes,
     dlq_routes,
+    governance_routes,
+    health_routes,
     openai_routes,
     requests_routes,
     routing_routes,
@@ -26,20 +28,27 @@ from api_connector.auth.keys import Scope
 from api_connector.config import GatewayConfig, ProviderConfig, load_config
 from api_connector.credentials.resolver import CredentialResolver
 from api_connector.credentials.wiring import build_vault
+from api_connector.governance.wiring import build_governance
 from api_connector.observability.access_log import AccessLog, RequestIds
+from api_connector.observability.alerts import AlertManager
+from api_connector.observability.health import HealthRegistry
+from api_connector.observability.health_monitor import HealthMonitor
 from api_connector.observability.logging import get_logger
 from api_connector.observability.metrics import Metrics
 from api_connector.observability.recorder import Recorder
 from api_connector.observability.redaction import Redactor
+from api_connector.observability.rollups import Rollups
+from api_connector.observability.tracing import Tracing
 from api_connector.routing.catalog import Catalog
 from api_connector.routing.dispatch import Dispatcher
-from api_connector.routing.wiring import build_routing, load_project_routes
+from api_connector.routing.wiring import Routing, build_routing, load_project_routes
 from api_connector.settings import Settings, environment
 from api_connector.storage.db import Database
 from api_connector.storage.keys import KeyStore
 from api_connector.storage.provider_store import ProviderStore
 from api_connector.storage.queries import AuditQueries, UsageQueries
 from api_connector.storage.record_writer import RecordWriter
+from api_connector.storage.redis import create_redis
 from api_connector.storage.tenancy import TenancyStore
 from api_connector.transport.http import Transport
 
@@ -64,7 +73,7 @@ def build_services(
     transport = Transport(user_agent=f"{settings.service_name}/0.1", allow_private=settings.allow_private_upstreams)
     for instance in catalog.instances(None):
         transport.configure_pool(instance.pool, max_connections=instance.max_connections)
-    metrics = Metrics()
+    metrics = Metrics(settings.prometheus_multiproc_dir)
     writer = RecordWriter(
         database,
         queue_size=settings.record_queue_size,
@@ -79,6 +88,10 @@ def build_services(
         catalog, transport, resolver, resilience=routing.resilience, dead_letters=routing.dead_letters
     )
     recorder = Recorder(metrics, writer)
+    # Governance shares the routing layer's Redis client (one pool per process).
+    governance = build_governance(settings, config, routing.redis if routing is not None else create_redis(settings))
+    recorder.governance = governance
+    dispatcher.governance = governance
     vault = build_vault(settings, database, recorder.audit, redactor, resolver, dispatcher, transport)
     return Services(
         settings=settings,
@@ -101,6 +114,42 @@ def build_services(
         access_log=AccessLog(settings.service_name, access_stream) if settings.access_log_enabled else None,
         vault=vault,
         routing=routing,
+        governance=governance,
+        rollups=Rollups(database),
+        health=_build_health(settings, config, catalog, dispatcher, transport, redactor, recorder, routing),
+    )
+
+
+def _build_health(
+    settings: Settings,
+    config: GatewayConfig,
+    catalog: Catalog,
+    dispatcher: Dispatcher,
+    transport: Transport,
+    redactor: Redactor,
+    recorder: Recorder,
+    routing: Routing,
+) -> HealthMonitor:
+    """Passive health from the recorder, probes from the monitor, the unhealthy set to the router."""
+    registry = HealthRegistry(config.health)
+    recorder.health = registry
+    if settings.tracing_enabled:
+        recorder.tracing = Tracing()
+    dispatcher.resilience.unhealthy = registry.unhealthy
+    alerts = None
+    if config.alerts.webhooks:
+        alerts = AlertManager(
+            config.alerts, redactor, environment(), redis=routing.redis, prefix=settings.redis_key_prefix
+        )
+    return HealthMonitor(
+        registry,
+        catalog,
+        dispatcher,
+        transport,
+        redactor,
+        redis=routing.redis,
+        prefix=settings.redis_key_prefix,
+        alerts=alerts,
     )
 
 
@@ -149,7 +198,16 @@ def create_app(
     services = build_services(settings, config, redactor, log_stream)
     app = web.Application(middlewares=[gateway_middleware], client_max_size=settings.max_body_bytes)
     app[SERVICES] = services
-    modules = (openai_routes, requests_routes, admin_routes, credentials_routes, routing_routes, dlq_routes)
+    modules = (
+        openai_routes,
+        requests_routes,
+        admin_routes,
+        credentials_routes,
+        routing_routes,
+        dlq_routes,
+        health_routes,
+        governance_routes,
+    )
     for module in (*modules, system_routes):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
@@ -162,6 +220,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services.writer.start()
     if services.routing is not None:
         await services.routing.start()
+    if services.health is not None:
+        services.health.start()
+    if services.rollups is not None:
+        services.rollups.start()
     flusher = asyncio.create_task(_flush_last_used(services))
     log.info("started", providers=len(services.catalog.instances(None)))
     yield
@@ -175,6 +237,10 @@ async def shutdown(services: Services) -> None:
     """Flush everything still queued, then let go of connections. Safe to call once."""
     with contextlib.suppress(Exception):
         await services.authenticator.flush_last_used()
+    if services.health is not None:
+        await services.health.close()
+    if services.rollups is not None:
+        await services.rollups.close()
     if services.routing is not None:
         await services.routing.close()  # breaker counts still buffered go to Redis first
     await services.writer.close()

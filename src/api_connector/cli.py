@@ -7,6 +7,8 @@ import gc
 import multiprocessing
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -87,6 +89,20 @@ async def _prepare(settings: Settings) -> None:
         await shutdown(services)
 
 
+def _metrics_dir(settings: Settings) -> Settings:
+    """Prometheus multiprocess mode for the workers: a fresh directory they all write their samples to.
+
+    prometheus_client reads PROMETHEUS_MULTIPROC_DIR when it is imported, so it goes into the environment
+    the spawned workers inherit (and into their settings, for the /metrics handler).
+    """
+    directory = settings.prometheus_multiproc_dir or Path(tempfile.mkdtemp(prefix="api-connector-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # samples of an earlier run must not add to this one's totals
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return settings.model_copy(update={"prometheus_multiproc_dir": directory})
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (HOST).")] = None,
@@ -95,6 +111,8 @@ def serve(
 ) -> None:
     """Run the service (migrates the database first)."""
     settings = _settings(host=host, port=port, workers=workers)
+    if settings.workers > 1 or settings.prometheus_multiproc_dir is not None:
+        settings = _metrics_dir(settings)  # before anything imports prometheus_client
     try:
         asyncio.run(_prepare(settings))
     except ConnectorError as exc:

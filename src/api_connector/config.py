@@ -38,7 +38,7 @@ class RateLimitConfig(_Strict):
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1)
     requests_per_hour: int | None = Field(None, ge=1)
-    concurrent: int | None = Field(None, ge=1)
+    # Concurrency towards a provider is the route target's limits.max_in_flight (routing), per process.
 
 
 class HealthCheckConfig(_Strict):

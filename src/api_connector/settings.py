@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(1000, ge=0)
     # Prefix of every Redis key this service writes, so several deployments can share one Redis.
     redis_key_prefix: str = Field("apc:", min_length=1, max_length=64)
+    # OpenTelemetry spans (request and upstream attempts, GenAI conventions) to the global tracer provider.
+    tracing_enabled: bool = False
+    # Set by ``serve --workers N`` for its workers: prometheus_client's multiprocess mode, totals over workers.
+    prometheus_multiproc_dir: Path | None = None
+    # When Redis (shared rate limits) is unreachable: "closed" refuses (503 limiter_unavailable);
+    # "local" limits in this process with every limit divided by RATE_LIMIT_LOCAL_SHARE (replicas).
+    rate_limit_on_redis_error: Literal["closed", "local"] = "local"
+    rate_limit_local_share: int = Field(1, ge=1, le=1000)
 
     @field_validator("log_level", mode="before")
     @classmethod

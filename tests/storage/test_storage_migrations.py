@@ -27,7 +27,7 @@ TABLES = {
     "routes",
     "dead_letters",
 }
-HEAD = "0003"
+HEAD = "0004_usage_rollups"
 
 
 async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:

@@ -170,10 +170,9 @@ def _validated(name: str, config: dict[str, Any]) -> ProviderConfig:
     return parse_config({"providers": {name: config}}, source="provider").providers[name]
 
 
-async def list_providers(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    project_id = project_of(request)
-    data = [
+def provider_entries(services: Services, project_id: str) -> list[dict[str, Any]]:
+    """The instances a project can use, as listed by the API (and the embedded Connector)."""
+    return [
         {
             "name": i.name,
             "type": i.spec.type,
@@ -184,7 +183,17 @@ async def list_providers(request: web.Request) -> web.Response:
         }
         for i in services.catalog.instances(project_id)
     ]
-    return json_response({"data": data})
+
+
+# Shared with the embedded Connector (sdk/connector.py), which performs the same operations.
+validated_provider = _validated
+reload_project_providers = _reload_project_providers
+plain = _plain
+
+
+async def list_providers(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    return json_response({"data": provider_entries(services, project_of(request))})
 
 
 async def create_provider(request: web.Request) -> web.Response:

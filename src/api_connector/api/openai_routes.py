@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable
 
 import orjson
 from aiohttp import web
@@ -15,6 +16,7 @@ from api_connector.api.services import REQUEST_ID, SERVICES, STARTED, Services
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.errors import ConnectorError, UpstreamError
+from api_connector.governance.flow import Tap, chat_engaged, governed_chat
 from api_connector.observability.logging import get_logger
 from api_connector.routing.admission import PRIORITY_HEADER, parse_priority
 from api_connector.routing.dispatch import CallContext, ChatStream
@@ -45,6 +47,12 @@ async def _chat_completions(request: web.Request, services: Services) -> web.Str
         body["model"] = services.settings.default_openai_model
     chat = parse_model(ChatRequest, body)
     ctx = call_context(request, Capability.CHAT)
+    if chat_engaged(services.governance, request, chat):
+        # Limits, budgets, cache or coalescing asked for: governance wraps the same two paths.
+        def streamer(c: CallContext, r: ChatRequest, tap: Tap) -> Awaitable[web.StreamResponse]:
+            return _stream_chat(request, services, c, r, started, tap)
+
+        return await governed_chat(request, services, ctx, chat, started, streamer)
     if chat.stream:
         return await _stream_chat(request, services, ctx, chat, started)
     try:
@@ -57,7 +65,12 @@ async def _chat_completions(request: web.Request, services: Services) -> web.Str
 
 
 async def _stream_chat(
-    request: web.Request, services: Services, ctx: CallContext, chat: ChatRequest, started: float
+    request: web.Request,
+    services: Services,
+    ctx: CallContext,
+    chat: ChatRequest,
+    started: float,
+    tap: Tap | None = None,
 ) -> web.StreamResponse:
     try:
         stream: ChatStream = await services.dispatcher.chat_stream(ctx, chat)
@@ -71,8 +84,15 @@ async def _stream_chat(
         await response.prepare(request)
         scrub = services.redactor.scrub_body
         async for payloads in stream.batches():
-            await response.write(b"".join([frame(scrub(payload)) for payload in payloads]))
+            if tap is None:
+                await response.write(b"".join([frame(scrub(payload)) for payload in payloads]))
+                continue
+            clean = [scrub(payload) for payload in payloads]
+            tap(clean, None)  # the cache keeps what the caller saw
+            await response.write(b"".join([frame(payload) for payload in clean]))
         await response.write(DONE_FRAME)
+        if tap is not None:
+            tap(None, stream.translator.state.usage)  # complete: only now may it be cached
     except UpstreamError as error:
         # Bytes already reached the client: end the stream with a clean error event, never half JSON.
         failure = error

@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from api_connector.api import admin_routes as admin
 from api_connector.api import credentials_routes as credentials
 from api_connector.api import dlq_routes as dlq
+from api_connector.api import governance_routes as governance
+from api_connector.api import health_routes as health
 from api_connector.api import routing_routes as routing
 from api_connector.api.requests_routes import GenericRequest
 from api_connector.core.chat import ChatRequest
@@ -60,6 +62,8 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in credentials.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in routing.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in dlq.OPERATIONS),
+    *((method, path, summary, "admin", body, status) for method, path, summary, body, status in health.OPERATIONS),
+    *((method, path, summary, "admin", body, status) for method, path, summary, body, status in governance.OPERATIONS),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies", "system", None, 200),
     ("get", "/metrics", "Prometheus metrics", "system", None, 200),

@@ -19,6 +19,7 @@ from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES, STARTED, Services
 from api_connector.core.capabilities import Capability
 from api_connector.errors import ConnectorError, UpstreamError, ValidationFailed
+from api_connector.governance.flow import COALESCE_HEADER, limited, send_generic
 from api_connector.routing.admission import PRIORITY_HEADER, Admission, parse_priority
 from api_connector.routing.catalog import ProviderInstance
 from api_connector.routing.dispatch import CallContext
@@ -160,8 +161,10 @@ async def _generic_request(
     headers: dict[str, str],
     body: bytes | None,
 ) -> web.Response:
-    envelope = await execute(services, ctx, generic, instance, headers, body, request[STARTED])
-    return json_response(envelope)
+    opted_in = request.headers.get(COALESCE_HEADER) == "1"
+    async with limited(services, ctx) as reservation:  # caller limits and budgets (governance/flow.py)
+        envelope = await execute(services, ctx, generic, instance, headers, body, request[STARTED], opted_in)
+    return json_response(envelope, headers=reservation.headers if reservation is not None else None)
 
 
 async def execute(
@@ -172,13 +175,17 @@ async def execute(
     headers: dict[str, str],
     body: bytes | None,
     started: float,
+    coalesce: bool = False,
 ) -> dict[str, Any]:
     """One generic request through the pipeline: the success envelope, or a ConnectorError (recorded)."""
+    call = (instance, generic.method, generic.endpoint, headers, body)
     try:
-        upstream = await services.dispatcher.send_raw(ctx, instance, generic.method, generic.endpoint, headers, body)
+        # The response cache and coalescing wrap the dispatcher's call (governance/flow.py).
+        outcome = await send_generic(services, ctx, call, generic.cache_key, generic.cache_ttl, coalesce)
     except ConnectorError as error:
         await services.recorder.finish(ctx, started=started, error=error)
         raise
+    upstream = outcome.upstream
     await services.recorder.finish(ctx, started=started)
     data = _decode(services.redactor.scrub_body(upstream.body), upstream.headers.get("content-type", ""))
     return {
@@ -188,7 +195,7 @@ async def execute(
             "provider": instance.name,
             "status": upstream.status,
             "response_time_ms": round((time.perf_counter() - started) * 1000, 2),
-            "cached": False,
+            "cached": outcome.cached,
             "request_id": ctx.request_id,
         },
     }
@@ -210,6 +217,19 @@ async def _generic_stream(
     ctx: CallContext,
     generic: GenericRequest,
     instance: ProviderInstance,
+    headers: dict[str, str],
+    body: bytes | None,
+) -> web.StreamResponse:
+    async with limited(services, ctx):  # caller limits and budgets hold for the whole stream
+        return await _stream_upstream(request, services, ctx, instance, generic, headers, body)
+
+
+async def _stream_upstream(
+    request: web.Request,
+    services: Services,
+    ctx: CallContext,
+    instance: ProviderInstance,
+    generic: GenericRequest,
     headers: dict[str, str],
     body: bytes | None,
 ) -> web.StreamResponse:

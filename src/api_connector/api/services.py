@@ -11,10 +11,13 @@ if TYPE_CHECKING:
     from api_connector.auth.authenticator import Authenticator, Principal
     from api_connector.config import GatewayConfig
     from api_connector.credentials.vault import CredentialVault
+    from api_connector.governance.wiring import Governance
     from api_connector.observability.access_log import AccessLog, RequestIds
+    from api_connector.observability.health_monitor import HealthMonitor
     from api_connector.observability.metrics import Metrics
     from api_connector.observability.recorder import Recorder
     from api_connector.observability.redaction import Redactor
+    from api_connector.observability.rollups import Rollups
     from api_connector.routing.catalog import Catalog
     from api_connector.routing.dispatch import Dispatcher
     from api_connector.routing.wiring import Routing
@@ -52,6 +55,9 @@ class Services:
     extra: dict[str, Any] | None = None
     vault: CredentialVault | None = None
     routing: Routing | None = None
+    governance: Governance | None = None
+    health: HealthMonitor | None = None
+    rollups: Rollups | None = None
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from api_connector.api.health_routes import refresh_gauges
 from api_connector.api.openapi import openapi_document
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES
@@ -29,7 +30,7 @@ async def ready(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    services.metrics.record_queue_depth.set(services.writer.queued)
+    await refresh_gauges(services)
     response = web.Response(body=services.metrics.render())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, multiproc_dir: Path | None = None) -> None:
+        # With several workers each process writes its samples to files there; a scrape sums them all.
+        self.multiproc_dir = multiproc_dir
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -48,8 +53,69 @@ class Metrics:
             registry=r,
         )
         self.record_queue_depth = Gauge(
-            "api_connector_record_queue_depth", "Usage and audit records waiting for the batch writer.", registry=r
+            "api_connector_record_queue_depth",
+            "Usage and audit records waiting for the batch writer.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+
+        self.retries = Counter(
+            "api_connector_retries",
+            "Upstream attempts beyond the first, by the provider that finally served (or none).",
+            ["provider"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "api_connector_cost_usd",
+            "Estimated cost in US dollars, by provider and model.",
+            ["provider", "model"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "api_connector_breaker_state",
+            "Circuit breaker state per route target: 0 closed, 1 half-open, 2 open.",
+            ["target"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        # Incremented by the governance layer (response cache, rate limits).
+        self.cache_hits = Counter(
+            "api_connector_cache_hits", "Responses served from the cache.", ["provider"], registry=r
+        )
+        self.cache_misses = Counter(
+            "api_connector_cache_misses", "Cacheable requests not found in the cache.", ["provider"], registry=r
+        )
+        self.rate_limited = Counter(
+            "api_connector_rate_limit_refusals",
+            "Requests refused by a rate limit or budget, by scope (key, project, provider, budget).",
+            ["scope"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "api_connector_queue_depth",
+            "Items waiting or in flight, by queue.",
+            ["queue"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.health_score = Gauge(
+            "api_connector_provider_health_score",
+            "Availability score 0..1 per provider (the lowest any worker sees).",
+            ["provider"],
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.provider_healthy = Gauge(
+            "api_connector_provider_healthy",
+            "1 when the provider is judged healthy (by every worker).",
+            ["provider"],
+            registry=r,
+            multiprocess_mode="livemin",
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.multiproc_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(self.multiproc_dir))
+        return generate_latest(registry)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api_connector.core.usage import Usage
 from api_connector.errors import ConnectorError
+from api_connector.observability.health import HealthRegistry
 from api_connector.observability.metrics import Metrics
+from api_connector.observability.tracing import Tracing
 from api_connector.routing.dispatch import CallContext
 from api_connector.storage.record_writer import AuditRecord, RecordWriter, UsageRecord
+
+if TYPE_CHECKING:
+    from api_connector.governance.wiring import Governance
 
 
 class _Series:
@@ -32,6 +37,9 @@ class Recorder:
         self._writer = writer
         # Label values come from configuration and error codes, so this stays small.
         self._cache: dict[tuple[str, str, str, str], _Series] = {}
+        self.governance: Governance | None = None  # prices usage and charges budgets (set by the app)
+        self.health: HealthRegistry | None = None  # passive health, set by the app when monitoring is on
+        self.tracing: Tracing | None = None  # OpenTelemetry spans, set by the app when tracing is on
 
     def _series(self, provider: str, model: str, capability: str, outcome: str) -> _Series:
         key = (provider, model, capability, outcome)
@@ -69,6 +77,17 @@ class Recorder:
             series.completion_tokens.inc(usage.completion_tokens)
         for failure in ctx.attempts:
             self._metrics.attempt_failures.labels(failure.provider or "none", failure.code).inc()
+        if ctx.attempts_made > 1:
+            self._metrics.retries.labels(provider).inc(ctx.attempts_made - 1)
+        if self.health is not None:
+            self._book_health(self.health, ctx, error)
+        if self.tracing is not None:
+            self.tracing.request(ctx, started=started, usage=usage, error=error, provider=provider)
+        cost = None
+        if self.governance is not None and target is not None and error is None:
+            cost = await self.governance.account(ctx.project_id, ctx.key_id, target, usage)
+            if cost:
+                self._metrics.cost.labels(provider, target.label_model).inc(cost)
         record = UsageRecord(
             request_id=ctx.request_id,
             project_id=ctx.project_id,
@@ -81,11 +100,27 @@ class Recorder:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
-            cost_usd=None,
+            cost_usd=cost,
             latency_ms=round(elapsed * 1000, 3),
             created_at=datetime.now(UTC),
         )
         await self._submit(record)
+
+    @staticmethod
+    def _book_health(health: HealthRegistry, ctx: CallContext, error: ConnectorError | None) -> None:
+        """Each attempt's outcome to the provider's sliding window: O(1) per attempt, no I/O."""
+        failed_seconds = 0.0
+        for step in ctx.trace:
+            if step["skipped"]:
+                continue
+            seconds = step["elapsed_ms"] / 1000
+            failed_seconds += seconds
+            # A caller's fault (400, 404, ...) says nothing about the provider's health.
+            provider_fault = step["retryable"] or step["code"] == "auth_failed"
+            health.record_live(step["provider"], not provider_fault, seconds)
+        target = ctx.served_by
+        if target is not None and error is None:
+            health.record_live(target.instance.name, True, max(0.0, ctx.upstream_seconds - failed_seconds))
 
     async def audit(
         self,

@@ -253,6 +253,10 @@ class Catalog:
                 built[name] = route
         scope.routes = built
 
+    def project_ids(self) -> list[str]:
+        """Projects that have their own instances or routes (the health monitor checks theirs too)."""
+        return list(self._projects)
+
     def instances(self, project_id: str | None) -> list[ProviderInstance]:
         merged = dict(self._global.instances)
         if project_id and project_id in self._projects:

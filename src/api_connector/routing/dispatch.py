@@ -83,6 +83,16 @@ class DeadLetterSink(Protocol):
     ) -> None: ...
 
 
+class DispatchHooks(Protocol):
+    """What governance adds around each attempt: provider limits before, quota headers after."""
+
+    async def before_attempt(self, target: Target) -> None: ...
+
+    def after_attempt(self, target: Target, status: int, headers: Mapping[str, str]) -> None: ...
+
+    def steer(self, route: Route) -> Route: ...
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -99,6 +109,7 @@ class Dispatcher:
         self._credentials = credentials
         self.resilience = resilience or Resilience.in_memory(catalog.config.resilience, rng)
         self.dead_letters = dead_letters
+        self.governance: DispatchHooks | None = None  # provider quotas and steering (governance/)
 
     def install_project_providers(self, project_id: str, providers: list[tuple[str, ProviderConfig]]) -> None:
         """Replace a project's own instances; their connections are held to the SSRF policy."""
@@ -110,6 +121,8 @@ class Dispatcher:
     # -- chat ---------------------------------------------------------------------------------
     async def chat(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         route = self.catalog.resolve(ctx.project_id, request.model)
+        if self.governance is not None:
+            route = self.governance.steer(route)
 
         async def once(target: Target) -> ChatResult:
             wire = _chat_wire(target)
@@ -134,6 +147,8 @@ class Dispatcher:
 
     async def chat_stream(self, ctx: CallContext, request: ChatRequest) -> ChatStream:
         route = self.catalog.resolve(ctx.project_id, request.model)
+        if self.governance is not None:
+            route = self.governance.steer(route)
 
         async def once(target: Target) -> ChatStream:
             wire = _chat_wire(target)
@@ -198,6 +213,8 @@ class Dispatcher:
         remaining = ctx.remaining()
         if remaining is not None and remaining <= 0:
             raise UpstreamTimeout("the request's deadline passed before it could be sent", provider=instance.name)
+        if self.governance is not None:
+            await self.governance.before_attempt(target)
         return PreparedCall(
             target, method, instance.base_url + path, path, merged, query, body, instance.timeouts.capped(remaining)
         )
@@ -205,7 +222,7 @@ class Dispatcher:
     async def _send(self, ctx: CallContext, call: PreparedCall) -> UpstreamResponse:
         started = time.perf_counter()
         try:
-            return await self._transport.send(
+            response = await self._transport.send(
                 call.target.instance.pool,
                 call.method,
                 call.url,
@@ -218,9 +235,12 @@ class Dispatcher:
             )
         finally:
             ctx.upstream_seconds += time.perf_counter() - started
+        if self.governance is not None:
+            self.governance.after_attempt(call.target, response.status, response.headers)
+        return response
 
     async def _open(self, call: PreparedCall) -> UpstreamStream:
-        return await self._transport.open_stream(
+        upstream = await self._transport.open_stream(
             call.target.instance.pool,
             call.method,
             call.url,
@@ -231,6 +251,9 @@ class Dispatcher:
             local=call.target.instance.spec.local,
             path=call.path,
         )
+        if self.governance is not None:
+            self.governance.after_attempt(call.target, upstream.status, upstream.headers)
+        return upstream
 
     # -- any HTTP call ------------------------------------------------------------------------
     async def send_raw(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from api_connector.config import ResilienceConfig
@@ -65,6 +65,8 @@ class Resilience:
         self._rng = rng
         self._clock = clock
         self._slow = config.breaker.slow_call_seconds
+        # Provider names the health monitor judges unhealthy (a live set it keeps current): tried last.
+        self.unhealthy: Collection[str] = frozenset()
 
     @classmethod
     def in_memory(cls, config: ResilienceConfig, rng: Callable[[], float] = random.random) -> Resilience:
@@ -72,7 +74,7 @@ class Resilience:
         return cls(config, breakers, rng=rng)
 
     async def run(self, ctx: CallContext, route: Route, needs: Needs, once: Callable[[Target], Awaitable[T]]) -> T:
-        targets = order_targets(route, needs, self.stats, self._rng)
+        targets = order_targets(route, needs, self.stats, self._rng, self.unhealthy)
         self.budget.on_request()
         passed_over: list[ConnectorError] = []
         for index, target in enumerate(targets):

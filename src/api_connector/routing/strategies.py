@@ -17,7 +17,7 @@ Sorting is stable, so ties keep the configured order.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from api_connector.config import Strategy
 from api_connector.core.capabilities import Capability
@@ -92,7 +92,28 @@ class Needs:
         return ", ".join(wants)
 
 
-def order_targets(route: Route, needs: Needs, stats: TargetStats, rng: Callable[[], float]) -> list[Target]:
+def order_targets(
+    route: Route,
+    needs: Needs,
+    stats: TargetStats,
+    rng: Callable[[], float],
+    unhealthy: Collection[str] = (),
+) -> list[Target]:
+    """The strategy's order, with targets whose provider is unhealthy moved behind the healthy ones.
+
+    Unhealthy targets stay as a last resort (better a doubtful answer than none); ``unhealthy`` is the
+    health registry's live set of provider instance names, usually empty.
+    """
+    ordered = _candidates_in_order(route, needs, stats, rng)
+    if not unhealthy or len(ordered) < 2:
+        return ordered
+    healthy = [t for t in ordered if t.instance.name not in unhealthy]
+    if len(healthy) == len(ordered):
+        return ordered
+    return healthy + [t for t in ordered if t.instance.name in unhealthy]
+
+
+def _candidates_in_order(route: Route, needs: Needs, stats: TargetStats, rng: Callable[[], float]) -> list[Target]:
     capable = route.capable(needs.capability)
     candidates = [t for t in capable if t.accepts(needs)]
     if len(candidates) < 2:

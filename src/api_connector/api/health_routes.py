@@ -1,0 +1,117 @@
+"""Observability under /admin: provider health, alerts sent, metrics and usage statistics from roll-ups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api_connector.api.context import project_of
+from api_connector.api.render import json_response
+from api_connector.api.services import SERVICES, Services
+from api_connector.errors import NotFound, ValidationFailed
+from api_connector.observability.health_monitor import HealthMonitor
+from api_connector.observability.rollups import Rollups, parse_time_range
+
+
+def _monitor(services: Services) -> HealthMonitor:
+    if services.health is None:
+        raise NotFound("health monitoring is not running in this process")
+    return services.health
+
+
+def rollups_of(services: Services) -> Rollups:
+    if services.rollups is None:
+        raise NotFound("usage roll-ups are not available in this process")
+    return services.rollups
+
+
+def health_reports(services: Services, provider: str | None) -> list[dict[str, Any]]:
+    """Per provider: provider, is_healthy, response_time_ms, error_rate, last_checked, consecutive_failures,
+    score (shared by the HTTP handler and the embedded Connector)."""
+    monitor = _monitor(services)
+    if provider is not None and provider not in {i.name for i in monitor.instances()}:
+        raise NotFound(f"no provider named {provider!r}")
+    return monitor.reports(provider)
+
+
+_BREAKER_VALUES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
+
+
+async def refresh_gauges(services: Services) -> None:
+    """Gauges read at scrape time: queues, breaker states, provider health (nothing on the request path)."""
+    metrics = services.metrics
+    metrics.record_queue_depth.set(services.writer.queued)
+    metrics.queue_depth.labels("records").set(services.writer.queued)
+    if services.routing is not None:
+        metrics.queue_depth.labels("admission_in_flight").set(services.routing.admission.in_flight)
+        for target, state in (await services.routing.resilience.breakers.states()).items():
+            metrics.breaker_state.labels(target).set(_BREAKER_VALUES.get(str(state.get("state")), 0))
+    if services.health is not None:
+        for report in services.health.reports():
+            metrics.health_score.labels(report["provider"]).set(report["score"])
+            metrics.provider_healthy.labels(report["provider"]).set(1 if report["is_healthy"] else 0)
+
+
+async def list_health(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    return json_response({"data": health_reports(services, request.query.get("provider"))})
+
+
+async def provider_health(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    return json_response(health_reports(services, request.match_info["name"])[0])
+
+
+async def check_now(request: web.Request) -> web.Response:
+    """Run a provider's probe at once (this replica), then answer its report."""
+    services = request.app[SERVICES]
+    monitor = _monitor(services)
+    name = request.match_info["name"]
+    health_reports(services, name)
+    instance = next(i for i in monitor.instances() if i.name == name)
+    interval = monitor.interval(instance)
+    if interval is None:
+        raise ValidationFailed(f"provider {name!r} declares no health probe or has checks disabled")
+    await monitor.check(instance, interval)
+    return json_response(monitor.reports(name)[0])
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    monitor = _monitor(request.app[SERVICES])
+    sent = monitor.alerts.sent[-100:] if monitor.alerts is not None else []
+    return json_response({"data": sent})
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    since, until, step = parse_time_range(request.query.get("time_range", "1h"), request.query.get("step"))
+    data = await rollups_of(services).metrics(project_of(request), since, until, step)
+    return json_response(data)
+
+
+async def get_usage_stats(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    since, until, _ = parse_time_range(request.query.get("time_range", "30d"), None)
+    data = await rollups_of(services).usage_stats(project_of(request), request.query.get("provider"), since, until)
+    return json_response(data)
+
+
+OPERATIONS: tuple[tuple[str, str, str, None, int], ...] = (
+    ("get", "/admin/health", "Health of every provider (?provider= for one)", None, 200),
+    ("get", "/admin/health/{name}", "Health of one provider", None, 200),
+    ("post", "/admin/health/{name}/check", "Run a provider's health probe now", None, 200),
+    ("get", "/admin/alerts", "Alerts delivered by this replica (newest last)", None, 200),
+    ("get", "/admin/metrics", "Requests, errors, latency, tokens and cost over ?time_range= (1h, 24h, 30d)", None, 200),
+    ("get", "/admin/usage/stats", "Usage totals per provider and model (?provider=, ?time_range=)", None, 200),
+)
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/admin/health", list_health)
+    r.add_get("/admin/health/{name}", provider_health)
+    r.add_post("/admin/health/{name}/check", check_now)
+    r.add_get("/admin/alerts", list_alerts)
+    r.add_get("/admin/metrics", get_metrics)
+    r.add_get("/admin/usage/stats", get_usage_stats)

@@ -1,0 +1,154 @@
+"""Response cache: exact match on a canonical request hash or the caller's ``cache_key``, per project.
+
+Entries are keyed ``<project>:<key>``, so one project can never read another's answers. Only complete
+successes are stored (callers never hand an error or a broken stream to ``put``). Memory (LRU with
+expiry, bounded) by default; Redis with ``REDIS_URL``. Looked up only when a request asks for caching.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+def request_key(project_id: str, cache_key: str | None, canonical: Any) -> str:
+    """``<project>:k:<cache_key>`` or ``<project>:h:<sha256 of the canonical request>``."""
+    if cache_key:
+        return f"{project_id}:k:{cache_key}"
+    digest = hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f"{project_id}:h:{digest}"
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int
+    misses: int
+    entries: int
+    bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        total = self.hits + self.misses
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_rate": round(self.hits / total, 4) if total else 0.0,
+            "entries": self.entries,
+            "bytes": self.bytes,
+        }
+
+
+class ResponseCache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None: ...
+
+    async def clear(self, project_id: str | None, pattern: str) -> int: ...
+
+    async def stats(self, project_id: str | None) -> CacheStats: ...
+
+
+class MemoryCache:
+    def __init__(self, max_entries: int = 10_000, max_entry_bytes: int = 1_048_576) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max = max_entries
+        self._max_bytes = max_entry_bytes
+        self._hits: dict[str, int] = {}
+        self._misses: dict[str, int] = {}
+
+    async def get(self, key: str) -> bytes | None:
+        project = key.split(":", 1)[0]
+        found = self._entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            if found is not None:
+                del self._entries[key]
+            self._misses[project] = self._misses.get(project, 0) + 1
+            return None
+        self._entries.move_to_end(key)
+        self._hits[project] = self._hits.get(project, 0) + 1
+        return found[1]
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        if len(value) > self._max_bytes or ttl <= 0:
+            return
+        self._entries[key] = (time.monotonic() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    async def clear(self, project_id: str | None, pattern: str) -> int:
+        doomed = [k for k in self._entries if _matches(k, project_id, pattern)]
+        for k in doomed:
+            del self._entries[k]
+        return len(doomed)
+
+    async def stats(self, project_id: str | None) -> CacheStats:
+        now = time.monotonic()
+        live = [v for k, (exp, v) in self._entries.items() if exp >= now and _matches(k, project_id, "*")]
+        hits = sum(n for p, n in self._hits.items() if project_id in (None, p))
+        misses = sum(n for p, n in self._misses.items() if project_id in (None, p))
+        return CacheStats(hits, misses, len(live), sum(len(v) for v in live))
+
+
+def _matches(key: str, project_id: str | None, pattern: str) -> bool:
+    project, _, rest = key.partition(":")
+    if project_id is not None and project != project_id:
+        return False
+    # The pattern is matched against the caller's cache_key (or the hash), not the internal prefix.
+    return fnmatch.fnmatchcase(rest.partition(":")[2], pattern)
+
+
+_LOOKUP = """
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('HINCRBY', KEYS[2], 'hits', 1) return v end
+redis.call('HINCRBY', KEYS[2], 'misses', 1)
+return false
+"""
+
+
+class RedisCache:
+    """Shared by every replica; hit and miss counts live in one hash per project."""
+
+    def __init__(self, redis: Redis, prefix: str, max_entry_bytes: int = 1_048_576) -> None:
+        self._redis = redis
+        self._prefix = prefix + "cache:"
+        self._stats = prefix + "cachestats:"
+        self._max_bytes = max_entry_bytes
+        self._lookup: Any = redis.register_script(_LOOKUP)
+
+    async def get(self, key: str) -> bytes | None:
+        project = key.split(":", 1)[0]
+        # One round trip: the lookup and its hit/miss count together.
+        found = await self._lookup(keys=[self._prefix + key, self._stats + project])
+        return bytes(found) if found else None
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        if len(value) > self._max_bytes or ttl <= 0:
+            return
+        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))
+
+    async def clear(self, project_id: str | None, pattern: str) -> int:
+        match = f"{self._prefix}{project_id or '*'}:?:{pattern}"
+        doomed = [k async for k in self._redis.scan_iter(match=match, count=500)]
+        for start in range(0, len(doomed), 500):
+            await self._redis.delete(*doomed[start : start + 500])
+        return len(doomed)
+
+    async def stats(self, project_id: str | None) -> CacheStats:
+        hits = misses = entries = size = 0
+        async for k in self._redis.scan_iter(match=f"{self._stats}{project_id or '*'}", count=500):
+            counts = await self._redis.hgetall(k)
+            hits += int(counts.get(b"hits", 0))
+            misses += int(counts.get(b"misses", 0))
+        async for k in self._redis.scan_iter(match=f"{self._prefix}{project_id or '*'}:*", count=500):
+            entries += 1
+            size += int(await self._redis.strlen(k))
+        return CacheStats(hits, misses, entries, size)

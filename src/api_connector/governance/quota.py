@@ -1,0 +1,69 @@
+"""Provider quota steering: read what providers say of their remaining quota and route away from a
+target before it starts answering 429.
+
+Reads ``x-ratelimit-remaining-requests|tokens`` (OpenAI style, also ``anthropic-ratelimit-*-remaining``
+and ``ratelimit-remaining``) and the reset headers (through ``classify.retry_after_seconds``). A target
+whose remaining count is at or below ``low_water`` is avoided until its reset time, as long as another
+target of the route is available. Per process: every replica learns from its own answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from api_connector.routing.catalog import Route
+from api_connector.routing.classify import retry_after_seconds
+
+_REMAINING = (
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-tokens-remaining",
+    "ratelimit-remaining",
+    "x-ratelimit-remaining",
+)
+_DEFAULT_PAUSE = 1.0  # seconds, when a provider says it is out but not until when
+
+
+class QuotaTracker:
+    def __init__(self, low_water: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._low = low_water
+        self._clock = clock
+        self._until: dict[str, float] = {}
+
+    def observe(self, target_key: str, status: int, headers: Mapping[str, str]) -> None:
+        exhausted = status == 429
+        if not exhausted:
+            for name in _REMAINING:
+                value = headers.get(name)
+                if value is not None:
+                    try:
+                        if float(value) <= self._low:
+                            exhausted = True
+                            break
+                    except ValueError:
+                        continue
+        if exhausted:
+            pause = retry_after_seconds(headers)
+            self._until[target_key] = self._clock() + (pause if pause is not None else _DEFAULT_PAUSE)
+        elif target_key in self._until:
+            del self._until[target_key]
+
+    def exhausted(self, target_key: str) -> bool:
+        until = self._until.get(target_key)
+        if until is None:
+            return False
+        if until <= self._clock():
+            del self._until[target_key]
+            return False
+        return True
+
+    def steer(self, route: Route) -> Route:
+        """The route without targets known to be out of quota, unless that would leave none."""
+        if not self._until:
+            return route
+        keep = tuple(t for t in route.targets if not self.exhausted(t.key))
+        if not keep or len(keep) == len(route.targets):
+            return route
+        return Route(route.name, route.strategy, keep, route.project_id)

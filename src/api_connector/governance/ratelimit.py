@@ -1,0 +1,146 @@
+"""Rate limits of callers (gateway key, project) and providers: requests per minute and per hour,
+tokens per minute, concurrent requests.
+
+Rates use GCRA (a "theoretical arrival time" per subject): O(1) state, exact, and with a burst
+tolerance of ``burst`` x limit a window of any minute never admits more than ``limit x (1 + burst)``.
+Tokens are reserved from an estimate before the call and settled with the real usage after (the
+difference is given back or charged). Concurrency is a counter taken before and given back after.
+
+Every rule of one request is checked in one step and applied only if all pass, so a refusal never
+consumes another limit. ``MemoryLimitStore`` is this process's equivalent of the Redis script in
+``ratelimit_redis``; both answer the same ``Verdict``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from api_connector.governance.settings_model import LimitSpec
+
+Kind = Literal["g", "c"]  # GCRA rate, concurrency counter
+_CONCURRENCY_RETRY_MS = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One limit on one subject. For rates ``interval_ms`` is the time one unit costs."""
+
+    key: str  # e.g. "key:key_abc:rpm"
+    kind: Kind
+    limit: int
+    interval_ms: float = 0.0  # period / limit
+    tolerance_ms: float = 0.0  # how far ahead of now the arrival time may run (the burst)
+    tokens: bool = False  # charged by tokens rather than by requests
+    header: str = "requests"  # x-ratelimit-*-<header>
+
+    @classmethod
+    def rate(cls, key: str, limit: int, period_s: float, burst: float, *, tokens: bool = False) -> Rule:
+        interval = period_s * 1000.0 / limit
+        # Token limits allow a whole period's worth at once: one request may legitimately use many tokens.
+        allowance = limit if tokens else max(1, int(limit * burst))
+        header = "tokens" if tokens else ("requests" if period_s <= 60 else "requests-hour")
+        return cls(key, "g", limit, interval, interval * allowance, tokens, header)
+
+    @classmethod
+    def concurrency(cls, key: str, limit: int) -> Rule:
+        return cls(key, "c", limit, header="concurrent")
+
+
+def rules_for(prefix: str, spec: LimitSpec | None, burst: float) -> tuple[Rule, ...]:
+    if spec is None:
+        return ()
+    rules: list[Rule] = []
+    if spec.requests_per_minute:
+        rules.append(Rule.rate(prefix + ":rpm", spec.requests_per_minute, 60, burst))
+    if spec.requests_per_hour:
+        rules.append(Rule.rate(prefix + ":rph", spec.requests_per_hour, 3600, burst))
+    if spec.tokens_per_minute:
+        rules.append(Rule.rate(prefix + ":tpm", spec.tokens_per_minute, 60, burst, tokens=True))
+    if spec.concurrent:
+        rules.append(Rule.concurrency(prefix + ":conc", spec.concurrent))
+    return tuple(rules)
+
+
+@dataclass(slots=True)
+class Verdict:
+    allowed: bool
+    retry_after_ms: float
+    remaining: list[int]  # per rule, after this request (or as it stands when refused)
+
+    def headers(self, rules: Sequence[Rule]) -> dict[str, str]:
+        """``x-ratelimit-*`` of the most constrained rule of each kind (the OpenAI-style names)."""
+        out: dict[str, str] = {}
+        seen: dict[str, int] = {}
+        for rule, left in zip(rules, self.remaining, strict=False):
+            if rule.header in seen and seen[rule.header] <= left:
+                continue
+            seen[rule.header] = left
+            out[f"x-ratelimit-limit-{rule.header}"] = str(rule.limit)
+            out[f"x-ratelimit-remaining-{rule.header}"] = str(max(0, left))
+            if rule.kind == "g":
+                # Time until the subject is back to a full allowance.
+                used = max(0, rule.limit - max(0, left))
+                out[f"x-ratelimit-reset-{rule.header}"] = f"{used * rule.interval_ms / 1000:.3f}s"
+        return out
+
+
+class LimitStore(Protocol):
+    async def acquire(self, rules: Sequence[Rule], costs: Sequence[float]) -> Verdict: ...
+
+    async def settle(self, rules: Sequence[Rule], deltas: Sequence[float]) -> None: ...
+
+
+@dataclass(slots=True)
+class MemoryLimitStore:
+    """One process's limits. No await inside: the check and the update are one atomic step."""
+
+    clock: Callable[[], float] = time.monotonic
+    _tat: dict[str, float] = field(default_factory=dict)
+    _count: dict[str, int] = field(default_factory=dict)
+
+    def check(self, rules: Sequence[Rule], costs: Sequence[float]) -> Verdict:
+        now = self.clock() * 1000.0
+        wait = 0.0
+        remaining: list[int] = []
+        updates: list[float] = []
+        for rule, cost in zip(rules, costs, strict=True):
+            if rule.kind == "g":
+                new_tat = max(self._tat.get(rule.key, now), now) + cost * rule.interval_ms
+                wait = max(wait, new_tat - now - rule.tolerance_ms)
+                remaining.append(int((rule.tolerance_ms - (new_tat - now)) // rule.interval_ms))
+                updates.append(new_tat)
+            else:
+                current = self._count.get(rule.key, 0)
+                if current + cost > rule.limit:
+                    wait = max(wait, _CONCURRENCY_RETRY_MS)
+                remaining.append(int(rule.limit - current - cost))
+                updates.append(current + cost)
+        if wait > 0:
+            return Verdict(False, wait, remaining)
+        for rule, value in zip(rules, updates, strict=True):
+            if rule.kind == "g":
+                self._tat[rule.key] = value
+            else:
+                self._count[rule.key] = int(value)
+        return Verdict(True, 0.0, remaining)
+
+    async def acquire(self, rules: Sequence[Rule], costs: Sequence[float]) -> Verdict:
+        return self.check(rules, costs)
+
+    def give_back(self, rules: Sequence[Rule], deltas: Sequence[float]) -> None:
+        now = self.clock() * 1000.0
+        for rule, delta in zip(rules, deltas, strict=True):
+            if not delta:
+                continue
+            if rule.kind == "g":
+                tat = self._tat.get(rule.key)
+                if tat is not None:
+                    self._tat[rule.key] = max(now, tat + delta * rule.interval_ms)
+            else:
+                self._count[rule.key] = max(0, self._count.get(rule.key, 0) + int(delta))
+
+    async def settle(self, rules: Sequence[Rule], deltas: Sequence[float]) -> None:
+        self.give_back(rules, deltas)

@@ -1,0 +1,199 @@
+"""Active health checks: each provider's cheap probe on its interval, one replica at a time.
+
+With Redis, the replica that takes ``health:lock:<name>`` (SET NX with an expiry of one interval) runs
+the probe and publishes the result under ``health:result:<name>``; the others read that result when
+the check is due, so every replica sees every check and the provider sees one probe per interval.
+Without Redis the process runs every check itself. After each round the alert manager looks at the
+reports (off the request path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from api_connector.core.capabilities import Capability
+from api_connector.errors import ConnectorError
+from api_connector.observability.health import HealthRegistry, now_utc
+from api_connector.observability.logging import get_logger
+from api_connector.routing.catalog import Catalog, ProviderInstance, Target
+from api_connector.routing.dispatch import CallContext, Dispatcher
+from api_connector.transport.http import Timeouts, Transport
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from api_connector.observability.alerts import AlertManager
+    from api_connector.observability.redaction import Redactor
+
+log = get_logger("api_connector.health")
+_TICK = 0.25  # how often the loop looks for due checks (seconds)
+
+
+class HealthMonitor:
+    def __init__(
+        self,
+        registry: HealthRegistry,
+        catalog: Catalog,
+        dispatcher: Dispatcher,
+        transport: Transport,
+        redactor: Redactor,
+        *,
+        redis: Redis | None = None,
+        prefix: str = "apc:",
+        alerts: AlertManager | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.catalog = catalog
+        self._dispatcher = dispatcher
+        self._transport = transport
+        self._redactor = redactor
+        self._redis = redis
+        self._prefix = prefix
+        self.alerts = alerts
+        self._clock = clock
+        self._due: dict[str, float] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._loop: asyncio.Task[None] | None = None
+        self.probes_sent = 0  # this replica's probes (tests count them across replicas)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.registry.config.enabled and self._loop is None:
+            self._loop = asyncio.create_task(self._run(), name="health-monitor")
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._loop, *self._running.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loop = None
+        if self.alerts is not None:
+            await self.alerts.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # one bad round must not end monitoring
+                log.exception("health round failed")
+            await asyncio.sleep(_TICK)
+
+    # -- one round ----------------------------------------------------------------------------
+    def instances(self) -> list[ProviderInstance]:
+        seen: dict[str, ProviderInstance] = {i.name: i for i in self.catalog.instances(None)}
+        for project_id in self.catalog.project_ids():
+            for instance in self.catalog.instances(project_id):
+                seen.setdefault(instance.name, instance)
+        return list(seen.values())
+
+    def interval(self, instance: ProviderInstance) -> float | None:
+        """Seconds between checks; None when the provider is not checked."""
+        if instance.spec.probe is None or (not instance.base_url and instance.spec.local is None):
+            return None
+        own = instance.config.health_check if instance.config is not None else None
+        if own is not None:
+            return own.interval if own.enabled else None
+        return self.registry.config.default_interval
+
+    async def tick(self) -> None:
+        now = self._clock()
+        for instance in self.instances():
+            interval = self.interval(instance)
+            if interval is None or instance.name in self._running:
+                continue
+            if self._due.get(instance.name, 0.0) > now:
+                continue
+            self._due[instance.name] = now + interval
+            task = asyncio.create_task(self.check(instance, interval))
+            self._running[instance.name] = task
+            task.add_done_callback(functools.partial(self._finished, instance.name))
+        if self.alerts is not None:
+            self.alerts.evaluate([self.registry.report(name) for name in self.registry.names()])
+
+    def _finished(self, name: str, _task: asyncio.Task[None]) -> None:
+        self._running.pop(name, None)
+
+    async def check(self, instance: ProviderInstance, interval: float) -> None:
+        """Run the probe if this replica holds the lock; otherwise take the published result."""
+        name = instance.name
+        if self._redis is not None:
+            lock = f"{self._prefix}health:lock:{name}"
+            held = await self._redis.set(lock, "1", nx=True, px=max(1, int(interval * 1000)))
+            if not held:
+                raw = await self._redis.get(f"{self._prefix}health:result:{name}")
+                if raw:
+                    self.registry.apply_shared(name, orjson.loads(raw))
+                return
+        ok, elapsed_ms, error = await self.probe(instance)
+        checked = now_utc()
+        self.registry.record_probe(name, ok, elapsed_ms, checked, error)
+        if self._redis is not None:
+            state = self.registry.state(name)
+            shared = {
+                "ok": ok,
+                "response_time_ms": elapsed_ms,
+                "last_checked": checked.isoformat(),
+                "error": error,
+                "consecutive_failures": state.consecutive_failures,
+            }
+            ttl = max(1, int(interval * 10))
+            await self._redis.set(f"{self._prefix}health:result:{name}", orjson.dumps(shared), ex=ttl)
+
+    async def probe(self, instance: ProviderInstance) -> tuple[bool, float | None, str | None]:
+        """The provider's declared probe with its own credential: (ok, milliseconds, why not)."""
+        probe = instance.spec.probe
+        assert probe is not None
+        self.probes_sent += 1
+        cap = self.registry.config.probe_timeout
+        limits = Timeouts(
+            connect=min(instance.timeouts.connect, cap),
+            read=min(instance.timeouts.read, cap),
+            total=min(instance.timeouts.total, cap),
+        )
+        target = Target(dataclasses.replace(instance, timeouts=limits), "")
+        ctx = CallContext(
+            request_id=f"health-{instance.name}",
+            project_id=instance.project_id or "",
+            key_id=None,
+            capability=Capability.REQUESTS,
+            retries=0,
+        )
+        started = time.perf_counter()
+        try:
+            call = await self._dispatcher.prepare(ctx, target, probe.method, probe.path, {}, None)
+            response = await self._transport.send(
+                instance.pool,
+                probe.method,
+                call.url,
+                headers=call.headers,
+                body=None,
+                timeouts=call.timeouts,
+                params=call.params,
+                local=instance.spec.local,
+                path=probe.path,
+            )
+        except (ConnectorError, OSError, TimeoutError) as error:
+            message = error.message if isinstance(error, ConnectorError) else type(error).__name__
+            return False, None, self._redactor.scrub(message)
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        if response.status in probe.ok_statuses:
+            return True, elapsed, None
+        return False, elapsed, f"probe answered HTTP {response.status}"
+
+    def reports(self, provider: str | None = None) -> list[dict[str, Any]]:
+        """Every known provider's report (or one), including providers not checked or called yet."""
+        names = {i.name for i in self.instances()} | set(self.registry.names())
+        if provider is not None:
+            names = {provider}
+        return [self.registry.report(name) for name in sorted(names)]

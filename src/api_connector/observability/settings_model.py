@@ -1,0 +1,43 @@
+"""Configuration of health monitoring and alerting (the ``health:`` and ``alerts:`` sections of the file)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HealthConfig(_Strict):
+    """How live traffic and probes decide whether a provider is healthy."""
+
+    enabled: bool = True
+    # Probe interval for providers without their own ``health_check`` block; None: only those that have
+    # one are probed (the rest are judged from live traffic alone), so no provider gets calls unasked.
+    default_interval: float | None = Field(None, gt=0)
+    probe_timeout: float = Field(10.0, gt=0)
+    window: float = Field(60.0, gt=0)  # seconds of live traffic the passive view covers
+    min_calls: int = Field(5, ge=1)  # fewer live calls in the window: the error rate is not judged
+    unhealthy_after: int = Field(3, ge=1)  # consecutive failures (probes or live calls)
+    error_rate: float = Field(0.5, gt=0, le=1)  # live error rate at or above which a provider is unhealthy
+    latency_p95_ms: float = Field(10_000.0, gt=0)  # above this the score drops (and an alert fires)
+
+
+class WebhookConfig(_Strict):
+    url: str
+    # Standard Webhooks secret ("whsec_" + base64); a reference (env:NAME) is resolved at start-up.
+    secret: SecretStr | None = None
+    format: Literal["standard", "slack"] = "standard"
+
+
+class AlertsConfig(_Strict):
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    consecutive_failures: int = Field(3, ge=1)
+    error_rate: float = Field(0.5, gt=0, le=1)
+    latency_p95_ms: float = Field(10_000.0, gt=0)
+    retries: int = Field(5, ge=0, le=20)
+    backoff: float = Field(0.5, gt=0)  # first retry after this many seconds, doubling
+    timeout: float = Field(10.0, gt=0)

@@ -1,0 +1,36 @@
+"""Per-minute usage roll-ups (observability queries over months stay fast) and the job's watermark."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api_connector.storage.models import ID_LEN, NAME_LEN, Base, UTCDateTime
+
+
+class UsageRollupRow(Base):
+    __tablename__ = "usage_rollups"
+    __table_args__ = (Index("ix_usage_rollups_minute", "minute"),)
+
+    project_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(NAME_LEN), primary_key=True)
+    model: Mapped[str] = mapped_column(String(NAME_LEN), primary_key=True)
+    capability: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    latency_ms_sum: Mapped[float] = mapped_column(Float)
+    latency_ms_max: Mapped[float] = mapped_column(Float)
+
+
+class RollupWatermarkRow(Base):
+    __tablename__ = "rollup_watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,39 @@
+"""Both cache backends behave alike: scoped by project, expiry, clear by pattern, stats."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from api_connector.governance.cache import MemoryCache, RedisCache, ResponseCache, request_key
+from tests.routing.conftest import redis_space
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[ResponseCache]:
+    if request.param == "memory":
+        yield MemoryCache(max_entries=100)
+        return
+    async with redis_space() as (client, prefix):
+        yield RedisCache(client, prefix)
+
+
+async def test_backend_contract(cache: ResponseCache) -> None:
+    a = request_key("proj_a", None, {"model": "m", "messages": [1]})
+    a_same = request_key("proj_a", None, {"messages": [1], "model": "m"})  # canonical: key order ignored
+    b = request_key("proj_b", None, {"model": "m", "messages": [1]})
+    assert a == a_same and a != b
+    await cache.put(a, b"answer", 60)
+    assert await cache.get(a) == b"answer"
+    assert await cache.get(b) is None  # another project never sees it
+    await cache.put(request_key("proj_a", "faq:1", None), b"x" * 10, 60)
+    await cache.put(request_key("proj_a", "tmp", None), b"y", 0.05)
+    await asyncio.sleep(0.1)
+    assert await cache.get(request_key("proj_a", "tmp", None)) is None  # expired
+    stats = (await cache.stats("proj_a")).as_dict()
+    assert stats["hits"] == 1 and stats["misses"] == 1 and stats["entries"] == 2 and stats["bytes"] == 16
+    assert await cache.clear("proj_b", "*") == 0
+    assert await cache.clear("proj_a", "faq:*") == 1
+    assert (await cache.stats(None)).entries == 1

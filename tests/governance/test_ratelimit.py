@@ -1,0 +1,111 @@
+"""The limiter itself: GCRA bounds, all-or-nothing checks, token settlement, concurrency, Redis script
+equal to the memory one, and the documented behaviour when Redis is unreachable."""
+
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Redis
+
+from api_connector.errors import LimiterUnavailable, LimitExceeded
+from api_connector.governance.limiter import CallerLimiter
+from api_connector.governance.ratelimit import MemoryLimitStore, Rule, rules_for
+from api_connector.governance.ratelimit_redis import RedisLimitStore
+from api_connector.governance.settings_model import LimitsConfig, LimitSpec
+from tests.routing.conftest import redis_space
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_minute_of_overload_admits_at_most_limit_plus_burst() -> None:
+    clock = Clock()
+    store = MemoryLimitStore(clock)
+    rules = rules_for("key:k", LimitSpec(requests_per_minute=600), 0.01)
+    accepted = 0
+    for _ in range(6000):  # 100 requests a second for a minute
+        if (await store.acquire(rules, [1.0])).allowed:
+            accepted += 1
+        clock.now += 0.01
+    assert 600 <= accepted <= 606
+
+
+async def test_a_refusal_consumes_no_other_limit() -> None:
+    store = MemoryLimitStore(Clock())
+    roomy = Rule.rate("a", 100, 60, 0.5)
+    tight = Rule.rate("b", 1, 60, 0.0)
+    assert (await store.acquire([roomy, tight], [1, 1])).allowed
+    for _ in range(5):
+        assert not (await store.acquire([roomy, tight], [1, 1])).allowed
+    assert (await store.acquire([roomy], [1])).remaining[0] == 48  # only two taken of 50
+
+
+async def test_tokens_are_reserved_then_settled_with_real_usage() -> None:
+    clock = Clock()
+    limiter = CallerLimiter(LimitsConfig(keys={"k": LimitSpec(tokens_per_minute=1000)}), MemoryLimitStore(clock))
+    reservation = await limiter.admit("k", "p", 900)
+    assert reservation is not None
+    with pytest.raises(LimitExceeded) as refused:
+        await limiter.admit("k", "p", 200)
+    assert refused.value.headers["x-ratelimit-remaining-tokens"] == "0"
+    assert refused.value.retry_after and refused.value.retry_after > 0
+    await reservation.finish(100)  # the call used far less than reserved: the rest comes back
+    assert await limiter.admit("k", "p", 800) is not None
+
+
+async def test_concurrency_is_given_back_when_a_request_ends() -> None:
+    limiter = CallerLimiter(LimitsConfig(projects={"p": LimitSpec(concurrent=2)}), MemoryLimitStore(Clock()))
+    first = await limiter.admit(None, "p", 0)
+    second = await limiter.admit("k", "p", 0)
+    assert first and second
+    with pytest.raises(LimitExceeded):
+        await limiter.admit("k", "p", 0)
+    await first.finish(None)
+    assert await limiter.admit("k", "p", 0) is not None
+
+
+async def test_no_limits_configured_costs_nothing() -> None:
+    limiter = CallerLimiter(LimitsConfig(), MemoryLimitStore())
+    assert not limiter.active
+    assert await limiter.admit("k", "p", 10) is None
+
+
+async def test_redis_script_agrees_with_memory() -> None:
+    async with redis_space() as (client, prefix):
+        store = RedisLimitStore(client, prefix)
+        rules = rules_for("key:r", LimitSpec(requests_per_minute=600, concurrent=5), 0.01)
+        verdicts = [await store.acquire(rules, [1.0, 1.0]) for _ in range(5)]
+        assert all(v.allowed for v in verdicts)
+        assert [v.remaining for v in verdicts][-1] == [1, 0]  # one more of the burst of 6; no concurrency
+        refused = await store.acquire(rules, [1.0, 1.0])
+        assert not refused.allowed and refused.retry_after_ms > 0
+        # Refused by concurrency: the rate's state did not move either (all or nothing).
+        await store.settle([rules[1]], [-1])
+        assert (await store.acquire(rules, [1.0, 1.0])).allowed
+        assert not (await store.acquire(rules[:1], [1.0])).allowed
+        await store.settle([rules[1]], [-5])
+        await store.settle([rules[1]], [-5])
+        assert int(await client.get(prefix + "rl:key:r:conc") or 0) == 0
+
+
+async def test_redis_unreachable_fails_closed_when_so_configured() -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    rules = rules_for("key:x", LimitSpec(requests_per_minute=60), 0.0)
+    closed = RedisLimitStore(dead, "t:", on_error="closed")
+    with pytest.raises(LimiterUnavailable):
+        await closed.acquire(rules, [1.0])
+    await dead.aclose()
+
+
+async def test_redis_unreachable_with_local_limits_divides_by_the_replica_share() -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    rules = rules_for("key:x", LimitSpec(requests_per_minute=300), 0.0)
+    local = RedisLimitStore(dead, "t:", on_error="local", local_share=3)
+    allowed = [(await local.acquire(rules, [1.0])).allowed for _ in range(5)]
+    # 300/minute over 3 replicas is 100/minute here: one at once, the next 0.6 s later.
+    assert allowed == [True, False, False, False, False]
+    await dead.aclose()

@@ -1,0 +1,79 @@
+"""A small OpenAI-compatible upstream for governance tests: counts calls, answers after a delay, and
+can add headers (rate-limit headers for quota steering) or fail with a status."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class FakeUpstream:
+    base_url: str = ""
+    calls: int = 0
+    delay: float = 0.0
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def chat(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        body: dict[str, Any] = await request.json()
+        await asyncio.sleep(self.delay)
+        if self.status >= 400:
+            error = {"error": {"message": "upstream failed", "type": "server_error", "code": None}}
+            return web.json_response(error, status=self.status, headers=self.headers)
+        text = body["messages"][-1]["content"]
+        answer = {
+            "id": f"chatcmpl-{self.calls}",
+            "object": "chat.completion",
+            "created": 1,
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": f"echo: {text}"}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500},
+        }
+        return web.json_response(answer, headers=self.headers)
+
+
+@contextmanager
+def fake_upstream(**kwargs: Any) -> Iterator[FakeUpstream]:
+    upstream = FakeUpstream(**kwargs)
+    started = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+
+        async def main() -> None:
+            app = web.Application()
+            app.router.add_post("/v1/chat/completions", upstream.chat)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            upstream.base_url = f"http://127.0.0.1:{port}/v1"
+            holder["stop"] = asyncio.Event()
+            started.set()
+            await holder["stop"].wait()
+            await runner.cleanup()
+
+        holder["loop"] = loop
+        loop.run_until_complete(main())
+        loop.close()
+
+    thread = threading.Thread(target=serve, name="fake-upstream", daemon=True)
+    thread.start()
+    assert started.wait(10)
+    try:
+        yield upstream
+    finally:
+        holder["loop"].call_soon_threadsafe(holder["stop"].set)
+        thread.join(10)
