@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import orjson
@@ -20,7 +22,7 @@ from api_connector.api.services import SERVICES, STARTED, Services
 from api_connector.core.capabilities import Capability
 from api_connector.errors import ConnectorError, UpstreamError, ValidationFailed
 from api_connector.governance.flow import COALESCE_HEADER, limited, send_generic
-from api_connector.routing.admission import PRIORITY_HEADER, Admission, parse_priority
+from api_connector.routing.admission import PRIORITY_HEADER, parse_priority
 from api_connector.routing.catalog import ProviderInstance
 from api_connector.routing.dispatch import CallContext
 
@@ -132,24 +134,26 @@ def _decode(body: bytes, content_type: str) -> Any:
     return body.decode("utf-8", "replace")
 
 
-def _admit(request: web.Request, services: Services, generic: GenericRequest) -> Admission | None:
-    """Admission control by the request's priority (the body's field, else the x-priority header)."""
+@contextlib.contextmanager
+def _admitted(request: web.Request, services: Services, generic: GenericRequest) -> Iterator[None]:
+    """Admission control by the request's priority (the body's field, else the x-priority header),
+    held until the answer is complete (a stream's included)."""
     if services.routing is None:
-        return None
+        yield
+        return
     named = generic.priority if "priority" in generic.model_fields_set else request.headers.get(PRIORITY_HEADER)
     admission = services.routing.admission
     admission.enter(parse_priority(named))
-    return admission
+    try:
+        yield
+    finally:
+        admission.leave()
 
 
 async def generic_request(request: web.Request) -> web.Response:
     services, ctx, generic, instance, headers, body = await _prepare(request)
-    admission = _admit(request, services, generic)
-    try:
+    with _admitted(request, services, generic):
         return await _generic_request(request, services, ctx, generic, instance, headers, body)
-    finally:
-        if admission is not None:
-            admission.leave()
 
 
 async def _generic_request(
@@ -203,12 +207,8 @@ async def execute(
 
 async def generic_stream(request: web.Request) -> web.StreamResponse:
     services, ctx, generic, instance, headers, body = await _prepare(request)
-    admission = _admit(request, services, generic)
-    try:
+    with _admitted(request, services, generic):
         return await _generic_stream(request, services, ctx, generic, instance, headers, body)
-    finally:
-        if admission is not None:
-            admission.leave()
 
 
 async def _generic_stream(
