@@ -17,3 +17,4 @@ def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
 
 
 from tests.postgres import postgres_url  # noqa: E402,F401  (the session fixture, shared by every folder)
+from tests.redis_space import redis_namespace, redis_prefix  # noqa: E402,F401  (shared Redis fixtures)

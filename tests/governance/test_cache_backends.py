@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from api_connector.governance.cache import MemoryCache, RedisCache, ResponseCache, request_key
-from tests.routing.conftest import redis_space
+from tests.redis_space import redis_space
 
 
 @pytest.fixture(params=["memory", "redis"])

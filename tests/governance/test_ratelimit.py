@@ -11,7 +11,7 @@ from api_connector.governance.limiter import CallerLimiter
 from api_connector.governance.ratelimit import MemoryLimitStore, Rule, rules_for
 from api_connector.governance.ratelimit_redis import RedisLimitStore
 from api_connector.governance.settings_model import LimitsConfig, LimitSpec
-from tests.routing.conftest import redis_space
+from tests.redis_space import redis_space
 
 
 class Clock:

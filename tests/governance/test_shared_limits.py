@@ -6,39 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-import redis
 import yaml
 
-from tests.routing.conftest import REDIS_URL
+from tests.redis_space import REDIS_URL
 from tests.routing.network import service
 
 KEY = "ack_shared_limits_key_0123456789abcdefghijk"
 LIMIT = 600
 PUSH_SECONDS = 59.5  # every admission falls within 60 s of the first one
 RATE = 40.0  # requests per second sent, across the three processes (4x the limit)
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
-    prefix = f"apc-test-{uuid.uuid4().hex[:12]}:"
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 odd: list[str] = []

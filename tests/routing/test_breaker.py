@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-from tests.routing.conftest import redis_space
+from tests.redis_space import redis_space
 
 from api_connector.config import BreakerConfig
 from api_connector.routing.breaker import BreakerStore, MemoryBreakerStore, Permit

@@ -4,35 +4,15 @@ breaker for both, and the other then refuses without calling the provider."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import redis
 import yaml
-from tests.routing.conftest import REDIS_URL
+from tests.redis_space import REDIS_URL
 from tests.routing.network import sandbox_server, service
 
 KEY = "ack_shared_breaker_key_0123456789abcdefgh"
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
-    prefix = f"apc-test-{uuid.uuid4().hex[:12]}:"
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def chat(base: str) -> httpx.Response:

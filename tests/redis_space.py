@@ -1,4 +1,4 @@
-"""Fixtures of the routing tests: a Redis namespace of the test's own."""
+"""A Redis namespace of the test's own, on the real server (routing, governance and multi-process tests)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,10 @@ async def redis_space() -> AsyncIterator[tuple[Redis, str]]:
 async def redis_namespace() -> AsyncIterator[tuple[Redis, str]]:
     async with redis_space() as space:
         yield space
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """Only the prefix, for tests that hand Redis to service processes they start."""
+    async with redis_space() as (_, prefix):
+        yield prefix
