@@ -31,11 +31,11 @@ def proxy(upstream: RunningSandbox, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _config(proxy: RunningProxy, upstream: RunningSandbox) -> dict[str, Any]:
-    def via(mode: str, timeout: Any = 5) -> dict[str, Any]:
+    def via(mode: str, timeout: Any = 5, **extra_headers: str) -> dict[str, Any]:
         return {
             "type": "openai_compatible",
             "base_url": proxy.base_url + "/v1",
-            "headers": {"x-chaos": mode},
+            "headers": {"x-chaos": mode, **extra_headers},
             "timeout": timeout,
             "models": ["sandbox-chat"],
         }
@@ -45,7 +45,8 @@ def _config(proxy: RunningProxy, upstream: RunningSandbox) -> dict[str, Any]:
         "flaky-once": via("reset;times=1"),
         "slow": via("delay=3000", {"connect": 1, "read": 0.5, "total": 0.5}),
         "cut-body": via("truncate-body"),
-        "cut-stream": via("truncate-stream=600"),
+        # Events 10 ms apart (the sandbox's latency / 10), so the first reaches the gateway before the cut.
+        "cut-stream": via("truncate-stream=600", **{"x-sandbox-latency-ms": "100"}),
         "limited-once": via("status=429:1;times=1"),
         "limited-once-date": via("status=429:date+2;times=1"),
         "limited": via("status=429:1"),
