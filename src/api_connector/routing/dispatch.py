@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -75,6 +75,9 @@ class PreparedCall:
     params: dict[str, str]
     body: bytes | None
     timeouts: Timeouts
+
+
+T = TypeVar("T")
 
 
 class DeadLetterSink(Protocol):
@@ -273,12 +276,7 @@ class Dispatcher:
                 raise _raw_failure(response.status, response.headers, response.body, instance.name)
             return response
 
-        try:
-            return await self.resilience.run(ctx, _single(instance), Needs(ctx.capability), once)
-        except UpstreamError as error:
-            payload = _raw_payload(instance, method, path, headers, body)
-            await self._dead_letter(ctx, "request", instance.name, payload, error)
-            raise
+        return await self._run_raw(ctx, instance, (method, path, headers, body), once)
 
     async def open_raw_stream(
         self,
@@ -301,10 +299,20 @@ class Dispatcher:
                 raise _raw_failure(upstream.status, upstream.headers, payload, instance.name)
             return upstream
 
+        return await self._run_raw(ctx, instance, (method, path, headers, body), once)
+
+    async def _run_raw(
+        self,
+        ctx: CallContext,
+        instance: ProviderInstance,
+        call: tuple[str, str, dict[str, str], bytes | None],
+        once: Callable[[Target], Awaitable[T]],
+    ) -> T:
+        """A generic call through the resilience wrapper; what failed everywhere goes to the dead letters."""
         try:
             return await self.resilience.run(ctx, _single(instance), Needs(ctx.capability), once)
         except UpstreamError as error:
-            payload = _raw_payload(instance, method, path, headers, body)
+            payload = _raw_payload(instance, *call)
             await self._dead_letter(ctx, "request", instance.name, payload, error)
             raise
 
