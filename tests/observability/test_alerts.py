@@ -146,10 +146,10 @@ async def test_replicas_sharing_redis_announce_each_incident_once() -> None:
         }
         up = {**down, "is_healthy": True, "consecutive_failures": 0, "score": 1.0}
         for manager in replicas:
-            manager.evaluate([down])
+            manager.evaluate([("*:p", down)])
         await _until(lambda: len(hooks.verified) >= 1)
         for manager in replicas:
-            manager.evaluate([up])
+            manager.evaluate([("*:p", up)])
         await _until(lambda: len(hooks.verified) >= 2)
         await asyncio.sleep(0.3)
         for manager in replicas:

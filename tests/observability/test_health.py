@@ -172,7 +172,63 @@ async def test_one_replica_at_a_time_runs_each_check_and_all_see_it() -> None:
         # "p" is checked about once per interval in all (the built-in sandbox has no health_check: not probed).
         assert 3 <= sent <= 6, sent
         for monitor in replicas:
-            report = monitor.registry.report("p")
+            report = monitor.registry.report("*:p")  # keyed by the instance's pool
             assert report["is_healthy"] and report["last_checked"] is not None
         for monitor in replicas:
             await monitor.close()
+
+
+async def test_same_named_instances_of_two_projects_have_their_own_health(tmp_path: Path) -> None:
+    """Project A's "shared" fails, project B's "shared" works: two entries, and only A routes around its own."""
+    config = {
+        "health": {"unhealthy_after": 2, "min_calls": 100},
+        "resilience": {"retry": {"max_retries": 0}, "breaker": {"enabled": False}},
+    }
+    with run_gateway(tmp_path, config) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.base_url, headers=gateway.headers()) as http:
+            org = (await http.post("/admin/organizations", json={"name": "o"})).json()["id"]
+            projects = []
+            for name, headers in (("a", {"x-sandbox-status": "503"}), ("b", {})):
+                project = (await http.post("/admin/projects", json={"organization_id": org, "name": name})).json()
+                scoped = {"x-project-id": project["id"]}
+                provider = {"name": "shared", "config": {"type": "sandbox", "headers": headers}}
+                assert (await http.post("/admin/providers", json=provider, headers=scoped)).status_code == 201
+                route = {"targets": [{"provider": "shared", "model": "m"}, {"provider": "sandbox", "model": "m"}]}
+                assert (await http.put("/admin/routes/chat", json=route, headers=scoped)).status_code == 201
+                projects.append(scoped)
+            a, b = projects
+            body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+            registry = gateway.services.metrics.registry
+
+            def served_by(provider: str) -> float:
+                labels = {"provider": provider, "model": "m", "capability": "chat", "outcome": "success"}
+                return registry.get_sample_value("api_connector_requests_total", labels) or 0.0
+
+            def failures() -> float:  # failed attempts on an instance named "shared", of either project
+                return sum(
+                    s.value
+                    for m in registry.collect()
+                    if m.name == "api_connector_upstream_failures"
+                    for s in m.samples
+                    if s.name.endswith("_total") and s.labels["provider"] == "shared"
+                )
+
+            for _ in range(2):  # A's "shared" fails twice (the sandbox serves): unhealthy
+                assert (await http.post("/v1/chat/completions", json=body, headers=a)).status_code == 200
+            assert failures() == 2
+
+            health_a = (await http.get("/admin/health", headers=a)).json()["data"]
+            health_b = (await http.get("/admin/health", headers=b)).json()["data"]
+            shared_a = [r for r in health_a if r["provider"] == "shared"]
+            shared_b = [r for r in health_b if r["provider"] == "shared"]
+            assert len(shared_a) == 1 and len(shared_b) == 1  # each project sees its own instance only
+            assert not shared_a[0]["is_healthy"] and shared_a[0]["consecutive_failures"] == 2
+            assert shared_b[0]["is_healthy"] and shared_b[0]["consecutive_failures"] == 0
+            assert (await http.get("/admin/health/shared", headers=b)).json()["is_healthy"] is True
+
+            before = served_by("sandbox")
+            assert (await http.post("/v1/chat/completions", json=body, headers=a)).status_code == 200
+            assert failures() == 2 and served_by("sandbox") == before + 1  # A no longer tries its "shared"
+            shared_before = served_by("shared")
+            assert (await http.post("/v1/chat/completions", json=body, headers=b)).status_code == 200
+            assert served_by("shared") == shared_before + 1  # B still routes to its own, healthy "shared"

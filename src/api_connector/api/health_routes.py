@@ -9,7 +9,7 @@ from aiohttp import web
 from api_connector.api.context import project_of
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES, Services
-from api_connector.errors import NotFound, ValidationFailed
+from api_connector.errors import NotFound, UnknownProvider, ValidationFailed
 from api_connector.observability.health_monitor import HealthMonitor
 from api_connector.observability.rollups import Rollups, parse_time_range
 
@@ -26,13 +26,14 @@ def rollups_of(services: Services) -> Rollups:
     return services.rollups
 
 
-def health_reports(services: Services, provider: str | None) -> list[dict[str, Any]]:
-    """Per provider: provider, is_healthy, response_time_ms, error_rate, last_checked, consecutive_failures,
-    score (shared by the HTTP handler and the embedded Connector)."""
+def health_reports(services: Services, project_id: str, provider: str | None) -> list[dict[str, Any]]:
+    """Per provider ``project_id`` can use (the file's and its own): provider, is_healthy, response_time_ms,
+    error_rate, last_checked, consecutive_failures, score (shared by the HTTP handler and the Connector)."""
     monitor = _monitor(services)
-    if provider is not None and provider not in {i.name for i in monitor.instances()}:
+    reports = monitor.reports(project_id, provider)
+    if provider is not None and not reports:
         raise NotFound(f"no provider named {provider!r}")
-    return monitor.reports(provider)
+    return reports
 
 
 _BREAKER_VALUES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
@@ -48,19 +49,24 @@ async def refresh_gauges(services: Services) -> None:
         for target, state in (await services.routing.resilience.breakers.states()).items():
             metrics.breaker_state.labels(target).set(_BREAKER_VALUES.get(str(state.get("state")), 0))
     if services.health is not None:
+        # Labels carry the instance name only (no project ids): same-named instances show the worst of them.
+        worst: dict[str, tuple[float, int]] = {}
         for report in services.health.reports():
-            metrics.health_score.labels(report["provider"]).set(report["score"])
-            metrics.provider_healthy.labels(report["provider"]).set(1 if report["is_healthy"] else 0)
+            score, healthy = worst.get(report["provider"], (1.0, 1))
+            worst[report["provider"]] = (min(score, report["score"]), min(healthy, int(report["is_healthy"])))
+        for provider, (score, healthy) in worst.items():
+            metrics.health_score.labels(provider).set(score)
+            metrics.provider_healthy.labels(provider).set(healthy)
 
 
 async def list_health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return json_response({"data": health_reports(services, request.query.get("provider"))})
+    return json_response({"data": health_reports(services, project_of(request), request.query.get("provider"))})
 
 
 async def provider_health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return json_response(health_reports(services, request.match_info["name"])[0])
+    return json_response(health_reports(services, project_of(request), request.match_info["name"])[0])
 
 
 async def check_now(request: web.Request) -> web.Response:
@@ -68,13 +74,16 @@ async def check_now(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     monitor = _monitor(services)
     name = request.match_info["name"]
-    health_reports(services, name)
-    instance = next(i for i in monitor.instances() if i.name == name)
+    project_id = project_of(request)
+    try:
+        instance = services.catalog.instance(project_id, name)
+    except UnknownProvider:
+        raise NotFound(f"no provider named {name!r}") from None
     interval = monitor.interval(instance)
     if interval is None:
         raise ValidationFailed(f"provider {name!r} declares no health probe or has checks disabled")
     await monitor.check(instance, interval)
-    return json_response(monitor.reports(name)[0])
+    return json_response(monitor.registry.report(instance.pool))
 
 
 async def list_alerts(request: web.Request) -> web.Response:

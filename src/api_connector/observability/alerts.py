@@ -72,7 +72,7 @@ class AlertManager:
             if secret:
                 redactor.add(secret)
             self._secrets.append(secret)
-        self._open: dict[str, dict[str, Any]] = {}  # provider -> the incident's alert
+        self._open: dict[str, dict[str, Any]] = {}  # instance pool key -> the incident's alert
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self.sent: list[dict[str, Any]] = []  # delivered alerts, newest last (admin view, tests)
@@ -90,26 +90,28 @@ class AlertManager:
             reasons.append(f"p95 latency {p95:.0f} ms")
         return reasons
 
-    def evaluate(self, reports: list[dict[str, Any]]) -> None:
-        """Open or close incidents from the latest reports; sends happen in the background."""
+    def evaluate(self, reports: list[tuple[str, dict[str, Any]]]) -> None:
+        """Open or close incidents from the latest (pool key, report) pairs; sends happen in the background."""
         if not self.config.webhooks:
             return
-        for report in reports:
-            provider = report["provider"]
+        for key, report in reports:
             reasons = self._reasons(report)
-            if reasons and provider not in self._open:
-                alert = self._alert("provider.unhealthy", report, reasons)
-                self._open[provider] = alert
+            if reasons and key not in self._open:
+                alert = self._alert("provider.unhealthy", key, report, reasons)
+                self._open[key] = alert
                 self._dispatch(alert)
-            elif not reasons and provider in self._open and report["is_healthy"]:
-                opened = self._open.pop(provider)
-                alert = self._alert("provider.recovered", report, [])
+            elif not reasons and key in self._open and report["is_healthy"]:
+                opened = self._open.pop(key)
+                alert = self._alert("provider.recovered", key, report, [])
                 alert["data"]["incident_id"] = opened["data"]["incident_id"]
                 self._dispatch(alert)
 
-    def _alert(self, kind: str, report: Mapping[str, Any], reasons: list[str]) -> dict[str, Any]:
+    def _alert(self, kind: str, key: str, report: Mapping[str, Any], reasons: list[str]) -> dict[str, Any]:
         fields = ("provider", "is_healthy", "error_rate", "consecutive_failures", "score", "last_checked")
         data = {name: report[name] for name in fields}
+        # A project's own instance may share its name with another project's: say whose it is.
+        project = key.partition(":")[0]
+        data["project_id"] = None if project in ("*", key) else project
         data["reasons"] = reasons
         data["incident_id"] = f"inc_{uuid.uuid4().hex[:16]}"
         if report.get("last_error"):
@@ -125,7 +127,8 @@ class AlertManager:
         """True when this replica is the one to announce (always without Redis)."""
         if self._redis is None:
             return True
-        key = f"{self._prefix}alert:open:{alert['data']['provider']}"
+        data = alert["data"]
+        key = f"{self._prefix}alert:open:{data['project_id'] or '*'}:{data['provider']}"
         if alert["type"] == "provider.unhealthy":
             return bool(await self._redis.set(key, alert["data"]["incident_id"], nx=True, ex=7 * 86400))
         return bool(await self._redis.delete(key))

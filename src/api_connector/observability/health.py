@@ -4,7 +4,11 @@ Passive health is a sliding window of fixed time slots; each slot keeps a call c
 and a small latency histogram, so booking a live call is O(1) (no list grows, nothing awaits) and the
 percentiles are read from the merged histograms when someone asks. Active health is the outcome of
 the provider's probe (``ProviderSpec.probe``), run by ``health_monitor``. The availability score
-(0..1) combines both; ``unhealthy`` is the live set of provider names the router moves to the back.
+(0..1) combines both; ``unhealthy`` is the live set of keys the router moves to the back.
+
+Everything is keyed by the instance's pool identity (``ProviderInstance.pool``: ``*:<name>`` for the
+configuration file's instances, ``<project id>:<name>`` for a project's own), so two projects that
+each add an instance of the same name never share a verdict; reports show the plain instance name.
 """
 
 from __future__ import annotations
@@ -107,9 +111,14 @@ def _percentile(histogram: list[int], q: float) -> float | None:
     return float(_BOUNDS_MS[-2])
 
 
+def provider_name(key: str) -> str:
+    """The instance name in a pool key (project ids never contain a colon; names may)."""
+    return key.partition(":")[2] if ":" in key else key
+
+
 @dataclass(slots=True)
 class ProviderHealth:
-    name: str
+    key: str  # the instance's pool identity
     window: SlidingWindow
     consecutive_failures: int = 0
     probe_ok: bool | None = None  # None: no probe has run yet
@@ -125,19 +134,19 @@ class HealthRegistry:
         self.config = config
         self._clock = clock
         self._states: dict[str, ProviderHealth] = {}
-        # Read by the router on every request: a plain set, kept current on each change.
+        # Read by the router on every request: a plain set of pool keys, kept current on each change.
         self.unhealthy: set[str] = set()
 
-    def state(self, name: str) -> ProviderHealth:
-        found = self._states.get(name)
+    def state(self, key: str) -> ProviderHealth:
+        found = self._states.get(key)
         if found is None:
-            found = self._states[name] = ProviderHealth(name, SlidingWindow(self.config.window))
+            found = self._states[key] = ProviderHealth(key, SlidingWindow(self.config.window))
         return found
 
     # -- writers ------------------------------------------------------------------------------
-    def record_live(self, name: str, ok: bool, seconds: float | None) -> None:
+    def record_live(self, key: str, ok: bool, seconds: float | None) -> None:
         """One live attempt's outcome: O(1), no I/O (the request path calls it)."""
-        state = self.state(name)
+        state = self.state(key)
         state.window.record(ok, seconds, self._clock())
         if ok:
             state.consecutive_failures = 0
@@ -146,10 +155,10 @@ class HealthRegistry:
         self._judge(state)
 
     def record_probe(
-        self, name: str, ok: bool, response_time_ms: float | None, checked: datetime, error: str | None = None
+        self, key: str, ok: bool, response_time_ms: float | None, checked: datetime, error: str | None = None
     ) -> None:
-        state = self.state(name)
-        was_unhealthy = name in self.unhealthy
+        state = self.state(key)
+        was_unhealthy = key in self.unhealthy
         state.probe_ok = ok
         state.response_time_ms = response_time_ms
         state.last_checked = checked
@@ -163,19 +172,19 @@ class HealthRegistry:
             state.consecutive_failures += 1
         self._judge(state)
 
-    def apply_shared(self, name: str, shared: dict[str, Any]) -> None:
+    def apply_shared(self, key: str, shared: dict[str, Any]) -> None:
         """A probe result another replica ran (from Redis)."""
         checked = datetime.fromisoformat(shared["last_checked"])
-        state = self.state(name)
+        state = self.state(key)
         if state.last_checked is not None and state.last_checked >= checked:
             return
-        self.record_probe(name, bool(shared["ok"]), shared.get("response_time_ms"), checked, shared.get("error"))
+        self.record_probe(key, bool(shared["ok"]), shared.get("response_time_ms"), checked, shared.get("error"))
         state.consecutive_failures = int(shared.get("consecutive_failures", state.consecutive_failures))
         self._judge(state)
 
-    def forget(self, name: str) -> None:
-        self._states.pop(name, None)
-        self.unhealthy.discard(name)
+    def forget(self, key: str) -> None:
+        self._states.pop(key, None)
+        self.unhealthy.discard(key)
 
     # -- readers ------------------------------------------------------------------------------
     def _healthy(self, state: ProviderHealth, calls: int, errors: int) -> bool:
@@ -185,9 +194,9 @@ class HealthRegistry:
 
     def _judge(self, state: ProviderHealth) -> None:
         if self._healthy(state, *state.window.counts(self._clock())):
-            self.unhealthy.discard(state.name)
+            self.unhealthy.discard(state.key)
         else:
-            self.unhealthy.add(state.name)
+            self.unhealthy.add(state.key)
 
     def score(self, state: ProviderHealth, passive: dict[str, Any]) -> float:
         """Availability 0..1: half the probe's verdict, half live success rate scaled down by slowness."""
@@ -205,18 +214,18 @@ class HealthRegistry:
             return 1.0
         return round(sum(parts) / len(parts), 4)
 
-    def report(self, name: str) -> dict[str, Any]:
-        state = self.state(name)
+    def report(self, key: str) -> dict[str, Any]:
+        state = self.state(key)
         passive = state.window.summary(self._clock())
         healthy = self._healthy(state, int(passive["calls"] or 0), int(passive["errors"] or 0))
         # Judged afresh on read: an error burst that has left the window no longer counts.
         if healthy:
-            self.unhealthy.discard(name)
+            self.unhealthy.discard(key)
         else:
-            self.unhealthy.add(name)
+            self.unhealthy.add(key)
         response_time = state.response_time_ms if state.response_time_ms is not None else passive["p50_ms"]
         return {
-            "provider": name,
+            "provider": provider_name(key),
             "is_healthy": healthy,
             "response_time_ms": response_time,
             "error_rate": passive["error_rate"],
@@ -227,7 +236,7 @@ class HealthRegistry:
             "last_error": state.last_error,
         }
 
-    def names(self) -> list[str]:
+    def pool_keys(self) -> list[str]:
         return sorted(self._states)
 
 

@@ -1,7 +1,7 @@
 """Active health checks: each provider's cheap probe on its interval, one replica at a time.
 
-With Redis, the replica that takes ``health:lock:<name>`` (SET NX with an expiry of one interval) runs
-the probe and publishes the result under ``health:result:<name>``; the others read that result when
+With Redis, the replica that takes ``health:lock:<pool>`` (SET NX with an expiry of one interval) runs
+the probe and publishes the result under ``health:result:<pool>``; the others read that result when
 the check is due, so every replica sees every check and the provider sees one probe per interval.
 Without Redis the process runs every check itself. After each round the alert manager looks at the
 reports (off the request path).
@@ -21,7 +21,7 @@ import orjson
 
 from api_connector.core.capabilities import Capability
 from api_connector.errors import ConnectorError
-from api_connector.observability.health import HealthRegistry, now_utc
+from api_connector.observability.health import HealthRegistry, now_utc, provider_name
 from api_connector.observability.logging import get_logger
 from api_connector.routing.catalog import Catalog, ProviderInstance, Target
 from api_connector.routing.dispatch import CallContext, Dispatcher
@@ -90,11 +90,14 @@ class HealthMonitor:
             await asyncio.sleep(_TICK)
 
     # -- one round ----------------------------------------------------------------------------
-    def instances(self) -> list[ProviderInstance]:
-        seen: dict[str, ProviderInstance] = {i.name: i for i in self.catalog.instances(None)}
-        for project_id in self.catalog.project_ids():
-            for instance in self.catalog.instances(project_id):
-                seen.setdefault(instance.name, instance)
+    def instances(self, project_id: str | None = None) -> list[ProviderInstance]:
+        """What ``project_id`` may see (the file's instances and its own); every project's when None."""
+        if project_id is not None:
+            return self.catalog.instances(project_id)
+        seen: dict[str, ProviderInstance] = {i.pool: i for i in self.catalog.instances(None)}
+        for project in self.catalog.project_ids():
+            for instance in self.catalog.instances(project):
+                seen.setdefault(instance.pool, instance)
         return list(seen.values())
 
     def interval(self, instance: ProviderInstance) -> float | None:
@@ -109,37 +112,38 @@ class HealthMonitor:
     async def tick(self) -> None:
         now = self._clock()
         for instance in self.instances():
+            key = instance.pool
             interval = self.interval(instance)
-            if interval is None or instance.name in self._running:
+            if interval is None or key in self._running:
                 continue
-            if self._due.get(instance.name, 0.0) > now:
+            if self._due.get(key, 0.0) > now:
                 continue
-            self._due[instance.name] = now + interval
+            self._due[key] = now + interval
             task = asyncio.create_task(self.check(instance, interval))
-            self._running[instance.name] = task
-            task.add_done_callback(functools.partial(self._finished, instance.name))
+            self._running[key] = task
+            task.add_done_callback(functools.partial(self._finished, key))
         if self.alerts is not None:
-            self.alerts.evaluate([self.registry.report(name) for name in self.registry.names()])
+            self.alerts.evaluate([(key, self.registry.report(key)) for key in self.registry.pool_keys()])
 
-    def _finished(self, name: str, _task: asyncio.Task[None]) -> None:
-        self._running.pop(name, None)
+    def _finished(self, key: str, _task: asyncio.Task[None]) -> None:
+        self._running.pop(key, None)
 
     async def check(self, instance: ProviderInstance, interval: float) -> None:
         """Run the probe if this replica holds the lock; otherwise take the published result."""
-        name = instance.name
+        key = instance.pool
         if self._redis is not None:
-            lock = f"{self._prefix}health:lock:{name}"
+            lock = f"{self._prefix}health:lock:{key}"
             held = await self._redis.set(lock, "1", nx=True, px=max(1, int(interval * 1000)))
             if not held:
-                raw = await self._redis.get(f"{self._prefix}health:result:{name}")
+                raw = await self._redis.get(f"{self._prefix}health:result:{key}")
                 if raw:
-                    self.registry.apply_shared(name, orjson.loads(raw))
+                    self.registry.apply_shared(key, orjson.loads(raw))
                 return
         ok, elapsed_ms, error = await self.probe(instance)
         checked = now_utc()
-        self.registry.record_probe(name, ok, elapsed_ms, checked, error)
+        self.registry.record_probe(key, ok, elapsed_ms, checked, error)
         if self._redis is not None:
-            state = self.registry.state(name)
+            state = self.registry.state(key)
             shared = {
                 "ok": ok,
                 "response_time_ms": elapsed_ms,
@@ -148,7 +152,7 @@ class HealthMonitor:
                 "consecutive_failures": state.consecutive_failures,
             }
             ttl = max(1, int(interval * 10))
-            await self._redis.set(f"{self._prefix}health:result:{name}", orjson.dumps(shared), ex=ttl)
+            await self._redis.set(f"{self._prefix}health:result:{key}", orjson.dumps(shared), ex=ttl)
 
     async def probe(self, instance: ProviderInstance) -> tuple[bool, float | None, str | None]:
         """The provider's declared probe with its own credential: (ok, milliseconds, why not)."""
@@ -191,9 +195,11 @@ class HealthMonitor:
             return True, elapsed, None
         return False, elapsed, f"probe answered HTTP {response.status}"
 
-    def reports(self, provider: str | None = None) -> list[dict[str, Any]]:
-        """Every known provider's report (or one), including providers not checked or called yet."""
-        names = {i.name for i in self.instances()} | set(self.registry.names())
-        if provider is not None:
-            names = {provider}
-        return [self.registry.report(name) for name in sorted(names)]
+    def reports(self, project_id: str | None = None, provider: str | None = None) -> list[dict[str, Any]]:
+        """The report of every instance ``project_id`` can use (or of the one named ``provider``),
+        including instances not checked or called yet; with no project, every instance's."""
+        keys = {i.pool for i in self.instances(project_id)}
+        if project_id is None:  # the operator's view: also instances removed since they were seen
+            keys.update(self.registry.pool_keys())
+        reports = [self.registry.report(k) for k in keys if provider is None or provider_name(k) == provider]
+        return sorted(reports, key=lambda r: r["provider"])

@@ -117,10 +117,10 @@ class Recorder:
             failed_seconds += seconds
             # A caller's fault (400, 404, ...) says nothing about the provider's health.
             provider_fault = step["retryable"] or step["code"] == "auth_failed"
-            health.record_live(step["provider"], not provider_fault, seconds)
+            health.record_live(step["pool"], not provider_fault, seconds)
         target = ctx.served_by
         if target is not None and error is None:
-            health.record_live(target.instance.name, True, max(0.0, ctx.upstream_seconds - failed_seconds))
+            health.record_live(target.instance.pool, True, max(0.0, ctx.upstream_seconds - failed_seconds))
 
     async def audit(
         self,

@@ -65,7 +65,7 @@ class Resilience:
         self._rng = rng
         self._clock = clock
         self._slow = config.breaker.slow_call_seconds
-        # Provider names the health monitor judges unhealthy (a live set it keeps current): tried last.
+        # Instance pool keys the health monitor judges unhealthy (a live set it keeps current): tried last.
         self.unhealthy: Collection[str] = frozenset()
 
     @classmethod
@@ -206,6 +206,7 @@ class Resilience:
         ctx.trace.append(
             {
                 "provider": target.instance.name,
+                "pool": target.instance.pool,  # which instance: same-named ones of two projects differ
                 "model": target.model,
                 "code": error.code,
                 "status": error.upstream_status,

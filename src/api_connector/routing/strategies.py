@@ -102,15 +102,15 @@ def order_targets(
     """The strategy's order, with targets whose provider is unhealthy moved behind the healthy ones.
 
     Unhealthy targets stay as a last resort (better a doubtful answer than none); ``unhealthy`` is the
-    health registry's live set of provider instance names, usually empty.
+    health registry's live set of instance pool keys (project-scoped), usually empty.
     """
     ordered = _candidates_in_order(route, needs, stats, rng)
     if not unhealthy or len(ordered) < 2:
         return ordered
-    healthy = [t for t in ordered if t.instance.name not in unhealthy]
+    healthy = [t for t in ordered if t.instance.pool not in unhealthy]
     if len(healthy) == len(ordered):
         return ordered
-    return healthy + [t for t in ordered if t.instance.name in unhealthy]
+    return healthy + [t for t in ordered if t.instance.pool in unhealthy]
 
 
 def _candidates_in_order(route: Route, needs: Needs, stats: TargetStats, rng: Callable[[], float]) -> list[Target]:

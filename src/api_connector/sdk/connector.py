@@ -149,7 +149,7 @@ class Connector:
     # -- health, providers, metrics -----------------------------------------------------------
     async def check_connection_health(self, provider: str | None = None) -> list[HealthStatus]:
         try:
-            reports = health_routes.health_reports(self.services, provider)
+            reports = health_routes.health_reports(self.services, self.services.default_project_id, provider)
         except ConnectorError as error:
             raise RequestFailed(ErrorInfo.from_json(envelope_error(error, self.services.redactor))) from None
         return [HealthStatus.from_json(report) for report in reports]
