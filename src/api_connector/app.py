@@ -139,7 +139,12 @@ def _build_health(
     alerts = None
     if config.alerts.webhooks:
         alerts = AlertManager(
-            config.alerts, redactor, environment(), redis=routing.redis, prefix=settings.redis_key_prefix
+            config.alerts,
+            redactor,
+            environment(),
+            redis=routing.redis,
+            prefix=settings.redis_key_prefix,
+            allow_private=settings.allow_private_upstreams,
         )
     return HealthMonitor(
         registry,

@@ -134,7 +134,7 @@ async def test_replicas_sharing_redis_announce_each_incident_once() -> None:
     async with _redis() as (redis, prefix), receiver() as (hooks, hook_url):
         hooks.refuse_first = False
         config = AlertsConfig.model_validate({"webhooks": [{"url": f"{hook_url}/hook", "secret": SECRET}]})
-        replicas = [AlertManager(config, Redactor(), redis=redis, prefix=prefix) for _ in range(3)]
+        replicas = [AlertManager(config, Redactor(), redis=redis, prefix=prefix, allow_private=True) for _ in range(3)]
         down = {
             "provider": "p",
             "is_healthy": False,
@@ -155,3 +155,50 @@ async def test_replicas_sharing_redis_announce_each_incident_once() -> None:
         for manager in replicas:
             await manager.close()
         assert [a["type"] for a in hooks.verified] == ["provider.unhealthy", "provider.recovered"]
+
+
+async def test_webhooks_the_ssrf_guard_refuses_are_never_contacted(tmp_path: Path) -> None:
+    """With private upstreams forbidden, a loopback webhook (a literal address or a name that resolves to
+    one) is refused and logged, while one the operator explicitly allowed is delivered."""
+    contacted: list[str] = []
+
+    async def anything(request: web.Request) -> web.Response:
+        contacted.append(request.path)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    config = {
+        "providers": {
+            "down": {"type": "sandbox", "headers": {"x-sandbox-status": "503"}, "health_check": {"interval": 0.1}}
+        },
+        "health": {"unhealthy_after": 2},
+        "alerts": {
+            "consecutive_failures": 2,
+            "retries": 1,
+            "backoff": 0.05,
+            "webhooks": [
+                {"url": f"http://127.0.0.1:{port}/literal-token-123"},
+                {"url": f"http://localhost:{port}/named-token-456"},
+                {"url": f"http://127.0.0.1:{port}/allowed", "allow_private": True},
+            ],
+        },
+    }
+    try:
+        with run_gateway(tmp_path, config, upstream_allow_private=False) as gateway:
+            await _until(lambda: "/allowed" in contacted)
+            await _until(lambda: sum("alert webhook refused" in line for line in gateway.logs.lines()) >= 2)
+            await asyncio.sleep(0.3)  # room for a (wrong) retry of the refused ones
+            refusals = [orjson.loads(line) for line in gateway.logs.lines() if "alert webhook refused" in line]
+    finally:
+        await runner.cleanup()
+    assert contacted == ["/allowed"]
+    by_host = {entry["webhook"]: entry["reason"] for entry in refusals}
+    assert "private and loopback addresses are not allowed" in by_host["http://127.0.0.1"]
+    assert "resolves only to forbidden addresses" in by_host["http://localhost"]
+    assert not any("token" in orjson.dumps(entry).decode() for entry in refusals)  # paths stay out of logs

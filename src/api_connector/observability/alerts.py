@@ -7,6 +7,13 @@ threshold; it produces one ``provider.unhealthy`` alert however long it lasts (n
 ``webhook-signature`` = ``v1,`` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), where the key is
 the base64 part of the ``whsec_...`` secret. Failed deliveries are retried with exponential backoff.
 ``format: slack`` sends a Slack incoming-webhook payload (``{"text": ...}``) instead.
+
+Deliveries go through the transport's SSRF guard, as a project's own providers do: a literal address
+in the URL is checked when the manager is built, and every address a host name resolves to when the
+connection is made. Link-local and metadata addresses are never reached; loopback and private ones
+only where the service allows them (``UPSTREAM_ALLOW_PRIVATE``) or the operator allows them for that
+webhook (``allow_private: true``). A refused webhook is logged (host only: webhook paths often hold
+tokens) and never contacted.
 """
 
 from __future__ import annotations
@@ -20,13 +27,16 @@ import time
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
+from api_connector.errors import ValidationFailed
 from api_connector.observability.logging import get_logger
 from api_connector.observability.redaction import Redactor
 from api_connector.observability.settings_model import AlertsConfig, WebhookConfig
+from api_connector.transport.guard import ForbiddenAddress, check_base_url, resolver_kwargs
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -40,6 +50,24 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def webhook_refusal(hook: WebhookConfig, allow_private: bool) -> str | None:
+    """Why the SSRF policy refuses ``hook``'s URL before any connection, or None."""
+    parts = urlsplit(hook.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "the URL must be http(s)://host/..."
+    try:
+        check_base_url(hook.url, allow_private or hook.allow_private)
+    except ValidationFailed as refused:
+        return refused.message.removeprefix("base_url: ")
+    return None
+
+
+def _host(url: str) -> str:
+    """Where a webhook points, for logs: scheme and host only (the path may carry a token)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}"
 
 
 def resolve_secret(value: str | None, environ: Mapping[str, str]) -> str | None:
@@ -60,8 +88,10 @@ class AlertManager:
         *,
         redis: Redis | None = None,
         prefix: str = "apc:",
+        allow_private: bool = False,
     ) -> None:
         self.config = config
+        self._allow_private = allow_private
         # With several replicas, each sees the incident; a Redis key decides which one announces it.
         self._redis = redis
         self._prefix = prefix
@@ -72,9 +102,14 @@ class AlertManager:
             if secret:
                 redactor.add(secret)
             self._secrets.append(secret)
+        self._refused: list[str | None] = [webhook_refusal(hook, allow_private) for hook in config.webhooks]
+        for hook, reason in zip(config.webhooks, self._refused, strict=True):
+            if reason is not None:
+                log.error("alert webhook refused: it will not be called", webhook=_host(hook.url), reason=reason)
         self._open: dict[str, dict[str, Any]] = {}  # instance pool key -> the incident's alert
         self._tasks: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
+        # One session per policy: private addresses allowed (for the webhooks the operator marked) or not.
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self.sent: list[dict[str, Any]] = []  # delivered alerts, newest last (admin view, tests)
 
     def _reasons(self, report: Mapping[str, Any]) -> list[str]:
@@ -144,7 +179,8 @@ class AlertManager:
         await asyncio.gather(
             *(
                 self._deliver(hook, secret, alert)
-                for hook, secret in zip(self.config.webhooks, self._secrets, strict=True)
+                for hook, secret, refused in zip(self.config.webhooks, self._secrets, self._refused, strict=True)
+                if refused is None
             )
         )
 
@@ -157,11 +193,20 @@ class AlertManager:
             return orjson.dumps({"text": f"{icon} {alert['type']}: {data['provider']} ({why})"})
         return orjson.dumps(alert)
 
+    def _session(self, hook: WebhookConfig) -> aiohttp.ClientSession:
+        allow = self._allow_private or hook.allow_private
+        session = self._sessions.get(allow)
+        if session is None:
+            # The guarded resolver drops every address the policy forbids, whatever DNS answers later.
+            connector = aiohttp.TCPConnector(**resolver_kwargs(True, allow))
+            timeout = aiohttp.ClientTimeout(total=self.config.timeout)
+            session = self._sessions[allow] = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        return session
+
     async def _deliver(self, hook: WebhookConfig, secret: str | None, alert: dict[str, Any]) -> None:
         body = self._payload(hook, alert)
         message_id = f"msg_{uuid.uuid4().hex}"
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout))
+        session = self._session(hook)
         delay = self.config.backoff
         for attempt in range(self.config.retries + 1):
             timestamp = int(time.time())
@@ -173,11 +218,16 @@ class AlertManager:
             if secret:
                 headers["webhook-signature"] = sign(secret, message_id, timestamp, body)
             try:
-                async with self._session.post(hook.url, data=body, headers=headers) as response:
+                async with session.post(hook.url, data=body, headers=headers) as response:
                     if response.status < 300:
                         self.sent.append(alert)
                         return
                     why = f"HTTP {response.status}"
+            except aiohttp.ClientConnectorDNSError as exc:
+                if isinstance(exc.os_error, ForbiddenAddress):  # the policy, not a hiccup: no retry
+                    log.error("alert webhook refused", webhook=_host(hook.url), reason=str(exc.os_error))
+                    return
+                why = type(exc).__name__
             except (aiohttp.ClientError, TimeoutError) as exc:
                 why = type(exc).__name__
             if attempt < self.config.retries:
@@ -189,6 +239,6 @@ class AlertManager:
         if self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 2)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()

@@ -31,6 +31,9 @@ class WebhookConfig(_Strict):
     # Standard Webhooks secret ("whsec_" + base64); a reference (env:NAME) is resolved at start-up.
     secret: SecretStr | None = None
     format: Literal["standard", "slack"] = "standard"
+    # The operator's explicit leave to reach loopback and private addresses even where the service
+    # refuses them to project providers (UPSTREAM_ALLOW_PRIVATE off); link-local and metadata never.
+    allow_private: bool = False
 
 
 class AlertsConfig(_Strict):
