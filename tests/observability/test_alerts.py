@@ -30,6 +30,11 @@ class Receiver:
         self.ids: list[str] = []
         self.slack: list[dict[str, Any]] = []
         self.refuse_first = True
+        self.paths: list[str] = []  # every other path called
+
+    async def anything(self, request: web.Request) -> web.Response:
+        self.paths.append(request.path)
+        return web.Response(status=204)
 
     async def standard(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -55,6 +60,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     app = web.Application()
     app.router.add_post("/hook", hooks.standard)
     app.router.add_post("/slack", hooks.slack_hook)
+    app.router.add_route("*", "/{tail:.*}", hooks.anything)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -160,44 +166,29 @@ async def test_replicas_sharing_redis_announce_each_incident_once() -> None:
 async def test_webhooks_the_ssrf_guard_refuses_are_never_contacted(tmp_path: Path) -> None:
     """With private upstreams forbidden, a loopback webhook (a literal address or a name that resolves to
     one) is refused and logged, while one the operator explicitly allowed is delivered."""
-    contacted: list[str] = []
-
-    async def anything(request: web.Request) -> web.Response:
-        contacted.append(request.path)
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", anything)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    config = {
-        "providers": {
-            "down": {"type": "sandbox", "headers": {"x-sandbox-status": "503"}, "health_check": {"interval": 0.1}}
-        },
-        "health": {"unhealthy_after": 2},
-        "alerts": {
-            "consecutive_failures": 2,
-            "retries": 1,
-            "backoff": 0.05,
-            "webhooks": [
-                {"url": f"http://127.0.0.1:{port}/literal-token-123"},
-                {"url": f"http://localhost:{port}/named-token-456"},
-                {"url": f"http://127.0.0.1:{port}/allowed", "allow_private": True},
-            ],
-        },
-    }
-    try:
+    async with receiver() as (hooks, hook_url):
+        config = {
+            "providers": {
+                "down": {"type": "sandbox", "headers": {"x-sandbox-status": "503"}, "health_check": {"interval": 0.1}}
+            },
+            "health": {"unhealthy_after": 2},
+            "alerts": {
+                "consecutive_failures": 2,
+                "retries": 1,
+                "backoff": 0.05,
+                "webhooks": [
+                    {"url": f"{hook_url}/literal-token-123"},
+                    {"url": f"{hook_url.replace('127.0.0.1', 'localhost')}/named-token-456"},
+                    {"url": f"{hook_url}/allowed", "allow_private": True},
+                ],
+            },
+        }
         with run_gateway(tmp_path, config, upstream_allow_private=False) as gateway:
-            await _until(lambda: "/allowed" in contacted)
+            await _until(lambda: "/allowed" in hooks.paths)
             await _until(lambda: sum("alert webhook refused" in line for line in gateway.logs.lines()) >= 2)
             await asyncio.sleep(0.3)  # room for a (wrong) retry of the refused ones
             refusals = [orjson.loads(line) for line in gateway.logs.lines() if "alert webhook refused" in line]
-    finally:
-        await runner.cleanup()
-    assert contacted == ["/allowed"]
+    assert hooks.paths == ["/allowed"]
     by_host = {entry["webhook"]: entry["reason"] for entry in refusals}
     assert "private and loopback addresses are not allowed" in by_host["http://127.0.0.1"]
     assert "resolves only to forbidden addresses" in by_host["http://localhost"]
