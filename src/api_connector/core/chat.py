@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Open(BaseModel):
@@ -96,20 +96,22 @@ class ChatRequest(_Open):
     user: str | None = None
 
     # The caller's JSON as parsed, kept so OpenAI-compatible upstreams get it without re-serialising
-    # the typed model (and with every field the gateway does not know about).
-    _raw: dict[str, Any] | None = PrivateAttr(default=None)
+    # the typed model (and with every field the gateway does not know about). A plain slot, not a
+    # pydantic private attribute: those are looked up through __getattr__ at several microseconds a read.
+    __slots__ = ("_caller_json",)
 
     @classmethod
     def from_json_obj(cls, raw: dict[str, Any]) -> ChatRequest:
         request = cls.model_validate(raw)
-        request._raw = raw
+        object.__setattr__(request, "_caller_json", raw)
         return request
 
     def wire_dict(self) -> dict[str, Any]:
         """A fresh top-level dict of the request as the caller sent it (nested values shared)."""
-        if self._raw is not None:
-            return dict(self._raw)
-        return self.model_dump(exclude_none=True)
+        try:
+            return dict(self._caller_json)
+        except AttributeError:  # built in code, not parsed from a caller's JSON
+            return self.model_dump(exclude_none=True)
 
     def dumps(self) -> bytes:
         return orjson.dumps(self.wire_dict())

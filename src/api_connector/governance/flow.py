@@ -118,7 +118,9 @@ async def governed_chat(
                 if key is not None and ttl:
                     await gov.cache.put(key, b"S" + orjson.dumps([p.decode() for p in capture.payloads]), ttl)
             return response
-        body, usage = await _chat_once(services, ctx, chat, started, gov)
+        # Only deterministic, opted-in or cacheable requests share a call: two sampled answers differ.
+        share = key is not None or chat.temperature == 0 or request.headers.get(COALESCE_HEADER) == "1"
+        body, usage = await _chat_once(services, ctx, chat, started, gov, share)
         actual = usage.total_tokens
         clean = services.redactor.scrub_body(body)
         if key is not None and ttl:
@@ -133,17 +135,21 @@ async def governed_chat(
 
 
 async def _chat_once(
-    services: Services, ctx: CallContext, chat: ChatRequest, started: float, gov: Governance
+    services: Services, ctx: CallContext, chat: ChatRequest, started: float, gov: Governance, share: bool
 ) -> tuple[bytes, Usage]:
-    """One upstream call, shared with identical requests in flight when deterministic or opted in."""
+    """One upstream call, shared with identical requests in flight when ``share`` (deterministic,
+    opted in or cacheable)."""
 
     async def call() -> tuple[bytes, Usage, Any]:
         result = await services.dispatcher.chat(ctx, chat)
         return result.body, result.usage, ctx.served_by
 
     try:
-        key = "chat:" + request_key(ctx.project_id, None, chat.wire_dict())
-        (body, usage, served_by), joined = await gov.coalescer.run(key, call)
+        if share:
+            key = "chat:" + request_key(ctx.project_id, None, chat.wire_dict())
+            (body, usage, served_by), joined = await gov.coalescer.run(key, call)
+        else:
+            (body, usage, served_by), joined = await call(), False
     except ConnectorError as error:
         await services.recorder.finish(ctx, started=started, error=error)
         raise

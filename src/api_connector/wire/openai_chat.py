@@ -33,13 +33,21 @@ class OpenAIUsage(_Lenient):
         return Usage(self.prompt_tokens, self.completion_tokens, cached or 0)
 
 
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def usage_from_json(value: object) -> Usage:
+    """An OpenAI ``usage`` object read leniently: absent or malformed counts are zero."""
+    if not isinstance(value, dict):
+        return Usage()
+    details = value.get("prompt_tokens_details")
+    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    return Usage(_count(value.get("prompt_tokens")), _count(value.get("completion_tokens")), cached)
+
+
 class _Choice(_Lenient):
     finish_reason: str | None = None
-
-
-class _Completion(_Lenient):
-    choices: list[_Choice] = []
-    usage: OpenAIUsage | None = None
 
 
 class _ErrorBody(_Lenient):
@@ -144,10 +152,19 @@ class OpenAIChatWire:
         return orjson.dumps(body)
 
     def decode_response(self, body: bytes, request: ChatRequest) -> ChatResult:
-        completion = _Completion.model_validate_json(body)
-        usage = completion.usage.to_usage() if completion.usage else Usage()
-        finish = completion.choices[0].finish_reason if completion.choices else None
-        return ChatResult(body=body, usage=usage, finish_reason=finish)
+        # The body is forwarded untouched; only the accounted parts are read, by hand: validating the
+        # whole completion (message text included) with pydantic costs several times more.
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ValueError("not JSON") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("not a JSON object")
+        choices = parsed.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+        finish = first.get("finish_reason")
+        usage = usage_from_json(parsed.get("usage"))
+        return ChatResult(body=body, usage=usage, finish_reason=finish if isinstance(finish, str) else None)
 
     def stream_translator(self, request: ChatRequest) -> OpenAIChatStream:
         return OpenAIChatStream(request)
