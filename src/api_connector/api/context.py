@@ -80,7 +80,7 @@ def call_context(
     services = request.app[SERVICES]
     principal: Principal = request[PRINCIPAL]
     prefixes = services.catalog.passthrough_prefixes
-    forward = {k.lower(): v for k, v in request.headers.items() if prefixes and k.lower().startswith(prefixes)}
+    forward = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith(prefixes)} if prefixes else {}
     if timeout is None and TIMEOUT_HEADER in request.headers:
         timeout = _header_number(request, TIMEOUT_HEADER, float, 0.001, 600)
     if retries is None and RETRIES_HEADER in request.headers:

@@ -109,7 +109,7 @@ class ChatRequest(_Open):
     def wire_dict(self) -> dict[str, Any]:
         """A fresh top-level dict of the request as the caller sent it (nested values shared)."""
         try:
-            return dict(self._caller_json)
+            return dict(self._caller_json)  # type: ignore[attr-defined]  # the slot, set by from_json_obj
         except AttributeError:  # built in code, not parsed from a caller's JSON
             return self.model_dump(exclude_none=True)
 

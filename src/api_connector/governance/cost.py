@@ -15,8 +15,21 @@ _MILLION = 1_000_000
 class CostModel:
     def __init__(self, overrides: dict[str, PriceOverride]) -> None:
         self._overrides = overrides
+        # Prices are looked up on every request and change only with the configuration: memoised.
+        self._memo: dict[tuple[str, str, Price | None], PriceOverride | None] = {}
 
     def price(self, base_url: str, model: str, configured: Price | None = None) -> PriceOverride | None:
+        key = (base_url, model, configured)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        found = self._lookup(base_url, model, configured)
+        if len(self._memo) < 4096:  # model names can come from callers: bounded
+            self._memo[key] = found
+        return found
+
+    def _lookup(self, base_url: str, model: str, configured: Price | None) -> PriceOverride | None:
         override = self._overrides.get(model)
         if override is not None:
             return override

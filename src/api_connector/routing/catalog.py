@@ -40,10 +40,14 @@ class ProviderInstance:
     models: tuple[str, ...] = ()
     project_id: str | None = None  # None: from the configuration file, visible to every project
     config: ProviderConfig | None = None
+    # Worked out once, read on every call: the connection pool's name (also the health and breaker
+    # identity) and the spec's headers with the instance's own over them.
+    pool: str = field(init=False, compare=False)
+    base_headers: dict[str, str] = field(init=False, compare=False, repr=False)
 
-    @property
-    def pool(self) -> str:
-        return f"{self.project_id or '*'}:{self.name}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pool", f"{self.project_id or '*'}:{self.name}")
+        object.__setattr__(self, "base_headers", {**self.spec.headers, **dict(self.headers)})
 
     @classmethod
     def from_config(cls, name: str, config: ProviderConfig, project_id: str | None = None) -> ProviderInstance:

@@ -201,11 +201,11 @@ class Dispatcher:
         """Headers from the spec and the instance, forwarded controls, then the credential last."""
         instance = target.instance
         spec = instance.spec
-        merged = dict(spec.headers)
-        merged.update(instance.headers)
-        for name, value in ctx.forward_headers.items():
-            if spec.passthrough_header_prefixes and name.startswith(spec.passthrough_header_prefixes):
-                merged[name] = value
+        merged = dict(instance.base_headers)
+        if ctx.forward_headers and spec.passthrough_header_prefixes:
+            for name, value in ctx.forward_headers.items():
+                if name.startswith(spec.passthrough_header_prefixes):
+                    merged[name] = value
         merged.update(headers)
         query = dict(params or {})
         credential = target.credential

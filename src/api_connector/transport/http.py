@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
-from multidict import CIMultiDict
+from multidict import CIMultiDictProxy
+from yarl import URL
 
 from api_connector.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
 from api_connector.transport.guard import ForbiddenAddress, resolver_kwargs
@@ -135,6 +136,9 @@ class Transport:
                 headers={"User-Agent": self._user_agent},
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
+                # One session serves every caller of a provider: cookies set for one must never reach
+                # another's request (and not parsing them is cheaper).
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._sessions[pool] = session
         return session
@@ -158,7 +162,7 @@ class Transport:
                 return UpstreamResponse(stream.status, stream.headers, await stream.read_all())
         try:
             async with self._session(pool).request(
-                method, url, headers=headers, data=body, params=params or None, timeout=_client_timeout(timeouts)
+                method, _url(url), headers=headers, data=body, params=params or None, timeout=_client_timeout(timeouts)
             ) as response:
                 payload = await response.read()
                 return UpstreamResponse(response.status, _headers(response), payload)
@@ -188,7 +192,7 @@ class Transport:
         try:
             async with asyncio.timeout(timeouts.total):
                 response = await session.request(
-                    method, url, headers=headers, data=body, params=params, timeout=timeout
+                    method, _url(url), headers=headers, data=body, params=params or None, timeout=timeout
                 )
         except Exception as exc:
             raise _translate(exc, "") from None
@@ -226,8 +230,14 @@ def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read)
 
 
-def _headers(response: aiohttp.ClientResponse) -> CIMultiDict[str]:
-    return CIMultiDict(response.headers)
+@functools.lru_cache(maxsize=4096)
+def _url(url: str) -> URL:
+    # Parsing a URL is a visible share of a call; the same few base URL + path pairs recur.
+    return URL(url)
+
+
+def _headers(response: aiohttp.ClientResponse) -> CIMultiDictProxy[str]:
+    return response.headers  # immutable, and outlives the released connection
 
 
 def _translate(exc: BaseException, when: str) -> UpstreamError:
