@@ -1,4 +1,4 @@
-"""The ``api-connector`` command line: serve, migrate, and manage gateway keys."""
+"""The ``api-connector`` command line: serve, migrate, and manage gateway keys (the other commands: cli_*.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from rich.table import Table
 
 from api_connector.cli_credentials import register as register_credential_commands
 from api_connector.cli_dlq import register as register_dlq_commands
+from api_connector.cli_health import register as register_health_commands
+from api_connector.cli_providers import register as register_provider_commands
 from api_connector.errors import ConfigError, ConnectorError
 from api_connector.settings import Settings, load_settings
 
@@ -25,6 +27,8 @@ keys_app = typer.Typer(help="Gateway keys: create, list, revoke.", no_args_is_he
 app.add_typer(keys_app, name="keys")
 register_credential_commands(app)
 register_dlq_commands(app)
+register_health_commands(app)
+register_provider_commands(app)
 console = Console(stderr=True)
 
 
