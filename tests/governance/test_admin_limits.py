@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from api_connector.api.openapi import openapi_document
 from tests.gateway import RunningGateway, run_gateway
 from tests.redis_space import REDIS_URL
 
@@ -138,3 +139,11 @@ def test_an_edit_reaches_another_replica_within_a_second(tmp_path: Path, redis_p
         else:
             raise AssertionError("replica b did not apply the new limit within 2 s")
         print(f"applied on the other replica after {time.monotonic() - started:.2f} s")
+
+
+def test_the_limit_operations_are_in_the_openapi_document() -> None:
+    paths = openapi_document(None)["paths"]  # type: ignore[arg-type]
+    assert set(paths["/admin/limits"]) == {"get", "post"}
+    assert set(paths["/admin/limits/{kind}/{subject_id}"]) == {"get", "put", "delete"}
+    put = paths["/admin/limits/{kind}/{subject_id}"]["put"]
+    assert "concurrent" in put["requestBody"]["content"]["application/json"]["schema"]["properties"]
