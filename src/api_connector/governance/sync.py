@@ -85,8 +85,8 @@ class SharedState:
         if shared:
             self._quota.merge({(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in shared})
         if version != self._version:
-            self._version = version
             await self._on_limits_changed()
+            self._version = version  # only once applied: a failed reload is tried again next poll
 
     async def _run(self) -> None:
         while True:

@@ -120,12 +120,11 @@ class Governance:
 
     async def account(self, project_id: str, key_id: str | None, target: Target, usage: Usage) -> float | None:
         """After a success: its cost in USD (None when unpriced), charged to the budgets."""
-        if usage.total_tokens and CURRENT.get() is None:
-            # Outside a scope nothing reserved tokens: charge the provider's minute with the real ones.
-            config = target.instance.config
-            if config is not None and config.rate_limit is not None and config.rate_limit.tokens_per_minute:
-                rules = self.limiter.provider_rules(_subject(target), config.rate_limit)
-                self._settle([(r, float(usage.total_tokens), "") for r in rules if r.tokens])
+        limits = target.instance.config.rate_limit if target.instance.config is not None else None
+        # Outside a scope nothing reserved tokens: charge the provider's minute with the real ones.
+        if limits is not None and limits.tokens_per_minute and usage.total_tokens and CURRENT.get() is None:
+            rules = self.limiter.provider_rules(_subject(target), limits)
+            self._settle([(r, float(usage.total_tokens), "") for r in rules if r.tokens])
         cost = self.costs.cost(target, usage)
         if cost:
             self.budgets.add(project_id, key_id, cost)
