@@ -89,7 +89,9 @@ def build_services(
     )
     recorder = Recorder(metrics, writer)
     # Governance shares the routing layer's Redis client (one pool per process).
-    governance = build_governance(settings, config, routing.redis if routing is not None else create_redis(settings))
+    governance = build_governance(
+        settings, config, routing.redis if routing is not None else create_redis(settings), database
+    )
     recorder.governance = governance
     dispatcher.governance = governance
     vault = build_vault(settings, database, recorder.audit, redactor, resolver, dispatcher, transport)
@@ -183,6 +185,9 @@ async def prepare_storage(services: Services, *, announce: TextIO | None = None)
             )
     if services.routing is not None:
         await load_project_routes(services.routing, services.catalog, services.tenancy)
+    if services.governance is not None:  # stored limits, budgets' spend, shared state between replicas
+        alerts = services.health.alerts if services.health is not None else None
+        await services.governance.start(services.usage_queries, alerts)
 
 
 async def _flush_last_used(services: Services) -> None:
@@ -242,6 +247,8 @@ async def shutdown(services: Services) -> None:
     """Flush everything still queued, then let go of connections. Safe to call once."""
     with contextlib.suppress(Exception):
         await services.authenticator.flush_last_used()
+    if services.governance is not None:  # first: its last settlements and alerts need Redis and webhooks
+        await services.governance.close()
     if services.health is not None:
         await services.health.close()
     if services.rollups is not None:

@@ -1,4 +1,4 @@
-"""The ``api-connector`` command line: serve, migrate, and manage gateway keys."""
+"""The ``api-connector`` command line: serve, migrate, and manage gateway keys (the other commands: cli_*.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
@@ -17,6 +20,8 @@ from rich.table import Table
 
 from api_connector.cli_credentials import register as register_credential_commands
 from api_connector.cli_dlq import register as register_dlq_commands
+from api_connector.cli_health import register as register_health_commands
+from api_connector.cli_providers import register as register_provider_commands
 from api_connector.errors import ConfigError, ConnectorError
 from api_connector.settings import Settings, load_settings
 
@@ -25,6 +30,8 @@ keys_app = typer.Typer(help="Gateway keys: create, list, revoke.", no_args_is_he
 app.add_typer(keys_app, name="keys")
 register_credential_commands(app)
 register_dlq_commands(app)
+register_health_commands(app)
+register_provider_commands(app)
 console = Console(stderr=True)
 
 
@@ -118,6 +125,11 @@ def serve(
     except ConnectorError as exc:
         console.print(f"[red]cannot start:[/red] {exc.message}")
         raise typer.Exit(1) from None
+    if settings.prometheus_multiproc_dir is not None:
+        from prometheus_client import multiprocess
+
+        # The start-up work ran here and set gauges; this process serves nothing, so they must not count.
+        multiprocess.mark_process_dead(os.getpid(), str(settings.prometheus_multiproc_dir))
     console.print(
         f"api-connector listening on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker{'s' if settings.workers > 1 else ''})"
@@ -130,12 +142,28 @@ def serve(
     procs = [context.Process(target=_run_worker, args=(settings,), daemon=False) for _ in range(settings.workers)]
     for proc in procs:
         proc.start()
+    running: dict[int, BaseProcess] = {proc.sentinel: proc for proc in procs}
     try:
-        for proc in procs:
-            proc.join()
+        _supervise(running, settings.prometheus_multiproc_dir)
     except KeyboardInterrupt:
-        for proc in procs:
-            proc.terminate()
+        for worker in running.values():
+            worker.terminate()
+        _supervise(running, settings.prometheus_multiproc_dir)
+
+
+def _supervise(running: dict[int, BaseProcess], metrics_dir: Path | None) -> None:
+    """Wait for the workers; as each one exits, drop its live gauges from the multiprocess directory, or a
+    scrape would go on showing a dead worker's queue depths and health (its counters stay: they count)."""
+    from prometheus_client import multiprocess
+
+    while running:
+        for sentinel in wait(list(running)):
+            proc = running.pop(cast(int, sentinel))  # wait() gives back the sentinels it was given
+            proc.join()
+            if metrics_dir is not None:
+                multiprocess.mark_process_dead(proc.pid, str(metrics_dir))
+            if proc.exitcode not in (0, -signal.SIGINT, -signal.SIGTERM):
+                console.print(f"[red]worker {proc.pid} exited with code {proc.exitcode}[/red]")
 
 
 @app.command()

@@ -38,7 +38,9 @@ class RateLimitConfig(_Strict):
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1)
     requests_per_hour: int | None = Field(None, ge=1)
-    # Concurrency towards a provider is the route target's limits.max_in_flight (routing), per process.
+    # Calls open at once with this credential across every replica (Redis leases; per process without
+    # Redis). A route target's limits.max_in_flight is the per-process limit of one target.
+    concurrent_requests: int | None = Field(None, ge=1)
 
 
 class HealthCheckConfig(_Strict):

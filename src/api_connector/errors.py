@@ -8,17 +8,21 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     ├── ConfigError                     (start-up: bad setting or configuration file)
     ├── RequestError                    caller faults, never retried
     │   ├── ValidationFailed            400 validation_error
-    │   │   └── InvalidJSON             400 invalid_json
+    │   │   ├── InvalidJSON             400 invalid_json
+    │   │   ├── InvalidLimit            400 invalid_limit (admin API: a limit without values or malformed)
+    │   │   └── LimitAboveCeiling       400 limit_above_ceiling (a project admin above the operator's limit)
     │   ├── PayloadTooLarge             413 payload_too_large
     │   ├── AuthenticationRequired      401 missing_api_key
     │   ├── InvalidAPIKey               401 invalid_api_key
     │   ├── PermissionDenied            403 permission_denied
+    │   │   └── LimitLocked             403 limit_locked (set by a global admin; project admins cannot loosen it)
     │   ├── NotFound                    404 not_found
     │   │   ├── RouteNotFound           404 route_not_found
     │   │   ├── UnknownModel            404 model_not_found
     │   │   └── UnknownProvider         404 provider_not_found
     │   ├── MethodNotAllowed            405 method_not_allowed
     │   ├── Conflict                    409 conflict
+    │   │   └── LimitExists             409 limit_exists (POST of a limit the subject already has; PUT replaces)
     │   ├── CapabilityUnsupported       400 capability_unsupported
     │   └── CredentialRejected          422 credential_rejected (the provider refused it)
     ├── StorageUnavailable              503 storage_unavailable (retryable)
@@ -93,6 +97,14 @@ class InvalidJSON(ValidationFailed):
     code = "invalid_json"
 
 
+class InvalidLimit(ValidationFailed):
+    code = "invalid_limit"
+
+
+class LimitAboveCeiling(ValidationFailed):
+    code = "limit_above_ceiling"
+
+
 class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
@@ -112,6 +124,10 @@ class PermissionDenied(RequestError):
     status = 403
     code = "permission_denied"
     openai_type = "permission_error"
+
+
+class LimitLocked(PermissionDenied):
+    code = "limit_locked"
 
 
 class NotFound(RequestError):
@@ -140,6 +156,10 @@ class UnknownProvider(NotFound):
 class Conflict(RequestError):
     status = 409
     code = "conflict"
+
+
+class LimitExists(Conflict):
+    code = "limit_exists"
 
 
 class CapabilityUnsupported(RequestError):

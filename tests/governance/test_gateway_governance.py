@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.gateway import RunningGateway, run_gateway
-from tests.governance.upstream import fake_upstream
+from tests.governance.upstream import fake_upstream, two_provider_route
 
 CHAT = {"model": "up/custom-1", "messages": [{"role": "user", "content": "hi there"}]}
 
@@ -177,21 +177,7 @@ def test_budget_hard_stop_before_the_call(tmp_path: Path) -> None:
 def test_quota_headers_steer_away_before_429(tmp_path: Path) -> None:
     low = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "30s"}
     with fake_upstream(headers=low) as first, fake_upstream() as second:
-        config = {
-            "providers": {
-                "a": {"type": "openai_compatible", "base_url": first.base_url},
-                "b": {"type": "openai_compatible", "base_url": second.base_url},
-            },
-            "routes": {
-                "r": {
-                    "strategy": "priority",
-                    "targets": [
-                        {"provider": "a", "model": "m", "priority": 0},
-                        {"provider": "b", "model": "m", "priority": 1},
-                    ],
-                }
-            },
-        }
+        config = two_provider_route(first, second)
         with run_gateway(tmp_path, config) as gateway:
             body = {"model": "r", "messages": [{"role": "user", "content": "x"}]}
             assert post(gateway, "/v1/chat/completions", body).status_code == 200

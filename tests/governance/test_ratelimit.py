@@ -3,12 +3,14 @@ equal to the memory one, and the documented behaviour when Redis is unreachable.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from redis.asyncio import Redis
 
 from api_connector.errors import LimiterUnavailable, LimitExceeded
-from api_connector.governance.limiter import CallerLimiter
-from api_connector.governance.ratelimit import MemoryLimitStore, Rule, rules_for
+from api_connector.governance.limiter import CallerLimiter, settle
+from api_connector.governance.ratelimit import BudgetGate, MemoryLimitStore, Rule, rules_for
 from api_connector.governance.ratelimit_redis import RedisLimitStore
 from api_connector.governance.settings_model import LimitsConfig, LimitSpec
 from tests.redis_space import redis_space
@@ -53,7 +55,7 @@ async def test_tokens_are_reserved_then_settled_with_real_usage() -> None:
         await limiter.admit("k", "p", 200)
     assert refused.value.headers["x-ratelimit-remaining-tokens"] == "0"
     assert refused.value.retry_after and refused.value.retry_after > 0
-    await reservation.finish(100)  # the call used far less than reserved: the rest comes back
+    await settle(limiter.store, reservation.settlement(100))  # far less used than reserved: the rest comes back
     assert await limiter.admit("k", "p", 800) is not None
 
 
@@ -64,7 +66,7 @@ async def test_concurrency_is_given_back_when_a_request_ends() -> None:
     assert first and second
     with pytest.raises(LimitExceeded):
         await limiter.admit("k", "p", 0)
-    await first.finish(None)
+    await settle(limiter.store, first.settlement(None))
     assert await limiter.admit("k", "p", 0) is not None
 
 
@@ -78,18 +80,48 @@ async def test_redis_script_agrees_with_memory() -> None:
     async with redis_space() as (client, prefix):
         store = RedisLimitStore(client, prefix)
         rules = rules_for("key:r", LimitSpec(requests_per_minute=600, concurrent=5), 0.01)
-        verdicts = [await store.acquire(rules, [1.0, 1.0]) for _ in range(5)]
+        verdicts = [await store.acquire(rules, [1.0, 1.0], f"h{i}") for i in range(5)]
         assert all(v.allowed for v in verdicts)
         assert [v.remaining for v in verdicts][-1] == [1, 0]  # one more of the burst of 6; no concurrency
-        refused = await store.acquire(rules, [1.0, 1.0])
+        refused = await store.acquire(rules, [1.0, 1.0], "h5")
         assert not refused.allowed and refused.retry_after_ms > 0
         # Refused by concurrency: the rate's state did not move either (all or nothing).
-        await store.settle([rules[1]], [-1])
-        assert (await store.acquire(rules, [1.0, 1.0])).allowed
+        await store.settle([rules[1]], [-1], ["h0"])
+        assert (await store.acquire(rules, [1.0, 1.0], "h6")).allowed
         assert not (await store.acquire(rules[:1], [1.0])).allowed
-        await store.settle([rules[1]], [-5])
-        await store.settle([rules[1]], [-5])
-        assert int(await client.get(prefix + "rl:key:r:conc") or 0) == 0
+        for holder in ("h1", "h2", "h3", "h4", "h6", "h6"):  # a second release of one slot is harmless
+            await store.settle([rules[1]], [-1], [holder])
+        assert await client.zcard(prefix + "rl:key:r:conc") == 0
+
+
+async def test_a_dead_replicas_slots_expire_and_live_ones_are_renewed() -> None:
+    async with redis_space() as (client, prefix):
+        rule = Rule("provider:p#cred:conc", "c", 2, tolerance_ms=300.0)  # a 0.3 s lease
+        alive, dead = RedisLimitStore(client, prefix), RedisLimitStore(client, prefix)
+        assert (await alive.acquire([rule], [1.0], "alive")).allowed
+        assert (await dead.acquire([rule], [1.0], "dead")).allowed
+        assert not (await alive.acquire([rule], [1.0], "third")).allowed
+        # "dead" never renews nor releases; "alive" renews (its lease is the default 30 s from now on).
+        await alive.renew()
+        await asyncio.sleep(0.4)
+        assert (await alive.acquire([rule], [1.0], "third")).allowed  # the dead holder's slot came free
+        assert not (await alive.acquire([rule], [1.0], "fourth")).allowed  # the renewed one did not
+
+
+async def test_budget_gates_refuse_in_the_same_script_and_nothing_moves() -> None:
+    async with redis_space() as (client, prefix):
+        store = RedisLimitStore(client, prefix)
+        rules = rules_for("key:b", LimitSpec(requests_per_minute=60), 0.05)  # three at once
+        gate = BudgetGate(prefix + "budget:project:p:2024-01", 1.0, 0.0, "the project's budget")
+        assert (await store.acquire(rules, [1.0], "", [gate])).allowed
+        await client.set(prefix + "budget:project:p:2024-01", "1.5")
+        refused = await store.acquire(rules, [1.0], "", [gate])
+        assert not refused.allowed and refused.budget == 0
+        # The refusal by budget consumed no request: two more fit, then none.
+        assert [(await store.acquire(rules, [1.0])).allowed for _ in range(3)] == [True, True, False]
+        memory = MemoryLimitStore(Clock())
+        assert (await memory.acquire((), (), "", [BudgetGate("k", 1.0, 0.99, "b")])).allowed
+        assert (await memory.acquire((), (), "", [BudgetGate("k", 1.0, 1.0, "b")])).budget == 0
 
 
 async def test_redis_unreachable_fails_closed_when_so_configured() -> None:

@@ -1,5 +1,6 @@
-"""A small OpenAI-compatible upstream for governance tests: counts calls, answers after a delay, and
-can add headers (rate-limit headers for quota steering) or fail with a status."""
+"""A small OpenAI-compatible upstream for governance tests: counts calls (and how many were open at
+once), answers after a delay, can add headers (rate-limit headers for quota steering) or fail with a
+status; ``/hook`` receives alert webhooks."""
 
 from __future__ import annotations
 
@@ -20,11 +21,19 @@ class FakeUpstream:
     delay: float = 0.0
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    in_flight: int = 0
+    most_in_flight: int = 0
+    hooks: list[dict[str, Any]] = field(default_factory=list)  # alert webhooks received on /hook
 
     async def chat(self, request: web.Request) -> web.Response:
         self.calls += 1
         body: dict[str, Any] = await request.json()
-        await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         if self.status >= 400:
             error = {"error": {"message": "upstream failed", "type": "server_error", "code": None}}
             return web.json_response(error, status=self.status, headers=self.headers)
@@ -41,6 +50,10 @@ class FakeUpstream:
         }
         return web.json_response(answer, headers=self.headers)
 
+    async def hook(self, request: web.Request) -> web.Response:
+        self.hooks.append(await request.json())
+        return web.Response(status=204)
+
 
 @contextmanager
 def fake_upstream(**kwargs: Any) -> Iterator[FakeUpstream]:
@@ -54,6 +67,7 @@ def fake_upstream(**kwargs: Any) -> Iterator[FakeUpstream]:
         async def main() -> None:
             app = web.Application()
             app.router.add_post("/v1/chat/completions", upstream.chat)
+            app.router.add_post("/hook", upstream.hook)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -77,3 +91,24 @@ def fake_upstream(**kwargs: Any) -> Iterator[FakeUpstream]:
     finally:
         holder["loop"].call_soon_threadsafe(holder["stop"].set)
         thread.join(10)
+
+
+def two_provider_route(
+    first: FakeUpstream, second: FakeUpstream, rate_limit: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Providers "a" (with ``rate_limit``) and "b", and route "r" that prefers "a" and fails over to "b"."""
+    a: dict[str, Any] = {"type": "openai_compatible", "base_url": first.base_url}
+    if rate_limit is not None:
+        a["rate_limit"] = rate_limit
+    return {
+        "providers": {"a": a, "b": {"type": "openai_compatible", "base_url": second.base_url}},
+        "routes": {
+            "r": {
+                "strategy": "priority",
+                "targets": [
+                    {"provider": "a", "model": "m", "priority": 0},
+                    {"provider": "b", "model": "m", "priority": 1},
+                ],
+            }
+        },
+    }

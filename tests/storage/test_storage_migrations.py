@@ -27,7 +27,7 @@ TABLES = {
     "routes",
     "dead_letters",
 }
-HEAD = "0004_usage_rollups"
+HEAD = "0006_hourly_rollups"
 
 
 async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:

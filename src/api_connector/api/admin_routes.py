@@ -18,7 +18,7 @@ from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
 from api_connector.config import ProviderConfig, parse_config
-from api_connector.errors import PermissionDenied, ValidationFailed
+from api_connector.errors import ConfigError, PermissionDenied, ValidationFailed
 from api_connector.transport.guard import check_base_url
 
 
@@ -167,7 +167,10 @@ async def _reload_project_providers(services: Services, project_id: str) -> None
 
 
 def _validated(name: str, config: dict[str, Any]) -> ProviderConfig:
-    return parse_config({"providers": {name: config}}, source="provider").providers[name]
+    try:
+        return parse_config({"providers": {name: config}}, source="provider").providers[name]
+    except ConfigError as invalid:  # the caller's configuration, not the service's: a 400
+        raise ValidationFailed(invalid.message.removeprefix("provider: "), param="config") from None
 
 
 def provider_entries(services: Services, project_id: str) -> list[dict[str, Any]]:

@@ -86,7 +86,7 @@ def call_context(
     if retries is None and RETRIES_HEADER in request.headers:
         retries = int(_header_number(request, RETRIES_HEADER, int, 0, 10))
     deadline = request[STARTED] + timeout if timeout else None
-    return CallContext(
+    ctx = CallContext(
         request_id=request[REQUEST_ID],
         project_id=project_of(request),
         key_id=principal.key_id,
@@ -95,6 +95,10 @@ def call_context(
         deadline=deadline,
         retries=services.catalog.config.resilience.retry.max_retries if retries is None else retries,
     )
+    tracing = services.recorder.tracing
+    if tracing is not None:  # off by default: then nothing at all is done for traces
+        tracing.begin(ctx, request.headers, started=request[STARTED])
+    return ctx
 
 
 def _header_number(request: web.Request, name: str, kind: type[float] | type[int], low: float, high: float) -> float:

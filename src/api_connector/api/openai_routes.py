@@ -79,6 +79,8 @@ async def _stream_chat(
         await services.recorder.finish(ctx, started=started, error=error)
         raise
     response = web.StreamResponse(headers={**_SSE_HEADERS, "x-request-id": request[REQUEST_ID]})
+    if tap is not None:
+        response.headers.update(tap.headers)  # the caller's x-ratelimit-*, before the first byte
     failure: ConnectorError | None = None
     try:
         await response.prepare(request)

@@ -190,7 +190,7 @@ async def execute(
         await services.recorder.finish(ctx, started=started, error=error)
         raise
     upstream = outcome.upstream
-    await services.recorder.finish(ctx, started=started)
+    await services.recorder.finish(ctx, started=started, cached=outcome.cached, coalesced=outcome.coalesced)
     data = _decode(services.redactor.scrub_body(upstream.body), upstream.headers.get("content-type", ""))
     return {
         "success": True,
@@ -220,8 +220,9 @@ async def _generic_stream(
     headers: dict[str, str],
     body: bytes | None,
 ) -> web.StreamResponse:
-    async with limited(services, ctx):  # caller limits and budgets hold for the whole stream
-        return await _stream_upstream(request, services, ctx, instance, generic, headers, body)
+    async with limited(services, ctx) as scope:  # caller limits and budgets hold for the whole stream
+        limits = scope.headers if scope is not None else None
+        return await _stream_upstream(request, services, ctx, instance, generic, headers, body, limits)
 
 
 async def _stream_upstream(
@@ -232,6 +233,7 @@ async def _stream_upstream(
     generic: GenericRequest,
     headers: dict[str, str],
     body: bytes | None,
+    limits: dict[str, str] | None = None,  # the caller's x-ratelimit-*, sent before the first byte
 ) -> web.StreamResponse:
     started = request[STARTED]
     try:
@@ -247,6 +249,7 @@ async def _stream_upstream(
             "Content-Type": upstream.headers.get("content-type", "application/octet-stream"),
             "x-request-id": ctx.request_id,
             "x-provider": instance.name,
+            **(limits or {}),
         },
     )
     failure: ConnectorError | None = None

@@ -11,10 +11,12 @@ import fnmatch
 import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
+
+from api_connector.core.usage import Usage
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -26,6 +28,37 @@ def request_key(project_id: str, cache_key: str | None, canonical: Any) -> str:
         return f"{project_id}:k:{cache_key}"
     digest = hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return f"{project_id}:h:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    """One cached answer and who first gave it (so a hit is recorded under that provider and model).
+
+    ``kind`` is ``J`` (a whole JSON body), ``S`` (a stream's payloads, a JSON list) or ``R`` (a generic
+    response: status, content type, body)."""
+
+    kind: bytes
+    body: bytes
+    provider: str | None = None
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+
+    def encode(self) -> bytes:
+        u = self.usage
+        meta = orjson.dumps(
+            {"p": self.provider, "m": self.model, "u": [u.prompt_tokens, u.completion_tokens, u.cached_tokens]}
+        )
+        return b"V" + meta + b"\n" + self.kind + self.body
+
+    @classmethod
+    def decode(cls, raw: bytes) -> CachedAnswer:
+        if raw[:1] == b"V":
+            meta_raw, _, rest = raw[1:].partition(b"\n")
+            meta = orjson.loads(meta_raw)
+            return cls(rest[:1], rest[1:], meta["p"], meta["m"], Usage(*meta["u"]))
+        if raw[:1] == b"{":  # a generic response written before entries said who gave them
+            return cls(b"R", raw)
+        return cls(raw[:1], raw[1:])
 
 
 @dataclass(slots=True)

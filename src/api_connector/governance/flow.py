@@ -3,15 +3,20 @@ cache lookup, coalescing of identical requests in flight, cache fill, settlement
 
 The HTTP handlers call in here only when something is asked for (limits or budgets configured, a
 cache TTL, a deterministic or opted-in request), so the default path neither hashes bodies nor awaits.
+
+Usage records: a cache hit is recorded under the provider and model that first gave the answer, with
+its tokens, ``cached`` and cost 0; a request that joined another's upstream call (coalesced) is
+recorded with the leader's tokens, ``coalesced`` and cost 0, so that cost is counted once (on the
+leader's row) while every caller's row says how many tokens it was served.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -20,16 +25,16 @@ from api_connector.api.render import raw_json_response
 from api_connector.core.chat import ChatRequest
 from api_connector.core.usage import Usage
 from api_connector.errors import ConnectorError, ValidationFailed
-from api_connector.governance.cache import request_key
+from api_connector.governance.cache import CachedAnswer, request_key
 from api_connector.governance.cost import estimate_tokens
-from api_connector.governance.limiter import Reservation
+from api_connector.routing.catalog import Target
 from api_connector.routing.dispatch import CallContext
 from api_connector.transport.http import UpstreamResponse
 from api_connector.wire.sse import DONE_FRAME, frame
 
 if TYPE_CHECKING:
     from api_connector.api.services import Services
-    from api_connector.governance.wiring import Governance
+    from api_connector.governance.wiring import Governance, Scope
     from api_connector.routing.catalog import ProviderInstance
 
 CACHE_TTL_HEADER = "x-cache-ttl"  # seconds: cache this chat completion (and answer from the cache)
@@ -38,8 +43,16 @@ COALESCE_HEADER = "x-coalesce"  # "1": share one upstream call with identical re
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _DEFAULT_KEYED_TTL = 300
 
-# A stream handler that reports each batch of payloads, then (None, usage) once it ended cleanly.
-Tap = Callable[[list[bytes] | None, Usage | None], None]
+
+class Tap(Protocol):
+    """What a stream handler reports: each batch of payloads, then (None, usage) once it ended cleanly.
+    ``headers`` go on the stream's response before its first byte (the caller's x-ratelimit-*)."""
+
+    headers: Mapping[str, str]
+
+    def __call__(self, payloads: list[bytes] | None, usage: Usage | None) -> None: ...
+
+
 StreamHandler = Callable[[CallContext, ChatRequest, Tap], Awaitable[web.StreamResponse]]
 
 
@@ -78,6 +91,7 @@ def _ttl(request: web.Request, gov: Governance) -> int | None:
 
 @dataclass(slots=True)
 class _Capture:
+    headers: Mapping[str, str]
     payloads: list[bytes] = field(default_factory=list)
     usage: Usage | None = None
     complete: bool = False
@@ -87,6 +101,21 @@ class _Capture:
             self.complete, self.usage = True, usage
         else:
             self.payloads.extend(payloads)
+
+
+def _answer(kind: bytes, body: bytes, target: Target | None, usage: Usage) -> bytes:
+    provider, model = (target.instance.name, target.model) if target is not None else (None, "")
+    return CachedAnswer(kind, body, provider, model, usage).encode()
+
+
+def _origin(services: Services, ctx: CallContext, answer: CachedAnswer) -> Target | None:
+    """The target that first gave a cached answer, if this project can still address it."""
+    if answer.provider is None:
+        return None
+    try:
+        return services.catalog.resolve(ctx.project_id, f"{answer.provider}/{answer.model}").targets[0]
+    except (ConnectorError, IndexError):
+        return None
 
 
 async def governed_chat(
@@ -99,53 +128,49 @@ async def governed_chat(
 ) -> web.StreamResponse:
     gov = services.governance
     assert gov is not None
-    reservation = await gov.admit(ctx.project_id, ctx.key_id, lambda: _estimate(chat)) if gov.gates else None
-    capture = _Capture()
-    actual: int | None = None
-    try:
+    async with gov.scope(ctx.project_id, ctx.key_id, lambda: _estimate(chat)) as scope:
         ttl = _ttl(request, gov)
         key = request_key(ctx.project_id, request.headers.get(CACHE_KEY_HEADER), chat.wire_dict()) if ttl else None
         if key is not None:
             hit = await gov.cache.get(key)
             if hit is not None:
-                actual = 0
-                await services.recorder.finish(ctx, started=started, usage=Usage())
-                return await _replay(request, hit, reservation)
+                answer = CachedAnswer.decode(hit)
+                scope.actual_tokens = 0
+                ctx.served_by = _origin(services, ctx, answer)
+                await services.recorder.finish(ctx, started=started, usage=answer.usage, cached=True)
+                return await _replay(request, answer, scope.headers)
         if chat.stream:
+            capture = _Capture(scope.headers)
             response = await stream_handler(ctx, chat, capture)
             if capture.complete:
-                actual = capture.usage.total_tokens if capture.usage else None
+                usage = capture.usage or Usage()
+                scope.actual_tokens = capture.usage.total_tokens if capture.usage else None
                 if key is not None and ttl:
-                    await gov.cache.put(key, b"S" + orjson.dumps([p.decode() for p in capture.payloads]), ttl)
+                    payloads = orjson.dumps([p.decode() for p in capture.payloads])
+                    await gov.cache.put(key, _answer(b"S", payloads, ctx.served_by, usage), ttl)
             return response
-        # Only deterministic, opted-in or cacheable requests share a call: two sampled answers differ.
-        share = key is not None or chat.temperature == 0 or request.headers.get(COALESCE_HEADER) == "1"
-        body, usage = await _chat_once(services, ctx, chat, started, gov, share)
-        actual = usage.total_tokens
+        coalesce = chat.temperature == 0 or request.headers.get(COALESCE_HEADER) == "1"
+        body, usage = await _chat_once(services, ctx, chat, started, gov, coalesce)
+        scope.actual_tokens = usage.total_tokens
         clean = services.redactor.scrub_body(body)
         if key is not None and ttl:
-            await gov.cache.put(key, b"J" + clean, ttl)
+            await gov.cache.put(key, _answer(b"J", clean, ctx.served_by, usage), ttl)
         response = raw_json_response(clean)
-        if reservation is not None:
-            response.headers.update(reservation.headers)
+        response.headers.update(scope.headers)
         return response
-    finally:
-        if reservation is not None:
-            await reservation.finish(actual)
 
 
 async def _chat_once(
-    services: Services, ctx: CallContext, chat: ChatRequest, started: float, gov: Governance, share: bool
+    services: Services, ctx: CallContext, chat: ChatRequest, started: float, gov: Governance, coalesce: bool
 ) -> tuple[bytes, Usage]:
-    """One upstream call, shared with identical requests in flight when ``share`` (deterministic,
-    opted in or cacheable)."""
+    """One upstream call, shared with identical requests in flight when deterministic or opted in."""
 
     async def call() -> tuple[bytes, Usage, Any]:
         result = await services.dispatcher.chat(ctx, chat)
         return result.body, result.usage, ctx.served_by
 
     try:
-        if share:
+        if coalesce:
             key = "chat:" + request_key(ctx.project_id, None, chat.wire_dict())
             (body, usage, served_by), joined = await gov.coalescer.run(key, call)
         else:
@@ -153,43 +178,43 @@ async def _chat_once(
     except ConnectorError as error:
         await services.recorder.finish(ctx, started=started, error=error)
         raise
-    # A request that joined another's call used no tokens of its own: recorded, but not charged twice.
     if joined:
         ctx.served_by = served_by
-    await services.recorder.finish(ctx, started=started, usage=Usage() if joined else usage)
+    await services.recorder.finish(ctx, started=started, usage=usage, coalesced=joined)
     return body, usage
 
 
-async def _replay(request: web.Request, entry: bytes, reservation: Reservation | None) -> web.StreamResponse:
-    headers = {"x-cache": "hit", **(reservation.headers if reservation else {})}
-    if entry[:1] == b"J":
-        response = raw_json_response(entry[1:])
+async def _replay(request: web.Request, answer: CachedAnswer, limits: Mapping[str, str]) -> web.StreamResponse:
+    headers = {"x-cache": "hit", **limits}
+    if answer.kind == b"J":
+        response = raw_json_response(answer.body)
         response.headers.update(headers)
         return response
     # A cached stream is answered as a stream, the same events in the same order.
     stream = web.StreamResponse(headers={**_SSE_HEADERS, **headers})
     await stream.prepare(request)
-    payloads = orjson.loads(entry[1:])
+    payloads = orjson.loads(answer.body)
     await stream.write(b"".join(frame(p.encode()) for p in payloads) + DONE_FRAME)
     return stream
 
 
 @contextlib.asynccontextmanager
-async def limited(services: Services, ctx: CallContext) -> AsyncIterator[Reservation | None]:
-    """Limits and budgets around a call whose tokens are unknown (generic requests)."""
+async def limited(services: Services, ctx: CallContext) -> AsyncIterator[Scope | None]:
+    """Limits and budgets around a call whose tokens are unknown (generic requests); the scope's
+    ``headers`` are the caller's x-ratelimit-* for the answer."""
     gov = services.governance
-    reservation = await gov.admit(ctx.project_id, ctx.key_id) if gov is not None and gov.gates else None
-    try:
-        yield reservation
-    finally:
-        if reservation is not None:
-            await reservation.finish(None)
+    if gov is None or not gov.gates:
+        yield None
+        return
+    async with gov.scope(ctx.project_id, ctx.key_id) as scope:
+        yield scope
 
 
 @dataclass(slots=True)
 class GenericOutcome:
     upstream: UpstreamResponse
     cached: bool
+    coalesced: bool = False
 
 
 async def send_generic(
@@ -213,7 +238,8 @@ async def send_generic(
         key = request_key(ctx.project_id, cache_key, canonical)
         hit = await gov.cache.get(key)
         if hit is not None:
-            entry = orjson.loads(hit)
+            entry = orjson.loads(CachedAnswer.decode(hit).body)
+            ctx.served_by = Target(instance, "")  # recorded under the provider that gave the answer
             return GenericOutcome(
                 UpstreamResponse(entry["s"], {"content-type": entry["c"]}, base64.b64decode(entry["b"])), True
             )
@@ -231,5 +257,5 @@ async def send_generic(
             "c": upstream.headers.get("content-type", ""),
             "b": base64.b64encode(upstream.body).decode(),
         }
-        await gov.cache.put(key, orjson.dumps(value), ttl)
-    return GenericOutcome(upstream, False)
+        await gov.cache.put(key, _answer(b"R", orjson.dumps(value), ctx.served_by, Usage()), ttl)
+    return GenericOutcome(upstream, False, joined)

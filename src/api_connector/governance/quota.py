@@ -4,7 +4,12 @@ target before it starts answering 429.
 Reads ``x-ratelimit-remaining-requests|tokens`` (OpenAI style, also ``anthropic-ratelimit-*-remaining``
 and ``ratelimit-remaining``) and the reset headers (through ``classify.retry_after_seconds``). A target
 whose remaining count is at or below ``low_water`` is avoided until its reset time, as long as another
-target of the route is available. Per process: every replica learns from its own answers.
+target of the route is available.
+
+With Redis, what one replica learns is shared: a newly exhausted target is published ("exhausted
+until T", wall clock, in a sorted set that expires with its entries) in the background, and every
+replica merges the set into its local copy from a poll every half second (``governance.sync``). The
+request path only reads the local copy: no Redis round trip per request.
 """
 
 from __future__ import annotations
@@ -24,13 +29,23 @@ _REMAINING = (
     "x-ratelimit-remaining",
 )
 _DEFAULT_PAUSE = 1.0  # seconds, when a provider says it is out but not until when
+_REPUBLISH = 0.5  # seconds: a target seen exhausted again is published again only if this much later
+
+Publish = Callable[[str, float], None]  # target key, exhausted until (wall clock, seconds)
 
 
 class QuotaTracker:
-    def __init__(self, low_water: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        low_water: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self._low = low_water
         self._clock = clock
+        self._wall = wall
         self._until: dict[str, float] = {}
+        self.publish: Publish | None = None  # shares what this replica learns (set when Redis is used)
 
     def observe(self, target_key: str, status: int, headers: Mapping[str, str]) -> None:
         exhausted = status == 429
@@ -46,9 +61,23 @@ class QuotaTracker:
                         continue
         if exhausted:
             pause = retry_after_seconds(headers)
-            self._until[target_key] = self._clock() + (pause if pause is not None else _DEFAULT_PAUSE)
+            pause = pause if pause is not None else _DEFAULT_PAUSE
+            until = self._clock() + pause
+            known = self._until.get(target_key)
+            self._until[target_key] = until
+            if self.publish is not None and (known is None or until > known + _REPUBLISH):
+                self.publish(target_key, self._wall() + pause)
         elif target_key in self._until:
+            # Only here: other replicas keep avoiding the target until the time it was given (conservative).
             del self._until[target_key]
+
+    def merge(self, shared: Mapping[str, float]) -> None:
+        """What other replicas published (target key -> exhausted until, wall clock)."""
+        offset = self._clock() - self._wall()
+        for key, until_wall in shared.items():
+            until = until_wall + offset
+            if until > self._until.get(key, 0.0):
+                self._until[key] = until
 
     def exhausted(self, target_key: str) -> bool:
         until = self._until.get(target_key)

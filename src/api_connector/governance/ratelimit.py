@@ -1,10 +1,12 @@
 """Rate limits of callers (gateway key, project) and providers: requests per minute and per hour,
-tokens per minute, concurrent requests.
+tokens per minute, concurrent requests; and the budget gates checked in the same step.
 
 Rates use GCRA (a "theoretical arrival time" per subject): O(1) state, exact, and with a burst
 tolerance of ``burst`` x limit a window of any minute never admits more than ``limit x (1 + burst)``.
 Tokens are reserved from an estimate before the call and settled with the real usage after (the
-difference is given back or charged). Concurrency is a counter taken before and given back after.
+difference is given back or charged). Concurrency is a slot taken before and given back after; in
+Redis each slot is a lease of its holder that expires unless renewed, so a replica that dies does not
+keep its slots.
 
 Every rule of one request is checked in one step and applied only if all pass, so a refusal never
 consumes another limit. ``MemoryLimitStore`` is this process's equivalent of the Redis script in
@@ -20,13 +22,16 @@ from typing import Literal, Protocol
 
 from api_connector.governance.settings_model import LimitSpec
 
-Kind = Literal["g", "c"]  # GCRA rate, concurrency counter
+Kind = Literal["g", "c"]  # GCRA rate, concurrency slot
 _CONCURRENCY_RETRY_MS = 1000.0
+# How long a concurrency slot outlives its holder's last renewal (Redis); holders renew every third.
+LEASE_MS = 30_000.0
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One limit on one subject. For rates ``interval_ms`` is the time one unit costs."""
+    """One limit on one subject. For rates ``interval_ms`` is the time one unit costs; for
+    concurrency ``tolerance_ms`` is the lease of a slot."""
 
     key: str  # e.g. "key:key_abc:rpm"
     kind: Kind
@@ -46,22 +51,38 @@ class Rule:
 
     @classmethod
     def concurrency(cls, key: str, limit: int) -> Rule:
-        return cls(key, "c", limit, header="concurrent")
+        return cls(key, "c", limit, tolerance_ms=LEASE_MS, header="concurrent")
 
 
 def rules_for(prefix: str, spec: LimitSpec | None, burst: float) -> tuple[Rule, ...]:
     if spec is None:
         return ()
     rules: list[Rule] = []
+    # A rate's state is a time measured in its own interval: a changed limit starts a state of its own
+    # (the limit is part of the key) rather than reading one kept in another unit.
     if spec.requests_per_minute:
-        rules.append(Rule.rate(prefix + ":rpm", spec.requests_per_minute, 60, burst))
+        rules.append(Rule.rate(f"{prefix}:rpm:{spec.requests_per_minute}", spec.requests_per_minute, 60, burst))
     if spec.requests_per_hour:
-        rules.append(Rule.rate(prefix + ":rph", spec.requests_per_hour, 3600, burst))
+        rules.append(Rule.rate(f"{prefix}:rph:{spec.requests_per_hour}", spec.requests_per_hour, 3600, burst))
     if spec.tokens_per_minute:
-        rules.append(Rule.rate(prefix + ":tpm", spec.tokens_per_minute, 60, burst, tokens=True))
+        limit = spec.tokens_per_minute
+        rules.append(Rule.rate(f"{prefix}:tpm:{limit}", limit, 60, burst, tokens=True))
     if spec.concurrent:
         rules.append(Rule.concurrency(prefix + ":conc", spec.concurrent))
     return tuple(rules)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetGate:
+    """A spending budget checked with the limits: refused when the period's spend reached ``usd``.
+
+    ``key`` is the shared (Redis) counter; ``local`` the spend this process knows, which is what the
+    memory store reads and what the Redis store falls back to when Redis cannot answer."""
+
+    key: str
+    usd: float
+    local: float
+    what: str  # "the project's budget of 5 USD for this month"
 
 
 @dataclass(slots=True)
@@ -69,6 +90,7 @@ class Verdict:
     allowed: bool
     retry_after_ms: float
     remaining: list[int]  # per rule, after this request (or as it stands when refused)
+    budget: int = -1  # index of the budget gate that refused, -1 when none did
 
     def headers(self, rules: Sequence[Rule]) -> dict[str, str]:
         """``x-ratelimit-*`` of the most constrained rule of each kind (the OpenAI-style names)."""
@@ -88,20 +110,33 @@ class Verdict:
 
 
 class LimitStore(Protocol):
-    async def acquire(self, rules: Sequence[Rule], costs: Sequence[float]) -> Verdict: ...
+    async def acquire(
+        self, rules: Sequence[Rule], costs: Sequence[float], holder: str = "", gates: Sequence[BudgetGate] = ()
+    ) -> Verdict: ...
 
-    async def settle(self, rules: Sequence[Rule], deltas: Sequence[float]) -> None: ...
+    async def settle(self, rules: Sequence[Rule], deltas: Sequence[float], holders: Sequence[str] = ()) -> None:
+        """Give back or charge rates by ``deltas``; release the slot of each concurrency rule's holder."""
+
+    def start(self) -> None:
+        """Background work of the store (renewing leases), started with the service."""
+
+    async def close(self) -> None: ...
 
 
 @dataclass(slots=True)
 class MemoryLimitStore:
-    """One process's limits. No await inside: the check and the update are one atomic step."""
+    """One process's limits. No await inside: the check and the update are one atomic step.
+
+    Concurrency is a plain counter here: a process that dies takes its slots with it."""
 
     clock: Callable[[], float] = time.monotonic
     _tat: dict[str, float] = field(default_factory=dict)
     _count: dict[str, int] = field(default_factory=dict)
 
-    def check(self, rules: Sequence[Rule], costs: Sequence[float]) -> Verdict:
+    def check(self, rules: Sequence[Rule], costs: Sequence[float], gates: Sequence[BudgetGate] = ()) -> Verdict:
+        for index, gate in enumerate(gates):
+            if gate.local >= gate.usd:
+                return Verdict(False, 0.0, [], index)
         now = self.clock() * 1000.0
         wait = 0.0
         remaining: list[int] = []
@@ -114,10 +149,10 @@ class MemoryLimitStore:
                 updates.append(new_tat)
             else:
                 current = self._count.get(rule.key, 0)
-                if current + cost > rule.limit:
+                if current + 1 > rule.limit:
                     wait = max(wait, _CONCURRENCY_RETRY_MS)
-                remaining.append(int(rule.limit - current - cost))
-                updates.append(current + cost)
+                remaining.append(rule.limit - current - 1)
+                updates.append(current + 1)
         if wait > 0:
             return Verdict(False, wait, remaining)
         for rule, value in zip(rules, updates, strict=True):
@@ -127,20 +162,27 @@ class MemoryLimitStore:
                 self._count[rule.key] = int(value)
         return Verdict(True, 0.0, remaining)
 
-    async def acquire(self, rules: Sequence[Rule], costs: Sequence[float]) -> Verdict:
-        return self.check(rules, costs)
+    async def acquire(
+        self, rules: Sequence[Rule], costs: Sequence[float], holder: str = "", gates: Sequence[BudgetGate] = ()
+    ) -> Verdict:
+        return self.check(rules, costs, gates)
 
     def give_back(self, rules: Sequence[Rule], deltas: Sequence[float]) -> None:
+        """Rates move by ``delta`` units; a concurrency rule in the list gives its slot back."""
         now = self.clock() * 1000.0
         for rule, delta in zip(rules, deltas, strict=True):
-            if not delta:
-                continue
-            if rule.kind == "g":
+            if rule.kind == "c":
+                self._count[rule.key] = max(0, self._count.get(rule.key, 0) - 1)
+            elif delta:
                 tat = self._tat.get(rule.key)
                 if tat is not None:
                     self._tat[rule.key] = max(now, tat + delta * rule.interval_ms)
-            else:
-                self._count[rule.key] = max(0, self._count.get(rule.key, 0) + int(delta))
 
-    async def settle(self, rules: Sequence[Rule], deltas: Sequence[float]) -> None:
+    async def settle(self, rules: Sequence[Rule], deltas: Sequence[float], holders: Sequence[str] = ()) -> None:
         self.give_back(rules, deltas)
+
+    def start(self) -> None:  # nothing runs in the background: a process's slots end with it
+        pass
+
+    async def close(self) -> None:
+        pass

@@ -1,21 +1,27 @@
-"""The shared limits: one Lua script evaluates every rule of a request in one Redis round trip.
+"""The shared limits: one Lua script evaluates every rule and budget of a request in one Redis round trip.
 
-The script reads Redis's own clock (``TIME``) so that replicas with skewed clocks agree. When Redis
-cannot be reached the deployment's documented choice applies (``RATE_LIMIT_ON_REDIS_ERROR``):
-``closed`` refuses with 503 ``limiter_unavailable``; ``local`` keeps limiting in this process with
-every limit divided by ``RATE_LIMIT_LOCAL_SHARE`` (the replica count), so N replicas together stay
-near the global limit instead of silently multiplying it by N. Either way a warning is logged.
+The script reads Redis's own clock (``TIME``) so that replicas with skewed clocks agree. Concurrency
+slots are members of a sorted set scored by their lease's end: expired leases are dropped before
+counting, and this process renews the leases it holds every third of a lease, so the slots of a
+replica that died come free within ``LEASE_MS``. When Redis cannot be reached the deployment's
+documented choice applies (``RATE_LIMIT_ON_REDIS_ERROR``): ``closed`` refuses with 503
+``limiter_unavailable``; ``local`` keeps limiting in this process with every limit divided by
+``RATE_LIMIT_LOCAL_SHARE`` (the replica count), so N replicas together stay near the global limit
+instead of silently multiplying it by N; budgets then use this process's own count. Either way a
+warning is logged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from api_connector.errors import LimiterUnavailable
-from api_connector.governance.ratelimit import MemoryLimitStore, Rule, Verdict
+from api_connector.governance.ratelimit import LEASE_MS, BudgetGate, MemoryLimitStore, Rule, Verdict
 from api_connector.observability.logging import get_logger
 
 if TYPE_CHECKING:
@@ -24,15 +30,25 @@ if TYPE_CHECKING:
 log = get_logger("api_connector.ratelimit")
 _WARN_EVERY = 30.0  # seconds between warnings while Redis stays down
 
-# ARGV per rule: kind, interval_ms (or limit for "c"), tolerance_ms, cost. Answers {allowed, wait_ms, remaining...}.
+# KEYS: the rules' keys, then the budgets' spend counters. ARGV: rule count, holder, then per rule
+# kind, interval_ms (or limit for "c"), tolerance_ms (or lease_ms), cost; then each budget's USD.
+# Answers {status, wait_ms, budget index, remaining...}: status 1 admitted, 0 refused by a limit,
+# 2 refused by the budget at that (1-based) index. A spent budget refuses before any limit moves.
 _ACQUIRE = """
+local n = tonumber(ARGV[1])
+local holder = ARGV[2]
+for j = n + 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[j]) or '0') >= tonumber(ARGV[2 + n * 4 + j - n]) then
+    return {2, '0', j - n}
+  end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local wait = 0
 local out = {}
 local new = {}
-for i = 1, #KEYS do
-  local b = (i - 1) * 4
+for i = 1, n do
+  local b = 2 + (i - 1) * 4
   local kind, a, tol, cost = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   if kind == 'g' then
     local tat = tonumber(redis.call('GET', KEYS[i]) or now)
@@ -42,31 +58,33 @@ for i = 1, #KEYS do
     new[i] = ntat
     out[i] = math.floor((tol - (ntat - now)) / a)
   else
-    local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
-    if cur + cost > a and 1000 > wait then wait = 1000 end
-    new[i] = cost
-    out[i] = a - cur - cost
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    local cur = redis.call('ZCARD', KEYS[i])
+    if cur + 1 > a and 1000 > wait then wait = 1000 end
+    new[i] = now + tol
+    out[i] = a - cur - 1
   end
 end
-if wait > 0 then return {0, tostring(wait), unpack(out)} end
-for i = 1, #KEYS do
-  local b = (i - 1) * 4
+if wait > 0 then return {0, tostring(wait), 0, unpack(out)} end
+for i = 1, n do
+  local b = 2 + (i - 1) * 4
   if ARGV[b + 1] == 'g' then
     redis.call('SET', KEYS[i], string.format('%.3f', new[i]), 'PX', math.ceil(new[i] - now) + 1000)
   else
-    redis.call('INCRBY', KEYS[i], new[i])
-    redis.call('PEXPIRE', KEYS[i], 600000)
+    redis.call('ZADD', KEYS[i], new[i], holder)
+    redis.call('PEXPIRE', KEYS[i], math.ceil(new[i] - now) + 1000)
   end
 end
-return {1, '0', unpack(out)}
+return {1, '0', 0, unpack(out)}
 """
 
-# ARGV per rule: kind, interval_ms, delta. Gives back (negative delta) or charges the difference.
+# ARGV per rule: kind, interval_ms, delta, holder. A rate gives back (negative delta) or charges the
+# difference; a concurrency rule releases the holder's slot.
 _SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 for i = 1, #KEYS do
-  local b = (i - 1) * 3
+  local b = (i - 1) * 4
   local kind, a, delta = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
   if kind == 'g' then
     local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
@@ -75,12 +93,31 @@ for i = 1, #KEYS do
       redis.call('SET', KEYS[i], string.format('%.3f', ntat), 'PX', math.ceil(ntat - now) + 1000)
     end
   else
-    local v = redis.call('DECRBY', KEYS[i], -delta)
-    if v < 0 then redis.call('SET', KEYS[i], 0, 'PX', 600000) end
+    redis.call('ZREM', KEYS[i], ARGV[b + 4])
   end
 end
 return 1
 """
+
+# KEYS: slot sets; ARGV: lease_ms, then the holder of each key. Extends leases still held (XX).
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local lease = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', now + lease, ARGV[i + 1])
+  redis.call('PEXPIRE', KEYS[i], math.ceil(lease) + 1000)
+end
+return 1
+"""
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background loop and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class RedisLimitStore:
@@ -96,30 +133,74 @@ class RedisLimitStore:
         self._prefix = prefix + "rl:"
         self._acquire: Any = redis.register_script(_ACQUIRE)
         self._settle: Any = redis.register_script(_SETTLE)
+        self._renew: Any = redis.register_script(_RENEW)
         self._on_error = on_error
         self._share = max(1, local_share)
         self._local = MemoryLimitStore()
         self._warned = 0.0
+        self._held: dict[str, list[str]] = {}  # holder -> its slot sets, renewed until released
+        self._renewer: asyncio.Task[None] | None = None
 
-    async def acquire(self, rules: Sequence[Rule], costs: Sequence[float]) -> Verdict:
-        args: list[str | float] = []
+    async def acquire(
+        self, rules: Sequence[Rule], costs: Sequence[float], holder: str = "", gates: Sequence[BudgetGate] = ()
+    ) -> Verdict:
+        args: list[str | float] = [len(rules), holder]
         for rule, cost in zip(rules, costs, strict=True):
             first = rule.interval_ms if rule.kind == "g" else rule.limit
             args += [rule.kind, repr(float(first)), repr(rule.tolerance_ms), repr(float(cost))]
+        args += [repr(gate.usd) for gate in gates]
+        keys = [self._prefix + r.key for r in rules] + [gate.key for gate in gates]
         try:
-            answer = await self._acquire(keys=[self._prefix + r.key for r in rules], args=args)
+            answer = await self._acquire(keys=keys, args=args)
         except Exception as exc:  # redis errors and socket errors alike: the documented fallback
-            return self._fallback(rules, costs, exc)
-        return Verdict(bool(int(answer[0])), float(answer[1]), [int(v) for v in answer[2:]])
+            return self._fallback(rules, costs, gates, exc)
+        status = int(answer[0])
+        if status == 2:
+            return Verdict(False, 0.0, [], int(answer[2]) - 1)
+        verdict = Verdict(status == 1, float(answer[1]), [int(v) for v in answer[3:]])
+        if verdict.allowed and holder:
+            slots = [self._prefix + r.key for r in rules if r.kind == "c"]
+            if slots:
+                self._held[holder] = slots
+        return verdict
 
-    async def settle(self, rules: Sequence[Rule], deltas: Sequence[float]) -> None:
+    async def settle(self, rules: Sequence[Rule], deltas: Sequence[float], holders: Sequence[str] = ()) -> None:
         args: list[str] = []
-        for rule, delta in zip(rules, deltas, strict=True):
-            args += [rule.kind, repr(rule.interval_ms), repr(float(delta))]
+        for index, (rule, delta) in enumerate(zip(rules, deltas, strict=True)):
+            holder = holders[index] if holders else ""
+            if rule.kind == "c":
+                self._held.pop(holder, None)
+            args += [rule.kind, repr(rule.interval_ms), repr(float(delta)), holder]
         try:
             await self._settle(keys=[self._prefix + r.key for r in rules], args=args)
-        except Exception:  # a lost settlement only errs by one request's estimate; the next one corrects
+        except Exception:  # a lost settlement errs by one request's estimate; a lost slot ends with its lease
             self._local.give_back([self._local_rule(r) for r in rules], deltas)
+
+    async def renew(self) -> None:
+        """Extend the lease of every slot this process holds (one round trip)."""
+        keys: list[str] = []
+        args: list[str] = [repr(LEASE_MS)]
+        for holder, slots in list(self._held.items()):
+            keys += slots
+            args += [holder] * len(slots)
+        if keys:
+            await self._renew(keys=keys, args=args)
+
+    def start(self) -> None:
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_forever())
+
+    async def close(self) -> None:
+        await stop(self._renewer)
+        self._renewer = None
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_MS / 3000)
+            try:
+                await self.renew()
+            except Exception:  # Redis down: the leases may lapse, which frees slots rather than leaks them
+                log.warning("could not renew concurrency leases")
 
     def _local_rule(self, rule: Rule) -> Rule:
         if self._share == 1:
@@ -131,11 +212,13 @@ class RedisLimitStore:
         allowance = max(1.0, rule.tolerance_ms / rule.interval_ms / self._share)  # the burst, shared too
         return replace(rule, limit=limit, interval_ms=interval, tolerance_ms=interval * allowance)
 
-    def _fallback(self, rules: Sequence[Rule], costs: Sequence[float], exc: Exception) -> Verdict:
+    def _fallback(
+        self, rules: Sequence[Rule], costs: Sequence[float], gates: Sequence[BudgetGate], exc: Exception
+    ) -> Verdict:
         now = time.monotonic()
         if now - self._warned > _WARN_EVERY:
             self._warned = now
             log.warning("rate-limit store unreachable", fallback=self._on_error, error=type(exc).__name__)
         if self._on_error == "closed":
             raise LimiterUnavailable("rate limits cannot be checked right now (shared store unreachable)")
-        return self._local.check([self._local_rule(r) for r in rules], costs)
+        return self._local.check([self._local_rule(r) for r in rules], costs, gates)

@@ -1,17 +1,28 @@
-"""Builds the governance layer of one process and the small hooks the dispatcher and recorder call."""
+"""Builds the governance layer of one process and the small hooks the dispatcher and recorder call.
+
+A governed request runs inside a ``Scope`` (``Governance.scope``), kept in a context variable so that
+the dispatcher's per-attempt hook finds it without any parameter threaded through routing: the
+caller's admission (limits and budgets, one store call), the provider reservation of the current
+attempt (rates, estimated tokens and a concurrency slot, one store call), and at the end one settlement
+of both (slots back, tokens corrected to the real usage), sent in the background.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from api_connector.core.usage import Usage
-from api_connector.governance.budgets import Budgets
+from api_connector.governance.budgets import Budgets, SpendSource
 from api_connector.governance.cache import MemoryCache, RedisCache, ResponseCache
 from api_connector.governance.coalesce import Coalescer
 from api_connector.governance.cost import CostModel
-from api_connector.governance.limiter import CallerLimiter, Reservation
+from api_connector.governance.limiter import CallerLimiter, Reservation, Settlement, provider_limited, settle
+from api_connector.governance.live import LiveLimits
 from api_connector.governance.quota import QuotaTracker
 from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore
 from api_connector.routing.catalog import Route, Target
@@ -20,7 +31,34 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from api_connector.config import GatewayConfig
+    from api_connector.observability.alerts import AlertManager
     from api_connector.settings import Settings
+    from api_connector.storage.db import Database
+
+
+@dataclass(slots=True)
+class Scope:
+    """One governed request: what it holds and how many tokens it is expected to use."""
+
+    estimate: Callable[[], int] | None = None
+    caller: Reservation | None = None
+    attempt: Reservation | None = None  # the provider reservation of the attempt in progress
+    actual_tokens: int | None = None  # the real usage, once known
+    ended: bool = False
+    _tokens: int | None = None
+
+    def tokens(self) -> int:
+        if self._tokens is None:
+            self._tokens = self.estimate() if self.estimate is not None else 0
+        return self._tokens
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``x-ratelimit-*`` of the caller's limits, for every answer (streams included)."""
+        return self.caller.headers if self.caller is not None else {}
+
+
+CURRENT: ContextVar[Scope | None] = ContextVar("api_connector_governance_scope", default=None)
 
 
 @dataclass(slots=True)
@@ -31,35 +69,89 @@ class Governance:
     costs: CostModel
     budgets: Budgets
     quota: QuotaTracker
+    live: LiveLimits | None = None
     default_ttl: int | None = None
+    provider_limits: bool = False  # some provider has a rate_limit: attempts need a scope
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def gates(self) -> bool:
-        """Whether a request must pass limits or budgets before it is sent (False: nothing to pay)."""
-        return self.limiter.active or self.budgets.active
+        """Whether a request must run in a scope (False: nothing configured, nothing to pay)."""
+        return self.limiter.active or self.budgets.active or self.provider_limits
 
-    async def admit(
+    @contextlib.asynccontextmanager
+    async def scope(
         self, project_id: str, key_id: str | None, estimate: Callable[[], int] | None = None
-    ) -> Reservation | None:
-        await self.budgets.check(project_id, key_id)
-        if not self.limiter.active:
+    ) -> AsyncIterator[Scope]:
+        """Admit the caller (or raise the refusal), hold the request's reservations, settle them after."""
+        scope = Scope(estimate)
+        scope.caller = await self.admit(project_id, key_id, scope)
+        token = CURRENT.set(scope)
+        try:
+            yield scope
+        finally:
+            CURRENT.reset(token)
+            scope.ended = True
+            items: Settlement = []
+            for reservation in (scope.caller, scope.attempt):
+                if reservation is not None:
+                    items += reservation.settlement(scope.actual_tokens)
+            self._settle(items)
+
+    async def admit(self, project_id: str, key_id: str | None, scope: Scope) -> Reservation | None:
+        """The caller's limits and budgets in one step (one Redis round trip)."""
+        gates = self.budgets.gates(project_id, key_id)
+        rules = self.limiter.rules(key_id, project_id)
+        if not rules and not gates:
             return None
-        return await self.limiter.admit(key_id, project_id, estimate() if estimate else 0)
+        tokens = scope.tokens() if any(r.tokens for r in rules) else 0
+        return await self.limiter.take(rules, tokens, gates)
+
+    def _settle(self, items: Settlement) -> None:
+        if not items:
+            return
+        store = self.limiter.store
+        if isinstance(store, MemoryLimitStore):
+            store.give_back([i[0] for i in items], [i[1] for i in items])
+            return
+        task = asyncio.ensure_future(settle(store, items))  # nobody waits for a settlement
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def account(self, project_id: str, key_id: str | None, target: Target, usage: Usage) -> float | None:
-        """After a success: its cost in USD (None when unpriced), charged to budgets and provider tokens."""
-        if usage.total_tokens:
-            await self.limiter.charge_provider_tokens(_subject(target), target.instance.config, usage.total_tokens)
+        """After a success: its cost in USD (None when unpriced), charged to the budgets."""
+        limits = target.instance.config.rate_limit if target.instance.config is not None else None
+        # Outside a scope nothing reserved tokens: charge the provider's minute with the real ones.
+        if limits is not None and limits.tokens_per_minute and usage.total_tokens and CURRENT.get() is None:
+            rules = self.limiter.provider_rules(_subject(target), limits)
+            self._settle([(r, float(usage.total_tokens), "") for r in rules if r.tokens])
         cost = self.costs.cost(target, usage)
         if cost:
-            await self.budgets.add(project_id, key_id, cost)
+            self.budgets.add(project_id, key_id, cost)
         return cost
 
     # -- the dispatcher's hooks (routing.dispatch.DispatchHooks) ------------------------------
     async def before_attempt(self, target: Target) -> None:
         config = target.instance.config
-        if config is not None and config.rate_limit is not None:
-            await self.limiter.admit_provider(_subject(target), target.instance.name, config.rate_limit, 0)
+        if config is None or config.rate_limit is None:
+            return
+        rules = self.limiter.provider_rules(_subject(target), config.rate_limit)
+        scope = CURRENT.get()
+        if scope is None or scope.ended:
+            # Not in a governed request (the embedded Connector's streams, or the first request after a
+            # project's provider gained limits): rates only, as nobody would give a slot back. The
+            # flag puts every later request in a scope.
+            self.provider_limits = True
+            rules = tuple(r for r in rules if r.kind != "c")
+            if rules:
+                await self.limiter.admit_provider(target.instance.name, rules, 0)
+            return
+        if scope.attempt is not None:
+            # Failover or retry: the previous attempt is over. Its slot and reserved tokens come back
+            # first (awaited: the next attempt may ask the same credential for a slot).
+            previous, scope.attempt = scope.attempt, None
+            await settle(self.limiter.store, previous.settlement(0))
+        scope.attempt = await self.limiter.admit_provider(target.instance.name, rules, scope.tokens())
 
     def after_attempt(self, target: Target, status: int, headers: Mapping[str, str]) -> None:
         self.quota.observe(target.key, status, headers)
@@ -67,13 +159,33 @@ class Governance:
     def steer(self, route: Route) -> Route:
         return self.quota.steer(route)
 
+    # -- life cycle ---------------------------------------------------------------------------
+    async def start(self, usage: SpendSource, alerts: AlertManager | None = None) -> None:
+        """At start-up, after migrations: stored limits applied, budgets' spend rebuilt, sync started."""
+        if alerts is not None:
+            self.budgets.alert = alerts.notify
+        if self.live is not None:
+            await self.live.start()
+        await self.budgets.rebuild(usage)
+        self.limiter.store.start()
+
+    async def close(self) -> None:
+        if self.live is not None:
+            await self.live.close()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.budgets.close()
+        await self.limiter.store.close()
+
 
 def _subject(target: Target) -> str:
     """A provider credential: the instance's pool and the credential reference the target uses."""
     return f"{target.instance.pool}#{target.credential_ref or target.instance.credential or '-'}"
 
 
-def build_governance(settings: Settings, config: GatewayConfig, redis: Redis | None) -> Governance:
+def build_governance(
+    settings: Settings, config: GatewayConfig, redis: Redis | None, database: Database | None = None
+) -> Governance:
     store: LimitStore
     cache: ResponseCache
     if redis is not None:
@@ -90,12 +202,19 @@ def build_governance(settings: Settings, config: GatewayConfig, redis: Redis | N
     else:
         store = MemoryLimitStore()
         cache = MemoryCache(config.cache.max_entries, config.cache.max_entry_bytes)
+    limiter = CallerLimiter(config.limits, store)
+    quota = QuotaTracker()
+    live = None
+    if database is not None:
+        live = LiveLimits(config.limits, limiter, database, redis, settings.redis_key_prefix, quota)
     return Governance(
-        limiter=CallerLimiter(config.limits, store),
+        limiter=limiter,
         cache=cache,
         coalescer=Coalescer(),
         costs=CostModel(config.prices),
         budgets=Budgets(config.budgets, redis, settings.redis_key_prefix),
-        quota=QuotaTracker(),
+        quota=quota,
+        live=live,
         default_ttl=config.cache.default_ttl,
+        provider_limits=provider_limited(config),
     )

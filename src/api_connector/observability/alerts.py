@@ -158,6 +158,21 @@ class AlertManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def notify(self, kind: str, data: dict[str, Any]) -> None:
+        """An alert of another kind than provider health (e.g. ``budget.threshold``) to every webhook, in
+        the background. Not de-duplicated here: the caller decides that it is sent once."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        alert = {"type": kind, "timestamp": stamp, "data": {"provider": None, "reasons": [], **data}}
+        hooks = zip(self.config.webhooks, self._secrets, self._refused, strict=True)
+        sends = [self._deliver(hook, secret, alert) for hook, secret, refused in hooks if refused is None]
+
+        async def send() -> None:
+            await asyncio.gather(*sends)
+
+        task = asyncio.create_task(send())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _claim(self, alert: dict[str, Any]) -> bool:
         """True when this replica is the one to announce (always without Redis)."""
         if self._redis is None:

@@ -55,6 +55,8 @@ class Recorder:
         started: float,
         usage: Usage | None = None,
         error: ConnectorError | None = None,
+        cached: bool = False,
+        coalesced: bool = False,
     ) -> None:
         target = ctx.served_by
         provider = target.instance.name if target else (error.provider if error and error.provider else "none")
@@ -83,8 +85,9 @@ class Recorder:
             self._book_health(self.health, ctx, error)
         if self.tracing is not None:
             self.tracing.request(ctx, started=started, usage=usage, error=error, provider=provider)
-        cost = None
-        if self.governance is not None and target is not None and error is None:
+        # From the cache or another request's call: tokens recorded, the cost counted once elsewhere.
+        cost = 0.0 if cached or coalesced else None
+        if self.governance is not None and target is not None and error is None and cost is None:
             cost = await self.governance.account(ctx.project_id, ctx.key_id, target, usage)
             if cost:
                 self._metrics.cost.labels(provider, target.label_model).inc(cost)
@@ -103,6 +106,8 @@ class Recorder:
             cost_usd=cost,
             latency_ms=round(elapsed * 1000, 3),
             created_at=datetime.now(UTC),
+            cached=cached,
+            coalesced=coalesced,
         )
         await self._submit(record)
 

@@ -29,7 +29,7 @@ from api_connector.errors import (
 )
 from api_connector.routing.catalog import Catalog, ProviderInstance, Route, Target
 from api_connector.routing.classify import classify_status, decide
-from api_connector.routing.failover import Resilience
+from api_connector.routing.failover import AttemptTracing, Resilience
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import ChatStream, first_payloads
 from api_connector.transport.http import Timeouts, Transport, UpstreamResponse, UpstreamStream
@@ -58,6 +58,7 @@ class CallContext:
     attempts_made: int = 0
     budget_exhausted: bool = False
     dead_letter: bool = True  # False when replaying a dead letter: its outcome goes to its own entry
+    tracing: AttemptTracing | None = None  # the request's live spans, only while tracing is on
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.perf_counter()
@@ -218,6 +219,8 @@ class Dispatcher:
             raise UpstreamTimeout("the request's deadline passed before it could be sent", provider=instance.name)
         if self.governance is not None:
             await self.governance.before_attempt(target)
+        if ctx.tracing is not None:
+            ctx.tracing.inject(merged)  # W3C traceparent: this attempt's span
         return PreparedCall(
             target, method, instance.base_url + path, path, merged, query, body, instance.timeouts.capped(remaining)
         )

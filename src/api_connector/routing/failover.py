@@ -14,7 +14,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from api_connector.config import ResilienceConfig
 from api_connector.errors import (
@@ -39,6 +39,15 @@ if TYPE_CHECKING:
     from api_connector.routing.dispatch import CallContext
 
 T = TypeVar("T")
+
+
+class AttemptTracing(Protocol):
+    """A request's live trace while tracing is on (``observability.tracing.RequestTrace``): a span
+    around each attempt, and that span's id sent upstream in the attempt's headers."""
+
+    def attempt(self, target: Target, once: Callable[[Target], Awaitable[T]]) -> Awaitable[T]: ...
+
+    def inject(self, headers: dict[str, str]) -> None: ...
 
 
 class _Next:
@@ -125,8 +134,10 @@ class Resilience:
             ctx.attempts_made += 1
             started = self._clock()
             load = self.stats.begin(target.key)
+            tracing = ctx.tracing
             try:
-                result = await once(target)
+                # Tracing off (the default) costs this one test; on, the attempt runs inside its span.
+                result = await (once(target) if tracing is None else tracing.attempt(target, once))
             except UpstreamError as error:
                 failure = error
             except (TimeoutError, OSError) as exc:

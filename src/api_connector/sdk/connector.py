@@ -76,7 +76,7 @@ class Connector:
     def _context(self, generic: requests_routes.GenericRequest, started: float) -> CallContext:
         services = self.services
         default_retries = services.catalog.config.resilience.retry.max_retries
-        return CallContext(
+        ctx = CallContext(
             request_id=services.request_ids.next(),
             project_id=services.default_project_id,
             key_id=None,
@@ -85,6 +85,9 @@ class Connector:
             retries=default_retries if generic.retries is None else generic.retries,
             started=started,
         )
+        if services.recorder.tracing is not None:  # a child of the caller's current span, if any
+            services.recorder.tracing.begin(ctx)
+        return ctx
 
     def _parse(self, payload: dict[str, Any]) -> requests_routes.GenericRequest:
         try:

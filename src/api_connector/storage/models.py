@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -154,6 +156,10 @@ class UsageRow(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # Answered from the response cache (cost 0), or by another identical request's upstream call
+    # (coalesced: the leader's tokens, cost counted once on the leader's row).
+    cached: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    coalesced: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
 
 class AuditRow(Base):
@@ -174,4 +180,4 @@ class AuditRow(Base):
 
 # The vault's tables and the routing layer's (admin routes, dead letters) live in their own modules;
 # importing them here puts them in ``Base.metadata``.
-from api_connector.storage import credential_models, rollup_models, routing_models  # noqa: E402,F401
+from api_connector.storage import credential_models, limit_models, rollup_models, routing_models  # noqa: E402,F401

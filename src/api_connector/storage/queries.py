@@ -31,6 +31,8 @@ class UsageEntry:
     cost_usd: float | None
     latency_ms: float
     created_at: datetime
+    cached: bool = False  # answered from the response cache (cost 0)
+    coalesced: bool = False  # answered by another request's upstream call (cost on the leader's row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,17 @@ class UsageQueries:
             )
         return summaries
 
+    @translate_errors
+    async def spend_since(self, since: datetime) -> list[tuple[str, str | None, float]]:
+        """Cost in USD per (project, key) of the records since a time (budgets rebuilt at start-up)."""
+        query = (
+            select(UsageRow.project_id, UsageRow.key_id, func.sum(UsageRow.cost_usd))
+            .where(UsageRow.created_at >= since, UsageRow.cost_usd.is_not(None))
+            .group_by(UsageRow.project_id, UsageRow.key_id)
+        )
+        async with self._db.session() as session:
+            return [(project, key, float(total or 0)) for project, key, total in await session.execute(query)]
+
 
 class AuditQueries:
     def __init__(self, database: Database) -> None:
@@ -184,6 +197,8 @@ def _usage(row: UsageRow) -> UsageEntry:
         cost_usd=row.cost_usd,
         latency_ms=row.latency_ms,
         created_at=row.created_at,
+        cached=row.cached,
+        coalesced=row.coalesced,
     )
 
 

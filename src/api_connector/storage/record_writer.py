@@ -54,6 +54,8 @@ class UsageRecord:
     cost_usd: float | None = None
     latency_ms: float = 0.0
     created_at: datetime = field(default_factory=utcnow)
+    cached: bool = False  # answered from the response cache
+    coalesced: bool = False  # answered by another identical request's upstream call
 
     def __post_init__(self) -> None:
         # Fail in the producer, where the bug is, not later in the writer.
