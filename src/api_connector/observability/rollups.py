@@ -15,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, cast, func, select, union_all
+from sqlalchemy import BigInteger, Integer, Select, case, cast, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +35,17 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400}
 _RANGE = re.compile(r"^(\d+)([mhd])$")
 MAX_RANGE = timedelta(days=366)
 _HOUR = 3600
-_Key = tuple[str, datetime, str, str, str]  # project, minute or hour, provider, model, capability
+# The summed columns of both roll-up tables, in the order the fold selects them.
+_SUMMED = (
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "latency_ms_sum",
+    "latency_ms_max",
+)
 
 
 def _seconds(text: str, name: str) -> int:
@@ -60,29 +69,6 @@ def parse_time_range(time_range: str, step: str | None) -> tuple[datetime, datet
         if every > _HOUR:  # whole hours: long ranges are then answered from the hourly roll-ups
             every = -(-every // _HOUR) * _HOUR
     return since, until, max(60, every)
-
-
-@dataclass(slots=True)
-class _Sum:
-    requests: int = 0
-    errors: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float | None = None
-    latency_ms_sum: float = 0.0
-    latency_ms_max: float = 0.0
-
-    def merge(self, other: _Sum) -> None:
-        self.requests += other.requests
-        self.errors += other.errors
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.cached_tokens += other.cached_tokens
-        if other.cost_usd is not None:  # unknown stays unknown only while every part is
-            self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
-        self.latency_ms_sum += other.latency_ms_sum
-        self.latency_ms_max = max(self.latency_ms_max, other.latency_ms_max)
 
 
 class Rollups:
@@ -123,51 +109,67 @@ class Rollups:
                     return folded
 
     async def _fold_batch(self) -> int:
+        # The database aggregates (INSERT ... SELECT ... GROUP BY): reading every usage row back into
+        # Python to sum it cost the service a visible share of its CPU under load.
         async with self._db.session() as session, session.begin():
             last = await self._watermark(session)
-            rows = (
-                await session.execute(
-                    select(
-                        UsageRow.id,
-                        UsageRow.project_id,
-                        UsageRow.created_at,
-                        UsageRow.provider,
-                        UsageRow.model,
-                        UsageRow.capability,
-                        UsageRow.status,
-                        UsageRow.prompt_tokens,
-                        UsageRow.completion_tokens,
-                        UsageRow.cached_tokens,
-                        UsageRow.cost_usd,
-                        UsageRow.latency_ms,
-                    )
-                    .where(UsageRow.id > last)
-                    .order_by(UsageRow.id)
-                    .limit(_BATCH)
-                )
-            ).all()
-            if not rows:
+            batch = select(UsageRow.id).where(UsageRow.id > last).order_by(UsageRow.id).limit(_BATCH).subquery()
+            count, upper = (await session.execute(select(func.count(), func.max(batch.c.id)))).one()
+            if not count:
                 return 0
-            sums: dict[_Key, _Sum] = {}
-            for row in rows:
-                minute = row.created_at.astimezone(UTC).replace(second=0, microsecond=0)
-                key = (row.project_id, minute, row.provider, row.model, row.capability)
-                s = sums.get(key)
-                if s is None:
-                    s = sums[key] = _Sum()
-                s.requests += 1
-                s.errors += row.status == "error"
-                s.prompt_tokens += row.prompt_tokens
-                s.completion_tokens += row.completion_tokens
-                s.cached_tokens += row.cached_tokens
-                if row.cost_usd is not None:
-                    s.cost_usd = (s.cost_usd or 0.0) + row.cost_usd
-                s.latency_ms_sum += row.latency_ms
-                s.latency_ms_max = max(s.latency_ms_max, row.latency_ms)
-            await self._upsert(session, UsageRollupRow, "minute", sums)
-            await self._upsert(session, UsageRollupHourRow, "hour", _hours(sums))
-            await self._set_watermark(session, rows[-1].id)
-            return len(rows)
+            for table, at, unit in ((UsageRollupRow, "minute", "minute"), (UsageRollupHourRow, "hour", "hour")):
+                await session.execute(self._fold(table, at, unit, last, upper))
+            await self._set_watermark(session, upper)
+            return int(count)
+
+    def _truncate(self, unit: str) -> Any:
+        """``created_at`` cut to the minute or hour, as each backend stores the roll-up's timestamp."""
+        if self._db.engine.dialect.name == "postgresql":
+            return func.date_trunc(unit, UsageRow.created_at, "UTC")
+        # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
+        keep, rest = (16, ":00.000000") if unit == "minute" else (13, ":00:00.000000")
+        return func.substr(UsageRow.created_at, 1, keep).concat(rest)
+
+    def _fold(self, table: type[UsageRollupRow | UsageRollupHourRow], at: str, unit: str, last: int, upper: int) -> Any:
+        postgres = self._db.engine.dialect.name == "postgresql"
+        dialect = postgresql if postgres else sqlite
+        u = UsageRow
+        when = self._truncate(unit).label(at)
+        sums = select(
+            u.project_id,
+            when,
+            u.provider,
+            u.model,
+            u.capability,
+            func.count(),
+            func.sum(case((u.status == "error", 1), else_=0)),
+            func.sum(u.prompt_tokens),
+            func.sum(u.completion_tokens),
+            func.sum(u.cached_tokens),
+            func.sum(u.cost_usd),  # NULL when no row of the group has a cost
+            func.sum(u.latency_ms),
+            func.max(u.latency_ms),
+        )
+        sums = sums.where(u.id > last, u.id <= upper).group_by(u.project_id, when, u.provider, u.model, u.capability)
+        names = ["project_id", at, "provider", "model", "capability", *_SUMMED]
+        stmt = dialect.insert(table.__table__).from_select(names, sums)
+        ex, c = stmt.excluded, table.__table__.c
+        return stmt.on_conflict_do_update(
+            index_elements=["project_id", at, "provider", "model", "capability"],
+            set_={
+                "requests": c.requests + ex.requests,
+                "errors": c.errors + ex.errors,
+                "prompt_tokens": c.prompt_tokens + ex.prompt_tokens,
+                "completion_tokens": c.completion_tokens + ex.completion_tokens,
+                "cached_tokens": c.cached_tokens + ex.cached_tokens,
+                # NULL + x is NULL: fall back to whichever side is known (both unknown stays NULL).
+                "cost_usd": func.coalesce(c.cost_usd + ex.cost_usd, c.cost_usd, ex.cost_usd),
+                "latency_ms_sum": c.latency_ms_sum + ex.latency_ms_sum,
+                "latency_ms_max": func.greatest(c.latency_ms_max, ex.latency_ms_max)
+                if postgres
+                else func.max(c.latency_ms_max, ex.latency_ms_max),
+            },
+        )
 
     async def _watermark(self, session: AsyncSession) -> int:
         query = select(RollupWatermarkRow.last_id).where(RollupWatermarkRow.name == _WATERMARK)
@@ -185,51 +187,6 @@ class Rollups:
         row = await session.get(RollupWatermarkRow, _WATERMARK)
         assert row is not None
         row.last_id = last_id
-
-    async def _upsert(
-        self, session: AsyncSession, row: type[UsageRollupRow | UsageRollupHourRow], at: str, sums: dict[_Key, _Sum]
-    ) -> None:
-        dialect = postgresql if self._db.engine.dialect.name == "postgresql" else sqlite
-        values = [
-            {
-                "project_id": k[0],
-                at: k[1],
-                "provider": k[2],
-                "model": k[3],
-                "capability": k[4],
-                "requests": s.requests,
-                "errors": s.errors,
-                "prompt_tokens": s.prompt_tokens,
-                "completion_tokens": s.completion_tokens,
-                "cached_tokens": s.cached_tokens,
-                "cost_usd": s.cost_usd,
-                "latency_ms_sum": s.latency_ms_sum,
-                "latency_ms_max": s.latency_ms_max,
-            }
-            for k, s in sums.items()
-        ]
-        table = row.__table__
-        for start in range(0, len(values), 500):
-            stmt = dialect.insert(table).values(values[start : start + 500])
-            ex = stmt.excluded
-            c = table.c
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["project_id", at, "provider", "model", "capability"],
-                set_={
-                    "requests": c.requests + ex.requests,
-                    "errors": c.errors + ex.errors,
-                    "prompt_tokens": c.prompt_tokens + ex.prompt_tokens,
-                    "completion_tokens": c.completion_tokens + ex.completion_tokens,
-                    "cached_tokens": c.cached_tokens + ex.cached_tokens,
-                    # NULL + x is NULL: fall back to whichever side is known (both unknown stays NULL).
-                    "cost_usd": func.coalesce(c.cost_usd + ex.cost_usd, c.cost_usd, ex.cost_usd),
-                    "latency_ms_sum": c.latency_ms_sum + ex.latency_ms_sum,
-                    "latency_ms_max": func.max(c.latency_ms_max, ex.latency_ms_max)
-                    if dialect is sqlite
-                    else func.greatest(c.latency_ms_max, ex.latency_ms_max),
-                },
-            )
-            await session.execute(stmt)
 
     # -- queries --------------------------------------------------------------------------------
     def _epoch(self, column: Any) -> Any:
@@ -348,18 +305,6 @@ def _sums(c: Any) -> tuple[Any, ...]:
         func.sum(c.latency_ms_sum),
         func.max(c.latency_ms_max),
     )
-
-
-def _hours(sums: dict[_Key, _Sum]) -> dict[_Key, _Sum]:
-    """Minute sums folded into their hours."""
-    hours: dict[_Key, _Sum] = {}
-    for (project, minute, provider, model, capability), s in sums.items():
-        key = (project, _floor_hour(minute), provider, model, capability)
-        h = hours.get(key)
-        if h is None:
-            h = hours[key] = _Sum()
-        h.merge(s)
-    return hours
 
 
 def _point(values: list[Any]) -> dict[str, Any]:
