@@ -150,6 +150,8 @@ class HealthRegistry:
         state.window.record(ok, seconds, self._clock())
         if ok:
             state.consecutive_failures = 0
+            if key not in self.unhealthy:
+                return  # a success cannot make a healthy provider unhealthy: no need to judge again
         else:
             state.consecutive_failures += 1
         self._judge(state)
