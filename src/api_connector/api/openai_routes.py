@@ -20,7 +20,7 @@ from api_connector.governance.flow import Tap, chat_engaged, governed_chat
 from api_connector.observability.logging import get_logger
 from api_connector.routing.admission import PRIORITY_HEADER, parse_priority
 from api_connector.routing.dispatch import CallContext, ChatStream
-from api_connector.wire.sse import DONE_FRAME, frame
+from api_connector.wire.sse import DONE_FRAME, frame, frames
 
 log = get_logger("api_connector.chat")
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -87,11 +87,12 @@ async def _stream_chat(
         scrub = services.redactor.scrub_body
         async for payloads in stream.batches():
             if tap is None:
-                await response.write(b"".join([frame(scrub(payload)) for payload in payloads]))
+                # One scrub over the read's frames together: a secret never spans two JSON payloads.
+                await response.write(scrub(frames(payloads)))
                 continue
             clean = [scrub(payload) for payload in payloads]
             tap(clean, None)  # the cache keeps what the caller saw
-            await response.write(b"".join([frame(payload) for payload in clean]))
+            await response.write(frames(clean))
         await response.write(DONE_FRAME)
         if tap is not None:
             tap(None, stream.translator.state.usage)  # complete: only now may it be cached

@@ -188,11 +188,10 @@ class Transport:
             return await self._local(local, method, path, headers, body, timeouts)
         session = self._session(pool)
         # Connect and headers within the connect/total budget; the body then only by read gaps.
-        timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=timeouts.read)
         try:
             async with asyncio.timeout(timeouts.total):
                 response = await session.request(
-                    method, _url(url), headers=headers, data=body, params=params or None, timeout=timeout
+                    method, _url(url), headers=headers, data=body, params=params or None, timeout=_gap_timeout(timeouts)
                 )
         except Exception as exc:
             raise _translate(exc, "") from None
@@ -234,6 +233,11 @@ def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
 def _url(url: str) -> URL:
     # Parsing a URL is a visible share of a call; the same few base URL + path pairs recur.
     return URL(url)
+
+
+@functools.lru_cache(maxsize=1024)
+def _gap_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=timeouts.read)
 
 
 def _headers(response: aiohttp.ClientResponse) -> CIMultiDictProxy[str]:

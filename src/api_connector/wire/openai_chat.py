@@ -19,20 +19,6 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class _PromptDetails(_Lenient):
-    cached_tokens: int | None = None
-
-
-class OpenAIUsage(_Lenient):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    prompt_tokens_details: _PromptDetails | None = None
-
-    def to_usage(self) -> Usage:
-        cached = self.prompt_tokens_details.cached_tokens if self.prompt_tokens_details else None
-        return Usage(self.prompt_tokens, self.completion_tokens, cached or 0)
-
-
 def _count(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
@@ -46,10 +32,6 @@ def usage_from_json(value: object) -> Usage:
     return Usage(_count(value.get("prompt_tokens")), _count(value.get("completion_tokens")), cached)
 
 
-class _Choice(_Lenient):
-    finish_reason: str | None = None
-
-
 class _ErrorBody(_Lenient):
     message: str = ""
     type: str | None = None
@@ -61,10 +43,12 @@ class _ErrorEnvelope(_Lenient):
     error: _ErrorBody | str
 
 
-class _Chunk(_Lenient):
-    choices: list[_Choice] = []
-    usage: OpenAIUsage | None = None
-    error: _ErrorBody | None = None
+def _stream_error(value: object) -> VendorError:
+    try:
+        err = _ErrorBody.model_validate(value)
+    except ValidationError:
+        return VendorError(message=str(value)[:500])
+    return VendorError(err.message, err.type, str(err.code) if err.code else None)
 
 
 def decode_openai_error(body: bytes) -> VendorError | None:
@@ -112,27 +96,32 @@ class OpenAIChatStream:
             return []
         if _plain_delta(payload):
             return [payload]
+        # The few chunks that carry something (finish reason, usage, an error) are read by hand from
+        # orjson's parse: cheaper than validating each with pydantic.
         try:
-            chunk = _Chunk.model_validate_json(payload)
-        except ValidationError:
+            chunk = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            chunk = None
+        if not isinstance(chunk, dict):
             self.state.error = VendorError(message="upstream sent a stream event that is not JSON")
             return []
-        if chunk.error is not None:
-            err = chunk.error
-            self.state.error = VendorError(err.message, err.type, str(err.code) if err.code else None)
+        if chunk.get("error") is not None:
+            self.state.error = _stream_error(chunk["error"])
             return []
-        for choice in chunk.choices:
-            if choice.finish_reason:
-                self.state.finish_reason = choice.finish_reason
-        if chunk.usage is not None:
-            self.state.usage = chunk.usage.to_usage()
+        choices = chunk.get("choices")
+        choices = choices if isinstance(choices, list) else []
+        for choice in choices:
+            finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+            if finish and isinstance(finish, str):
+                self.state.finish_reason = finish
+        if chunk.get("usage") is not None:
+            self.state.usage = usage_from_json(chunk["usage"])
             if self._hide_usage_chunk:
-                if not chunk.choices:
+                if not choices:
                     return []
                 # Some vendors (OpenRouter, Mistral) put usage on a chunk that still has a choice.
-                stripped = orjson.loads(payload)
-                del stripped["usage"]
-                return [orjson.dumps(stripped)]
+                del chunk["usage"]
+                return [orjson.dumps(chunk)]
         return [payload]
 
     def finish(self) -> list[bytes]:

@@ -86,3 +86,10 @@ DONE_FRAME = b"data: [DONE]\n\n"
 def frame(payload: bytes) -> bytes:
     """One ``data:`` frame around a JSON payload (which never holds a raw newline)."""
     return b"data: " + payload + b"\n\n"
+
+
+def frames(payloads: list[bytes]) -> bytes:
+    """Several payloads framed in one buffer (one join, not one concatenation per payload)."""
+    if not payloads:
+        return b""
+    return b"data: " + b"\n\ndata: ".join(payloads) + b"\n\n"
