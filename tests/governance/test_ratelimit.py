@@ -94,6 +94,33 @@ async def test_redis_script_agrees_with_memory() -> None:
         assert await client.zcard(prefix + "rl:key:r:conc") == 0
 
 
+async def test_queued_settlements_reach_redis_together_and_on_close() -> None:
+    """Settlements nobody waits for share one script call a few milliseconds later; close sends the rest."""
+    async with redis_space() as (client, prefix):
+        store = RedisLimitStore(client, prefix)
+        rules = rules_for("key:q", LimitSpec(concurrent=3), 0.01)
+        for holder in ("a", "b", "c"):
+            assert (await store.acquire(rules, [1.0], holder)).allowed
+        assert not (await store.acquire(rules, [1.0], "d")).allowed
+        calls = 0
+        script = store._settle
+
+        async def counted(**kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await script(**kwargs)
+
+        store._settle = counted
+        store.settle_soon(rules, [-1], ["a"])
+        store.settle_soon(rules, [-1], ["b"])
+        assert await client.zcard(prefix + "rl:key:q:conc") == 3  # not sent yet
+        await asyncio.sleep(0.05)
+        assert calls == 1 and await client.zcard(prefix + "rl:key:q:conc") == 1
+        store.settle_soon(rules, [-1], ["c"])
+        await store.close()  # flushes what is queued
+        assert calls == 2 and await client.zcard(prefix + "rl:key:q:conc") == 0
+
+
 async def test_a_dead_replicas_slots_expire_and_live_ones_are_renewed() -> None:
     async with redis_space() as (client, prefix):
         rule = Rule("provider:p#cred:conc", "c", 2, tolerance_ms=300.0)  # a 0.3 s lease

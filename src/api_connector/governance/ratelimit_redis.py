@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 log = get_logger("api_connector.ratelimit")
+SETTLE_BATCH_SECONDS = 0.005  # how long a settlement may wait to share its round trip with others
 _WARN_EVERY = 30.0  # seconds between warnings while Redis stays down
 
 # KEYS: the rules' keys, then the budgets' spend counters. ARGV: rule count, holder, then per rule
@@ -140,6 +141,10 @@ class RedisLimitStore:
         self._warned = 0.0
         self._held: dict[str, list[str]] = {}  # holder -> its slot sets, renewed until released
         self._renewer: asyncio.Task[None] | None = None
+        # Settlements nobody waits for, sent together: one script call per flush instead of one per request.
+        self._queued: list[tuple[Sequence[Rule], Sequence[float], Sequence[str]]] = []
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     async def acquire(
         self, rules: Sequence[Rule], costs: Sequence[float], holder: str = "", gates: Sequence[BudgetGate] = ()
@@ -165,16 +170,37 @@ class RedisLimitStore:
         return verdict
 
     async def settle(self, rules: Sequence[Rule], deltas: Sequence[float], holders: Sequence[str] = ()) -> None:
+        await self._send([(rules, deltas, holders)])
+
+    def settle_soon(self, rules: Sequence[Rule], deltas: Sequence[float], holders: Sequence[str] = ()) -> None:
+        """A settlement nobody waits for: queued and sent with the others of the next few milliseconds."""
+        self._queued.append((rules, deltas, holders))
+        if self._flush_at is None:
+            self._flush_at = asyncio.get_running_loop().call_later(SETTLE_BATCH_SECONDS, self._flush_queued)
+
+    def _flush_queued(self) -> None:
+        self._flush_at = None
+        batch, self._queued = self._queued, []
+        if batch:
+            task = asyncio.ensure_future(self._send(batch))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+    async def _send(self, batch: list[tuple[Sequence[Rule], Sequence[float], Sequence[str]]]) -> None:
+        keys: list[str] = []
         args: list[str] = []
-        for index, (rule, delta) in enumerate(zip(rules, deltas, strict=True)):
-            holder = holders[index] if holders else ""
-            if rule.kind == "c":
-                self._held.pop(holder, None)
-            args += [rule.kind, repr(rule.interval_ms), repr(float(delta)), holder]
+        for rules, deltas, holders in batch:
+            for index, (rule, delta) in enumerate(zip(rules, deltas, strict=True)):
+                holder = holders[index] if holders else ""
+                if rule.kind == "c":
+                    self._held.pop(holder, None)
+                keys.append(self._prefix + rule.key)
+                args += [rule.kind, repr(rule.interval_ms), repr(float(delta)), holder]
         try:
-            await self._settle(keys=[self._prefix + r.key for r in rules], args=args)
+            await self._settle(keys=keys, args=args)
         except Exception:  # a lost settlement errs by one request's estimate; a lost slot ends with its lease
-            self._local.give_back([self._local_rule(r) for r in rules], deltas)
+            for rules, deltas, _ in batch:
+                self._local.give_back([self._local_rule(r) for r in rules], deltas)
 
     async def renew(self) -> None:
         """Extend the lease of every slot this process holds (one round trip)."""
@@ -193,6 +219,11 @@ class RedisLimitStore:
     async def close(self) -> None:
         await stop(self._renewer)
         self._renewer = None
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+        self._flush_queued()  # what is queued still reaches Redis before the connection closes
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
 
     async def _renew_forever(self) -> None:
         while True:

@@ -25,6 +25,7 @@ from api_connector.governance.limiter import CallerLimiter, Reservation, Settlem
 from api_connector.governance.live import LiveLimits
 from api_connector.governance.quota import QuotaTracker
 from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore
+from api_connector.governance.ratelimit_redis import RedisLimitStore
 from api_connector.routing.catalog import Route, Target
 
 if TYPE_CHECKING:
@@ -114,6 +115,9 @@ class Governance:
         if isinstance(store, MemoryLimitStore):
             store.give_back([i[0] for i in items], [i[1] for i in items])
             return
+        if isinstance(store, RedisLimitStore):
+            store.settle_soon([i[0] for i in items], [i[1] for i in items], [i[2] for i in items])
+            return
         task = asyncio.ensure_future(settle(store, items))  # nobody waits for a settlement
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -189,9 +193,6 @@ def build_governance(
     store: LimitStore
     cache: ResponseCache
     if redis is not None:
-        # Only with Redis: the import costs memory that a single process does not need.
-        from api_connector.governance.ratelimit_redis import RedisLimitStore
-
         store = RedisLimitStore(
             redis,
             settings.redis_key_prefix,
