@@ -28,8 +28,9 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from api_connector.storage.db import Database
 from api_connector.storage.dlq import DeadLetterRecord
-from api_connector.storage.models import AuditRow, UsageRow, utcnow
+from api_connector.storage.models import AuditRow, utcnow
 from api_connector.storage.routing_models import DeadLetterRow
+from api_connector.storage.usage_insert import insert_usage
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,7 @@ class RecordWriter:
         audit = [_audit_row(r) for r in batch if isinstance(r, AuditRecord)]
         async with self._db.engine.begin() as connection:
             if usage:
-                await connection.execute(insert(UsageRow), usage)
+                await insert_usage(connection, usage)
             if audit:
                 await connection.execute(insert(AuditRow), audit)
             dead = [r.row() for r in batch if isinstance(r, DeadLetterRecord)]

@@ -1,0 +1,59 @@
+"""The bulk usage insert: what the fast SQLite path writes reads back exactly as the ORM would have it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import insert, select
+
+from api_connector.storage.db import Database
+from api_connector.storage.models import UsageRow
+from api_connector.storage.usage_insert import USAGE_COLUMNS, insert_usage
+
+
+def _row(i: int, at: datetime, **extra: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "request_id": f"r{i}",
+        "project_id": "proj_a",
+        "key_id": None if i % 2 else "key_1",
+        "provider": "p",
+        "model": "m",
+        "capability": "chat",
+        "status": "error" if i == 2 else "success",
+        "error_code": "timeout" if i == 2 else None,
+        "prompt_tokens": 10 + i,
+        "completion_tokens": 5,
+        "cached_tokens": i,
+        "cost_usd": None if i == 1 else 0.001 * i,
+        "latency_ms": 12.5 + i,
+        "created_at": at,
+        "cached": i == 3,
+        "coalesced": i == 4,
+    }
+    row.update(extra)
+    return row
+
+
+async def test_rows_read_back_like_the_orm_writes_them(database: Database) -> None:
+    # An offset zone and a whole second: the stored form must still be UTC with six decimals.
+    at = datetime(2026, 11, 23, 23, 59, 59, tzinfo=timezone(timedelta(hours=2)))
+    fast = [_row(i, at + timedelta(microseconds=i * 7)) for i in range(5)]
+    slow = [_row(i, at + timedelta(microseconds=i * 7), request_id=f"s{i}") for i in range(5)]
+    async with database.engine.begin() as connection:
+        await insert_usage(connection, fast)
+        await connection.execute(insert(UsageRow), slow)  # the reference: SQLAlchemy's own binding
+    async with database.session() as session:
+        rows = (await session.execute(select(UsageRow).order_by(UsageRow.id))).scalars().all()
+    assert len(rows) == 10
+    for written, reference in zip(rows[:5], rows[5:], strict=True):
+        for column in USAGE_COLUMNS:
+            if column != "request_id":
+                assert getattr(written, column) == getattr(reference, column), column
+        assert written.created_at.tzinfo is not None and written.created_at == reference.created_at
+    assert rows[0].created_at == at.astimezone(UTC)
+    assert rows[1].cost_usd is None and rows[3].cached is True and rows[4].coalesced is True
+    # The range queries compare stored text on SQLite: both forms must sort and match alike.
+    async with database.session() as session:
+        since = at.astimezone(UTC)
+        found = (await session.execute(select(UsageRow.id).where(UsageRow.created_at >= since))).all()
+    assert len(found) == 10
