@@ -10,9 +10,8 @@ of both (slots back, tokens corrected to the real usage), sent in the background
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -80,24 +79,9 @@ class Governance:
         """Whether a request must run in a scope (False: nothing configured, nothing to pay)."""
         return self.limiter.active or self.budgets.active or self.provider_limits
 
-    @contextlib.asynccontextmanager
-    async def scope(
-        self, project_id: str, key_id: str | None, estimate: Callable[[], int] | None = None
-    ) -> AsyncIterator[Scope]:
+    def scope(self, project_id: str, key_id: str | None, estimate: Callable[[], int] | None = None) -> _Governed:
         """Admit the caller (or raise the refusal), hold the request's reservations, settle them after."""
-        scope = Scope(estimate)
-        scope.caller = await self.admit(project_id, key_id, scope)
-        token = CURRENT.set(scope)
-        try:
-            yield scope
-        finally:
-            CURRENT.reset(token)
-            scope.ended = True
-            items: Settlement = []
-            for reservation in (scope.caller, scope.attempt):
-                if reservation is not None:
-                    items += reservation.settlement(scope.actual_tokens)
-            self._settle(items)
+        return _Governed(self, project_id, key_id, Scope(estimate))
 
     async def admit(self, project_id: str, key_id: str | None, scope: Scope) -> Reservation | None:
         """The caller's limits and budgets in one step (one Redis round trip)."""
@@ -180,6 +164,33 @@ class Governance:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.budgets.close()
         await self.limiter.store.close()
+
+
+class _Governed:
+    """``async with governance.scope(...)``: a plain class, not a generator (it runs on every request)."""
+
+    __slots__ = ("_gov", "_key_id", "_project_id", "_token", "scope")
+
+    def __init__(self, gov: Governance, project_id: str, key_id: str | None, scope: Scope) -> None:
+        self._gov, self._project_id, self._key_id, self.scope = gov, project_id, key_id, scope
+        self._token: Token[Scope | None] | None = None
+
+    async def __aenter__(self) -> Scope:
+        scope = self.scope
+        scope.caller = await self._gov.admit(self._project_id, self._key_id, scope)
+        self._token = CURRENT.set(scope)
+        return scope
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._token is not None:
+            CURRENT.reset(self._token)
+        scope = self.scope
+        scope.ended = True
+        items: Settlement = []
+        for reservation in (scope.caller, scope.attempt):
+            if reservation is not None:
+                items += reservation.settlement(scope.actual_tokens)
+        self._gov._settle(items)
 
 
 def _subject(target: Target) -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class _Series:
     """The metric children of one (provider, model, capability, outcome): looked up once, then reused."""
 
-    __slots__ = ("completion_tokens", "overhead", "prompt_tokens", "requests", "upstream")
+    __slots__ = ("_cost_labels", "_m", "completion_tokens", "cost", "overhead", "prompt_tokens", "requests", "upstream")
 
     def __init__(self, m: Metrics, provider: str, model: str, capability: str, outcome: str) -> None:
         self.requests = m.requests.labels(provider, model, capability, outcome)
@@ -29,6 +29,13 @@ class _Series:
         self.upstream = m.upstream_latency.labels(provider)
         self.prompt_tokens = m.tokens.labels(provider, model, "prompt")
         self.completion_tokens = m.tokens.labels(provider, model, "completion")
+        self._m, self._cost_labels = m, (provider, model)
+        self.cost: Any = None  # made on the first priced request: errors and unpriced models show none
+
+    def add_cost(self, usd: float) -> None:
+        if self.cost is None:
+            self.cost = self._m.cost.labels(*self._cost_labels)
+        self.cost.inc(usd)
 
 
 class Recorder:
@@ -90,7 +97,7 @@ class Recorder:
         if self.governance is not None and target is not None and error is None and cost is None:
             cost = await self.governance.account(ctx.project_id, ctx.key_id, target, usage)
             if cost:
-                self._metrics.cost.labels(provider, target.label_model).inc(cost)
+                series.add_cost(cost)
         record = UsageRecord(
             request_id=ctx.request_id,
             project_id=ctx.project_id,
