@@ -94,6 +94,25 @@ async def test_redis_script_agrees_with_memory() -> None:
         assert await client.zcard(prefix + "rl:key:r:conc") == 0
 
 
+async def test_admissions_of_one_loop_turn_share_a_pipeline_and_stay_exact() -> None:
+    """Concurrent admissions go to Redis together; each script still decides alone, in order. A script
+    missing from Redis (flushed, restarted server) is loaded again without a refusal."""
+    async with redis_space() as (client, prefix):
+        store = RedisLimitStore(client, prefix)
+        rules = rules_for("key:b", LimitSpec(concurrent=7), 0.01)
+        await client.script_flush()
+        verdicts = await asyncio.gather(*(store.acquire(rules, [1.0], f"h{i}") for i in range(20)))
+        assert sum(v.allowed for v in verdicts) == 7
+        assert await client.zcard(prefix + "rl:key:b:conc") == 7
+        alone = await store.acquire(rules, [1.0], "late")  # a lone admission takes the direct path
+        assert not alone.allowed
+        admitted = [f"h{i}" for i, v in enumerate(verdicts) if v.allowed]
+        for holder in admitted[:3]:
+            await store.settle(rules, [-1], [holder])
+        again = await asyncio.gather(*(store.acquire(rules, [1.0], f"g{i}") for i in range(5)))  # scripts loaded
+        assert [v.allowed for v in again].count(True) == 3
+
+
 async def test_queued_settlements_reach_redis_together_and_on_close() -> None:
     """Settlements nobody waits for share one script call a few milliseconds later; close sends the rest."""
     async with redis_space() as (client, prefix):

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from redis.exceptions import NoScriptError
+
 from api_connector.errors import LimiterUnavailable
 from api_connector.governance.ratelimit import LEASE_MS, BudgetGate, MemoryLimitStore, Rule, Verdict
 from api_connector.observability.logging import get_logger
@@ -145,6 +147,7 @@ class RedisLimitStore:
         self._queued: list[tuple[Sequence[Rule], Sequence[float], Sequence[str]]] = []
         self._flush_at: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[None]] = set()
+        self._admissions: list[tuple[list[str], list[str | float], asyncio.Future[Any]]] = []
 
     async def acquire(
         self, rules: Sequence[Rule], costs: Sequence[float], holder: str = "", gates: Sequence[BudgetGate] = ()
@@ -156,7 +159,7 @@ class RedisLimitStore:
         args += [repr(gate.usd) for gate in gates]
         keys = [self._prefix + r.key for r in rules] + [gate.key for gate in gates]
         try:
-            answer = await self._acquire(keys=keys, args=args)
+            answer = await self._admit(keys, args)
         except Exception as exc:  # redis errors and socket errors alike: the documented fallback
             return self._fallback(rules, costs, gates, exc)
         status = int(answer[0])
@@ -168,6 +171,48 @@ class RedisLimitStore:
             if slots:
                 self._held[holder] = slots
         return verdict
+
+    def _admit(self, keys: list[str], args: list[str | float]) -> asyncio.Future[Any]:
+        """The admission script's answer. Admissions asked for in the same turn of the event loop go
+        to Redis in one pipeline: each script still runs atomically, in order, but the round trip and
+        the client's per-command work are shared (under load, several arrive together)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._admissions.append((keys, args, future))
+        if len(self._admissions) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_admissions)
+        return future
+
+    def _flush_admissions(self) -> None:
+        batch, self._admissions = self._admissions, []
+        task = asyncio.ensure_future(self._run_admissions(batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _run_admissions(self, batch: list[tuple[list[str], list[str | float], asyncio.Future[Any]]]) -> None:
+        if len(batch) > 1:
+            pipe = self._redis.pipeline(transaction=False)
+            for keys, args, _ in batch:
+                pipe.evalsha(self._acquire.sha, len(keys), *keys, *args)
+            try:
+                answers: list[Any] = await pipe.execute(raise_on_error=False)
+            except Exception as exc:
+                answers = [exc] * len(batch)
+        else:
+            answers = [None]
+        for (keys, args, future), answer in zip(batch, answers, strict=True):
+            if answer is None or isinstance(answer, NoScriptError):
+                # One alone, or the script is not loaded yet (a restarted Redis): the script object
+                # loads it and retries.
+                try:
+                    answer = await self._acquire(keys=keys, args=args)
+                except Exception as exc:
+                    answer = exc
+            if future.done():  # the caller went away
+                continue
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
 
     async def settle(self, rules: Sequence[Rule], deltas: Sequence[float], holders: Sequence[str] = ()) -> None:
         await self._send([(rules, deltas, holders)])
