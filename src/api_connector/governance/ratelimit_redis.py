@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -182,11 +182,15 @@ class RedisLimitStore:
             asyncio.get_running_loop().call_soon(self._flush_admissions)
         return future
 
-    def _flush_admissions(self) -> None:
-        batch, self._admissions = self._admissions, []
-        task = asyncio.ensure_future(self._run_admissions(batch))
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a batch in the background, kept referenced until done (close waits for them)."""
+        task = asyncio.ensure_future(work)
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
+
+    def _flush_admissions(self) -> None:
+        batch, self._admissions = self._admissions, []
+        self._spawn(self._run_admissions(batch))
 
     async def _run_admissions(self, batch: list[tuple[list[str], list[str | float], asyncio.Future[Any]]]) -> None:
         if len(batch) > 1:
@@ -227,9 +231,7 @@ class RedisLimitStore:
         self._flush_at = None
         batch, self._queued = self._queued, []
         if batch:
-            task = asyncio.ensure_future(self._send(batch))
-            self._flushing.add(task)
-            task.add_done_callback(self._flushing.discard)
+            self._spawn(self._send(batch))
 
     async def _send(self, batch: list[tuple[Sequence[Rule], Sequence[float], Sequence[str]]]) -> None:
         keys: list[str] = []

@@ -8,38 +8,14 @@ databases take the ordinary Core insert; their work happens in their own server.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Boolean, ColumnElement, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api_connector.storage.models import UsageRow
-
-# The columns written, in order; the id is the database's.
-USAGE_COLUMNS = (
-    "request_id",
-    "project_id",
-    "key_id",
-    "provider",
-    "model",
-    "capability",
-    "status",
-    "error_code",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "latency_ms",
-    "created_at",
-    "cached",
-    "coalesced",
-)
-_SQLITE_INSERT = (
-    f"INSERT INTO {UsageRow.__tablename__} ({', '.join(USAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})"
-)
+from api_connector.storage.models import UsageRow, UTCDateTime
 
 
 def sqlite_timestamp(value: datetime) -> str:
@@ -47,12 +23,29 @@ def sqlite_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+def _sqlite_form(column: ColumnElement[Any]) -> Callable[[Any], Any] | None:
+    """How a value of this column is stored on SQLite where SQLAlchemy would convert it (None: as is)."""
+    if isinstance(column.type, UTCDateTime):
+        return sqlite_timestamp
+    if isinstance(column.type, Boolean):
+        return lambda flag: int(bool(flag))
+    return None
+
+
+# The columns written, in order (read off the table, so they cannot drift from it); the id is the database's.
+_WRITTEN = [column for column in UsageRow.__table__.columns if not column.primary_key]
+USAGE_COLUMNS = tuple(column.name for column in _WRITTEN)
+_SQLITE_FORMS = tuple(_sqlite_form(column) for column in _WRITTEN)
+_SQLITE_INSERT = (
+    f"INSERT INTO {UsageRow.__tablename__} ({', '.join(USAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})"
+)
+
+
 def _sqlite_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
-    values = [row[name] for name in USAGE_COLUMNS]
-    values[13] = sqlite_timestamp(row["created_at"])
-    values[14] = int(bool(row["cached"]))
-    values[15] = int(bool(row["coalesced"]))
-    return tuple(values)
+    return tuple(
+        row[name] if form is None else form(row[name]) for name, form in zip(USAGE_COLUMNS, _SQLITE_FORMS, strict=True)
+    )
 
 
 async def insert_usage(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:

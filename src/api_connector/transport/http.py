@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
-from multidict import CIMultiDictProxy
 from yarl import URL
 
 from api_connector.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
@@ -165,7 +164,8 @@ class Transport:
                 method, _url(url), headers=headers, data=body, params=params or None, timeout=_client_timeout(timeouts)
             ) as response:
                 payload = await response.read()
-                return UpstreamResponse(response.status, _headers(response), payload)
+                # The headers as aiohttp keeps them: immutable, and they outlive the released connection.
+                return UpstreamResponse(response.status, response.headers, payload)
         except UpstreamError:
             raise
         except Exception as exc:
@@ -195,7 +195,7 @@ class Transport:
                 )
         except Exception as exc:
             raise _translate(exc, "") from None
-        return UpstreamStream(response.status, _headers(response), response.content.iter_any(), release=response)
+        return UpstreamStream(response.status, response.headers, response.content.iter_any(), release=response)
 
     async def _local(
         self,
@@ -238,10 +238,6 @@ def _url(url: str) -> URL:
 @functools.lru_cache(maxsize=1024)
 def _gap_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=timeouts.read)
-
-
-def _headers(response: aiohttp.ClientResponse) -> CIMultiDictProxy[str]:
-    return response.headers  # immutable, and outlives the released connection
 
 
 def _translate(exc: BaseException, when: str) -> UpstreamError:
