@@ -1,5 +1,6 @@
 -- wrk script: POST one chat request (body from BENCH_BODY_FILE) with a bearer key (BENCH_KEY),
 -- and print the run's figures as one JSON line so that run.py need not scrape wrk's text.
+-- With BENCH_RATE (requests per second, whole run) it paces instead of loading flat out: see below.
 local f = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
@@ -9,6 +10,41 @@ wrk.headers["Accept"] = "application/json"
 local key = os.getenv("BENCH_KEY")
 if key and key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key
+end
+
+-- Open loop at a fixed rate: request n is due at start + n / rate, whenever the previous answers came.
+-- wrk asks delay() (in ms) before every request on every connection, so each call hands out the next
+-- slot of one schedule; a connection that is free early waits for its slot, and a late slot is sent at
+-- once (the schedule never slides, so a target that cannot keep up shows as a lower achieved rate).
+-- Run with one wrk thread: one thread, one schedule. wrk's timers have 1 ms resolution, so single
+-- requests are up to half a millisecond off their slot; the rate over the run is exact.
+local rate = tonumber(os.getenv("BENCH_RATE") or "")
+if rate and rate > 0 then
+  local ffi = require("ffi")
+  ffi.cdef([[
+    typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+    int clock_gettime(int clk_id, bench_timespec *tp);
+  ]])
+  local CLOCK_MONOTONIC = 1
+  local ts = ffi.new("bench_timespec")
+  local interval_ms = 1000 / rate
+  local next_at = nil
+
+  local function now_ms()
+    ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) * 1e3 + tonumber(ts.tv_nsec) / 1e6
+  end
+
+  function delay()
+    local now = now_ms()
+    next_at = next_at or now
+    local wait = next_at - now
+    next_at = next_at + interval_ms
+    if wait <= 0 then
+      return 0
+    end
+    return math.floor(wait + 0.5)
+  end
 end
 
 function done(summary, latency, requests)

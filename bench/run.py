@@ -1,11 +1,14 @@
 """The project's benchmark: the gateway against a bare aiohttp pass-through, both in front of nginx.
 
     .venv/bin/python bench/run.py [--duration 8] [--quick] [--soak N] [--only NAME[,NAME]]
+                                  [--loads closed,paced] [--rate 1000] [--rate-sse 500]
 
 Starts nginx (static OpenAI-format JSON and SSE answers), then, one at a time: nothing (wrk talks to
 nginx directly), the reference pass-through, and the service with 1 worker, 2 workers and Redis-backed
-state. Each is loaded with wrk at concurrency 16 and 64. Prints one table and writes
-bench/results/latest.json. Everything runs on 127.0.0.1 and stops when the run ends.
+state. Each is loaded with wrk flat out at concurrency 16 and 64 (closed loop: the target saturates), and
+direct, reference and service also at a fixed offered rate that all of them carry (paced: open loop,
+16 connections), which shows the latency a hop adds to one request rather than queueing. Prints the
+tables and writes bench/results/latest.json. Everything runs on 127.0.0.1 and stops when the run ends.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import service
@@ -49,6 +52,16 @@ from report import print_report, print_soak, soak_verdict, targets
 
 GROUPS = ("direct", "reference", "service", "service-2w", "service-redis")
 CONCURRENCY = (16, 64)
+LOADS = ("closed", "paced")
+# The paced rows answer "what does the hop add to a request" (issue 7 asks it at c=16); the 2-worker
+# and Redis rows answer throughput questions, so they are loaded flat out only.
+PACED_GROUPS = ("direct", "reference", "service")
+PACED_CONC = 16
+# Offered req/s of the paced rows, whole run. Low enough that the 1-worker service carries it with CPU
+# to spare (a streamed request costs about twice a JSON one, hence half the rate: both keep its core
+# about half busy), so that p50 shows the time a request takes, not the time it queued. Changing it
+# changes every paced figure.
+DEFAULT_RATE = {"json": 1000.0, "sse": 500.0}
 
 
 @dataclass
@@ -66,6 +79,7 @@ class Row:
     cpu_us_per_req: float = 0.0
     redis_cmds_per_req: float | None = None
     error: str = ""
+    offered_rps: float | None = None  # the paced rate; None for a closed-loop (flat out) row
 
 
 @dataclass
@@ -94,6 +108,8 @@ class Options:
     server_cores: str | None
     load_cores: str | None
     workdir: Path
+    loads: tuple[str, ...] = LOADS
+    rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATE))
 
 
 # ---- load ---------------------------------------------------------------------------------------
@@ -104,10 +120,15 @@ def request_file(body: str) -> Path:
     return FIXTURES / ("chat_request_stream.json" if body == "sse" else "chat_request.json")
 
 
-def wrk(url: str, body_file: Path, key: str, conc: int, seconds: int, cores: str | None) -> dict:
+def wrk(
+    url: str, body_file: Path, key: str, conc: int, seconds: int, cores: str | None, rate: float | None = None
+) -> dict:
+    """One wrk run: flat out, or, with rate, paced to that many requests per second (post.lua)."""
+    # post.lua keeps one schedule per wrk thread, so a paced run uses one thread (far from its limit).
+    threads = 1 if rate else 2
     cmd = [
         "wrk",
-        "-t2",
+        f"-t{threads}",
         f"-c{conc}",
         f"-d{seconds}s",
         "--latency",
@@ -117,7 +138,7 @@ def wrk(url: str, body_file: Path, key: str, conc: int, seconds: int, cores: str
         str(BENCH_DIR / "post.lua"),
         url,
     ]
-    env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_KEY": key}
+    env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_KEY": key, "BENCH_RATE": str(rate or "")}
     out = subprocess.run(pinned(cmd, cores), capture_output=True, text=True, env=env, timeout=seconds + 60)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
@@ -137,18 +158,18 @@ def smoke(url: str, body_file: Path, key: str, body: str) -> str | None:
     return None
 
 
-def measure(opts: Options, target: Target, group: str, body: str, conc: int) -> Row:
-    row = Row(group, body, conc)
+def measure(opts: Options, target: Target, group: str, body: str, conc: int, rate: float | None) -> Row:
+    row = Row(group, body, conc, offered_rps=rate)
     url, body_file = target.url_for[body], request_file(body)
     problem = smoke(url, body_file, target.key, body)
     if problem:
         row.error = problem
         return row
     if opts.warmup:
-        wrk(url, body_file, target.key, conc, opts.warmup, opts.load_cores)
+        wrk(url, body_file, target.key, conc, opts.warmup, opts.load_cores, rate)
     before = cpu_ticks(target.tree())
     redis_before = redis_commands(target.redis_url) if target.redis_url else None
-    result = wrk(url, body_file, target.key, conc, opts.duration, opts.load_cores)
+    result = wrk(url, body_file, target.key, conc, opts.duration, opts.load_cores, rate)
     after = cpu_ticks(target.tree())
     redis_after = redis_commands(target.redis_url) if target.redis_url else None
     rss = rss_bytes(target.tree())
@@ -199,6 +220,27 @@ def bodies(group: str) -> tuple[str, ...]:
     return ("json", "sse") if group in ("direct", "reference", "service") else ("json",)
 
 
+def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:
+    """(body, concurrency, paced rate or None for flat out) of each row of a group, paced rows first.
+
+    Paced rows come first so that they meet a target that no saturating run has left with a backlog
+    (records still being written, say), which would show as latency that a request does not pay.
+    """
+    paced: list[tuple[str, int, float | None]] = []
+    if "paced" in opts.loads and group in PACED_GROUPS:
+        paced = [(b, PACED_CONC, opts.rates[b]) for b in bodies(group)]
+    closed: list[tuple[str, int, float | None]] = []
+    if "closed" in opts.loads:
+        closed = [(b, c, None) for b in bodies(group) for c in CONCURRENCY]
+    return paced + closed
+
+
+def _progress(row: Row) -> None:
+    load = f"c={row.conc:<3}" + (f" at {row.offered_rps:,.0f} req/s" if row.offered_rps else "")
+    status = row.error or f"{row.rps:,.0f} req/s  p50 {row.p50_ms:.2f} ms  errors {row.errors}"
+    print(f"  {row.scenario:<14} {row.body:<4} {load:<20} {status}", flush=True)
+
+
 def run_group(group: str, procs: Processes, opts: Options, nginx: Upstream, redis_url: str | None) -> list[Row]:
     rows: list[Row] = []
     redis, redis_proc = redis_url, None
@@ -206,20 +248,16 @@ def run_group(group: str, procs: Processes, opts: Options, nginx: Upstream, redi
         if group == "service-redis" and redis is None:
             redis_proc, redis = start_redis(procs, opts.load_cores)
         with started(group, procs, opts, nginx, redis) as target:
-            for body in bodies(group):
-                for conc in CONCURRENCY:
-                    row = measure(opts, target, group, body, conc)
-                    rows.append(row)
-                    status = row.error or f"{row.rps:,.0f} req/s  p50 {row.p50_ms:.2f} ms  errors {row.errors}"
-                    print(f"  {group:<14} {body:<4} c={conc:<3} {status}", flush=True)
+            for body, conc, rate in plan(group, opts):
+                rows.append(measure(opts, target, group, body, conc, rate))
+                _progress(rows[-1])
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"  {group}: skipped: {exc}", file=sys.stderr, flush=True)
-        done = {(r.body, r.conc) for r in rows}
+        done = {(r.body, r.conc, r.offered_rps) for r in rows}
         rows += [
-            Row(group, b, c, error=str(exc).splitlines()[0])
-            for b in bodies(group)
-            for c in CONCURRENCY
-            if (b, c) not in done
+            Row(group, b, c, offered_rps=r, error=str(exc).splitlines()[0])
+            for b, c, r in plan(group, opts)
+            if (b, c, r) not in done
         ]
     finally:
         if redis_proc is not None:
@@ -269,6 +307,23 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="3 s rows, 1 s warm-up: a smoke test of the bench")
     ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(GROUPS)}")
     ap.add_argument(
+        "--loads",
+        default=",".join(LOADS),
+        help="closed (flat out at c=16 and 64), paced (fixed rate at c=16), or both (default)",
+    )
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE["json"],
+        help=f"offered req/s of the paced JSON rows (default {DEFAULT_RATE['json']:,.0f})",
+    )
+    ap.add_argument(
+        "--rate-sse",
+        type=float,
+        default=DEFAULT_RATE["sse"],
+        help=f"offered req/s of the paced streamed rows (default {DEFAULT_RATE['sse']:,.0f})",
+    )
+    ap.add_argument(
         "--soak",
         type=int,
         default=0,
@@ -292,7 +347,13 @@ def parse_args() -> argparse.Namespace:
         ap.error(f"unknown --only name(s): {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)}")
     if args.redis_url and not args.redis_url.startswith("redis://127.0.0.1"):
         ap.error("--redis-url must point at 127.0.0.1: the bench never loads anything off this machine")
-    args.groups = groups
+    loads = tuple(x.strip() for x in args.loads.split(",") if x.strip())
+    if not loads or set(loads) - set(LOADS):
+        ap.error(f"--loads takes a comma-separated subset of: {', '.join(LOADS)}")
+    if args.rate <= 0 or args.rate_sse <= 0:
+        ap.error("--rate and --rate-sse must be positive")
+    args.groups, args.loads = groups, loads
+    args.rates = {"json": args.rate, "sse": args.rate_sse}
     return args
 
 
@@ -309,12 +370,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     server_cores, load_cores = cpu_layout()
     workdir = Path(tempfile.mkdtemp(prefix="api-connector-bench-"))
-    opts = Options(args.duration, args.warmup, server_cores, load_cores, workdir)
+    opts = Options(args.duration, args.warmup, server_cores, load_cores, workdir, args.loads, args.rates)
     procs = Processes(workdir)
     info = machine_info()
     print(
         f"bench: {info['nproc']} cores ({info['cpu_model']}); server on core {server_cores}, "
         f"wrk and nginx on core {load_cores}; {args.duration}s per row; "
+        f"paced rows at {args.rate:,.0f} req/s (JSON) and {args.rate_sse:,.0f} req/s (SSE); "
         f"load average {info['loadavg_at_start']}",
         flush=True,
     )
@@ -323,6 +385,8 @@ def main() -> int:
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "pinning": {"server": server_cores, "load": load_cores},
+        "paced_rate_rps": args.rates,
+        "paced_conc": PACED_CONC,
     }
     failed = True  # until the run has finished: an interrupted run keeps its logs
     try:
@@ -350,8 +414,10 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
             print_soak(soak)
             return not (soak.get("flat") and soak.get("reached"))
         rows = [r for g in args.groups for r in run_group(g, procs, opts, nginx, args.redis_url)]
-        results["rows"] = [asdict(r) for r in rows]
-        results["targets"] = targets(results["rows"])
+        # Closed-loop and paced rows stay apart: their p50s answer different questions.
+        results["rows"] = [asdict(r) for r in rows if r.offered_rps is None]
+        results["paced_rows"] = [asdict(r) for r in rows if r.offered_rps is not None]
+        results["targets"] = targets(results["rows"], results["paced_rows"])
         print_report(results)
         return any(r.error for r in rows)
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
