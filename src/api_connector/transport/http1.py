@@ -109,6 +109,11 @@ class Response:
 
     async def read(self) -> bytes:
         while not self.complete:
+            # The whole body is wanted: what is buffered counts as read, or a body beyond _PAUSE_AT would
+            # leave the socket paused for good and the exchange would stall until its total deadline.
+            self._size = 0
+            if self._conn is not None:
+                self._conn.resume()
             await self._wait()
         if self.error is not None:
             raise self.error
@@ -356,7 +361,7 @@ def _decoder(encoding: str) -> Any:
     if encoding == "deflate":
         return _Deflate()
     if encoding == "br" and brotli is not None:
-        return brotli.Decompressor()
+        return _Brotli()
     return None  # identity, or an encoding nobody asked for: the body is passed on as it came
 
 
@@ -378,6 +383,16 @@ class _Deflate:
 
     def flush(self) -> bytes:
         return bytes(self._inner.flush()) if self._inner is not None else b""
+
+
+class _Brotli:
+    """brotli's Decompressor calls its method ``process``; the body path calls ``decompress`` on every decoder."""
+
+    def __init__(self) -> None:
+        self._inner = brotli.Decompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        return bytes(self._inner.process(data))
 
 
 class Pool:
