@@ -190,6 +190,13 @@ async def prepare_storage(services: Services, *, announce: TextIO | None = None)
         await services.governance.start(services.usage_queries, alerts)
 
 
+async def _flush_metrics(services: Services) -> None:
+    # Requests flush their metrics at most once a second themselves; this covers a worker gone idle.
+    while True:
+        await asyncio.sleep(1.0)
+        services.recorder.flush_metrics()
+
+
 async def _flush_last_used(services: Services) -> None:
     while True:
         await asyncio.sleep(_LAST_USED_FLUSH_SECONDS)
@@ -234,12 +241,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         services.health.start()
     if services.rollups is not None:
         services.rollups.start()
-    flusher = asyncio.create_task(_flush_last_used(services))
+    flushers = [asyncio.create_task(_flush_last_used(services)), asyncio.create_task(_flush_metrics(services))]
     log.info("started", providers=len(services.catalog.instances(None)))
     yield
-    flusher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await flusher
+    for flusher in flushers:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+    services.recorder.flush_metrics()
     await shutdown(services)
 
 

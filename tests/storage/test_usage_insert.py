@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import insert, select
 
 from api_connector.storage.db import Database
 from api_connector.storage.models import UsageRow
-from api_connector.storage.usage_insert import USAGE_COLUMNS, insert_usage
+from api_connector.storage.record_writer import UsageRecord
+from api_connector.storage.usage_insert import USAGE_COLUMNS, insert_usage, usage_row
 
 
 def _row(i: int, at: datetime, **extra: object) -> dict[str, object]:
@@ -37,7 +39,7 @@ def _row(i: int, at: datetime, **extra: object) -> dict[str, object]:
 async def test_rows_read_back_like_the_orm_writes_them(database: Database) -> None:
     # An offset zone and a whole second: the stored form must still be UTC with six decimals.
     at = datetime(2026, 11, 23, 23, 59, 59, tzinfo=timezone(timedelta(hours=2)))
-    fast = [_row(i, at + timedelta(microseconds=i * 7)) for i in range(5)]
+    fast = [UsageRecord(**_row(i, at + timedelta(microseconds=i * 7))) for i in range(5)]  # type: ignore[arg-type]
     slow = [_row(i, at + timedelta(microseconds=i * 7), request_id=f"s{i}") for i in range(5)]
     async with database.engine.begin() as connection:
         await insert_usage(connection, fast)
@@ -57,3 +59,18 @@ async def test_rows_read_back_like_the_orm_writes_them(database: Database) -> No
         since = at.astimezone(UTC)
         found = (await session.execute(select(UsageRow.id).where(UsageRow.created_at >= since))).all()
     assert len(found) == 10
+
+
+def test_a_usage_record_has_exactly_the_written_columns() -> None:
+    assert {f.name for f in fields(UsageRecord)} == set(USAGE_COLUMNS)
+
+
+async def test_over_long_caller_text_is_cut_to_its_column(database: Database) -> None:
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    record = UsageRecord(**_row(0, at, model="m" * 400, request_id="r" * 300))  # type: ignore[arg-type]
+    assert len(usage_row(record)["model"]) == 255 and len(usage_row(record)["request_id"]) == 128
+    async with database.engine.begin() as connection:
+        await insert_usage(connection, [record])
+    async with database.session() as session:
+        stored = (await session.execute(select(UsageRow))).scalars().one()
+    assert stored.model == "m" * 255 and stored.request_id == "r" * 128

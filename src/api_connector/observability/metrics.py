@@ -7,6 +7,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from api_connector.observability.tally import Tallies
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
@@ -15,8 +17,11 @@ class Metrics:
     def __init__(self, multiproc_dir: Path | None = None) -> None:
         # With several workers each process writes its samples to files there; a scrape sums them all.
         self.multiproc_dir = multiproc_dir
+        # The per-request series are updated through these and passed on in bulk (see tally.py).
+        self.tallies = Tallies()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        r.register(self.tallies)  # first: collecting the registry flushes the tallies before the rest
         self.requests = Counter(
             "api_connector_requests",
             "Requests handled, by provider, model, capability and outcome.",
@@ -114,6 +119,7 @@ class Metrics:
         )
 
     def render(self) -> bytes:
+        self.tallies.flush()
         if self.multiproc_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()

@@ -10,6 +10,7 @@ from api_connector.core.usage import Usage
 from api_connector.errors import ConnectorError
 from api_connector.observability.health import HealthRegistry
 from api_connector.observability.metrics import Metrics
+from api_connector.observability.tally import CounterTally
 from api_connector.observability.tracing import Tracing
 from api_connector.routing.dispatch import CallContext
 from api_connector.storage.record_writer import AuditRecord, RecordWriter, UsageRecord
@@ -18,24 +19,29 @@ if TYPE_CHECKING:
     from api_connector.governance.wiring import Governance
 
 
+# Per-request metrics reach prometheus_client in bulk this often at most (see observability/tally.py).
+_FLUSH_SECONDS = 1.0
+
+
 class _Series:
     """The metric children of one (provider, model, capability, outcome): looked up once, then reused."""
 
     __slots__ = ("_cost_labels", "_m", "completion_tokens", "cost", "overhead", "prompt_tokens", "requests", "upstream")
 
     def __init__(self, m: Metrics, provider: str, model: str, capability: str, outcome: str) -> None:
-        self.requests = m.requests.labels(provider, model, capability, outcome)
-        self.overhead = m.overhead.labels(capability)
-        self.upstream = m.upstream_latency.labels(provider)
-        self.prompt_tokens = m.tokens.labels(provider, model, "prompt")
-        self.completion_tokens = m.tokens.labels(provider, model, "completion")
+        tallies = m.tallies
+        self.requests = tallies.counter(m.requests.labels(provider, model, capability, outcome))
+        self.overhead = tallies.histogram(m.overhead.labels(capability))
+        self.upstream = tallies.histogram(m.upstream_latency.labels(provider))
+        self.prompt_tokens = tallies.counter(m.tokens.labels(provider, model, "prompt"))
+        self.completion_tokens = tallies.counter(m.tokens.labels(provider, model, "completion"))
         self._m, self._cost_labels = m, (provider, model)
-        self.cost: Any = None  # made on the first priced request: errors and unpriced models show none
+        self.cost: CounterTally | None = None  # made on the first priced request: errors and unpriced show none
 
     def add_cost(self, usd: float) -> None:
         if self.cost is None:
-            self.cost = self._m.cost.labels(*self._cost_labels)
-        self.cost.inc(usd)
+            self.cost = self._m.tallies.counter(self._m.cost.labels(*self._cost_labels))
+        self.cost.pending += usd
 
 
 class Recorder:
@@ -47,6 +53,7 @@ class Recorder:
         self.governance: Governance | None = None  # prices usage and charges budgets (set by the app)
         self.health: HealthRegistry | None = None  # passive health, set by the app when monitoring is on
         self.tracing: Tracing | None = None  # OpenTelemetry spans, set by the app when tracing is on
+        self._next_flush = time.perf_counter() + _FLUSH_SECONDS
 
     def _series(self, provider: str, model: str, capability: str, outcome: str) -> _Series:
         key = (provider, model, capability, outcome)
@@ -68,7 +75,8 @@ class Recorder:
         target = ctx.served_by
         provider = target.instance.name if target else (error.provider if error and error.provider else "none")
         model = target.model if target else ""
-        elapsed = time.perf_counter() - started
+        now = time.perf_counter()
+        elapsed = now - started
         usage = usage or Usage()
         series = self._series(
             provider,
@@ -76,14 +84,12 @@ class Recorder:
             ctx.capability.value,
             "success" if error is None else error.code,
         )
-        series.requests.inc()
+        series.requests.pending += 1
         series.overhead.observe(max(0.0, elapsed - ctx.upstream_seconds))
         if ctx.upstream_seconds:
             series.upstream.observe(ctx.upstream_seconds)
-        if usage.prompt_tokens:
-            series.prompt_tokens.inc(usage.prompt_tokens)
-        if usage.completion_tokens:
-            series.completion_tokens.inc(usage.completion_tokens)
+        series.prompt_tokens.pending += usage.prompt_tokens
+        series.completion_tokens.pending += usage.completion_tokens
         for failure in ctx.attempts:
             self._metrics.attempt_failures.labels(failure.provider or "none", failure.code).inc()
         if ctx.attempts_made > 1:
@@ -117,6 +123,14 @@ class Recorder:
             coalesced=coalesced,
         )
         await self._submit(record)
+        if now >= self._next_flush:
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        """Pass the gathered per-request figures on to the metrics (about once a second, and on demand)."""
+        self._next_flush = time.perf_counter() + _FLUSH_SECONDS
+        self._metrics.record_queue_depth.set(self._writer.queued)
+        self._metrics.tallies.flush()
 
     @staticmethod
     def _book_health(health: HealthRegistry, ctx: CallContext, error: ConnectorError | None) -> None:
@@ -164,4 +178,3 @@ class Recorder:
         # Fast path never waits; when the queue is full the caller waits (back-pressure), nothing drops.
         if not self._writer.submit(record):
             await self._writer.submit_wait(record)
-        self._metrics.record_queue_depth.set(self._writer.queued)

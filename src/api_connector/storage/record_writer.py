@@ -30,7 +30,7 @@ from api_connector.storage.db import Database
 from api_connector.storage.dlq import DeadLetterRecord
 from api_connector.storage.models import AuditRow, utcnow
 from api_connector.storage.routing_models import DeadLetterRow
-from api_connector.storage.usage_insert import insert_usage
+from api_connector.storage.usage_insert import insert_usage, usage_row
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ class RecordWriter:
             await self._spill([record], f"refused by the database: {_describe(error)}")
 
     async def _insert(self, batch: Sequence[Record]) -> None:
-        usage = [_usage_row(r) for r in batch if isinstance(r, UsageRecord)]
+        usage = [r for r in batch if isinstance(r, UsageRecord)]
         audit = [_audit_row(r) for r in batch if isinstance(r, AuditRecord)]
         async with self._db.engine.begin() as connection:
             if usage:
@@ -370,20 +370,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line[0][:200] if first_line else ''}"
 
 
-_USAGE_FIELDS = tuple(f.name for f in fields(UsageRecord))
 _AUDIT_FIELDS = tuple(f.name for f in fields(AuditRecord))
 
 
 def _clip(value: str | None, limit: int) -> str | None:
     # Model names and request ids can come from callers; an over-long one must not cost the record.
     return value[:limit] if isinstance(value, str) and len(value) > limit else value
-
-
-def _usage_row(record: UsageRecord) -> dict[str, Any]:
-    row = {name: getattr(record, name) for name in _USAGE_FIELDS}
-    for column, limit in (("request_id", 128), ("provider", 255), ("model", 255), ("error_code", 64)):
-        row[column] = _clip(row[column], limit)
-    return row
 
 
 def _audit_row(record: AuditRecord) -> dict[str, Any]:
@@ -397,7 +389,7 @@ def _spill_line(record: Record) -> str:
     if isinstance(record, DeadLetterRecord):
         return json.dumps({"kind": "dead_letter", "record": record.row()}, default=str, sort_keys=True)
     kind = "usage" if isinstance(record, UsageRecord) else "audit"
-    fields_ = _usage_row(record) if isinstance(record, UsageRecord) else _audit_row(record)
+    fields_ = usage_row(record) if isinstance(record, UsageRecord) else _audit_row(record)
     return json.dumps({"kind": kind, "record": fields_}, default=str, sort_keys=True)
 
 

@@ -8,11 +8,12 @@ databases take the ordinary Core insert; their work happens in their own server.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, insert
+from sqlalchemy import Boolean, ColumnElement, String, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_connector.storage.models import UsageRow, UTCDateTime
@@ -33,24 +34,49 @@ def _sqlite_form(column: ColumnElement[Any]) -> Callable[[Any], Any] | None:
 
 
 # The columns written, in order (read off the table, so they cannot drift from it); the id is the database's.
+# A usage record has one attribute per column, of the same name.
 _WRITTEN = [column for column in UsageRow.__table__.columns if not column.primary_key]
 USAGE_COLUMNS = tuple(column.name for column in _WRITTEN)
-_SQLITE_FORMS = tuple(_sqlite_form(column) for column in _WRITTEN)
+_VALUES = operator.attrgetter(*USAGE_COLUMNS)
+# Text that may come from callers (model names, request ids) is cut to its column's length, never refused.
+_LIMITS = tuple(
+    (index, column.type.length)
+    for index, column in enumerate(_WRITTEN)
+    if isinstance(column.type, String) and column.type.length
+)
+_SQLITE_FORMS = tuple(
+    (index, form) for index, form in enumerate(_sqlite_form(column) for column in _WRITTEN) if form is not None
+)
 _SQLITE_INSERT = (
     f"INSERT INTO {UsageRow.__tablename__} ({', '.join(USAGE_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})"
 )
 
 
-def _sqlite_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        row[name] if form is None else form(row[name]) for name, form in zip(USAGE_COLUMNS, _SQLITE_FORMS, strict=True)
-    )
+def usage_values(record: Any) -> list[Any]:
+    """A record's column values in column order, over-long text cut to its column's length."""
+    values = list(_VALUES(record))
+    for index, limit in _LIMITS:
+        value = values[index]
+        if value is not None and len(value) > limit:
+            values[index] = value[:limit]
+    return values
 
 
-async def insert_usage(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert usage rows (dicts keyed by column name) in one statement."""
+def usage_row(record: Any) -> dict[str, Any]:
+    return dict(zip(USAGE_COLUMNS, usage_values(record), strict=True))
+
+
+def _sqlite_values(record: Any) -> tuple[Any, ...]:
+    values = usage_values(record)
+    for index, form in _SQLITE_FORMS:
+        values[index] = form(values[index])
+    return tuple(values)  # the driver's executemany takes tuples
+
+
+async def insert_usage(connection: AsyncConnection, records: Sequence[Any]) -> None:
+    """Insert usage records (objects with one attribute per column) in one statement."""
     if connection.dialect.name == "sqlite":
-        await connection.exec_driver_sql(_SQLITE_INSERT, [_sqlite_tuple(row) for row in rows])
+        await connection.exec_driver_sql(_SQLITE_INSERT, [_sqlite_values(record) for record in records])
     else:
-        await connection.execute(insert(UsageRow), list(rows))
+        await connection.execute(insert(UsageRow), [usage_row(record) for record in records])
