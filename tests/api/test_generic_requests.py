@@ -48,6 +48,18 @@ def test_caller_cannot_send_credentials(gateway: RunningGateway, header: str) ->
 
 
 @pytest.mark.parametrize(
+    "headers", [{"x-a": "1\r\nx-b: 2"}, {"x-a": "1\nGET / HTTP/1.1"}, {"x-a\r\nx-b": "2"}, {"x a": "1"}, {"x:a": "1"}]
+)
+def test_header_names_and_values_that_would_split_the_request_are_refused(
+    gateway: RunningGateway, headers: dict[str, str]
+) -> None:
+    answer = call(gateway, {"provider": "sandbox", "endpoint": "/echo", "headers": headers})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "validation_error"
+    assert "malformed header" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
     "endpoint", ["http://169.254.169.254/latest", "//evil.example/x", "/a/../../etc", "relative/path", "/with space"]
 )
 def test_endpoint_must_be_a_path_below_the_base_url(gateway: RunningGateway, endpoint: str) -> None:

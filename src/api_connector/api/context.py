@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -79,8 +80,7 @@ def call_context(
 ) -> CallContext:
     services = request.app[SERVICES]
     principal: Principal = request[PRINCIPAL]
-    prefixes = services.catalog.passthrough_prefixes
-    forward = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith(prefixes)} if prefixes else {}
+    forward = _forwarded(request.headers, services.catalog.passthrough_prefixes)
     if timeout is None and TIMEOUT_HEADER in request.headers:
         timeout = _header_number(request, TIMEOUT_HEADER, float, 0.001, 600)
     if retries is None and RETRIES_HEADER in request.headers:
@@ -99,6 +99,17 @@ def call_context(
     if tracing is not None:  # off by default: then nothing at all is done for traces
         tracing.begin(ctx, request.headers, started=request[STARTED])
     return ctx
+
+
+def _forwarded(headers: Mapping[str, str], prefixes: tuple[str, ...]) -> dict[str, str]:
+    """The caller's headers some provider wants passed on (by prefix), lower-case; usually none."""
+    if not prefixes:
+        return {}
+    # One look at all the names first: most requests carry none, and then no header is visited.
+    names = "\n" + "\n".join(headers.keys()).lower()
+    if not any("\n" + prefix in names for prefix in prefixes):
+        return {}
+    return {k.lower(): v for k, v in headers.items() if k.lower().startswith(prefixes)}
 
 
 def _header_number(request: web.Request, name: str, kind: type[float] | type[int], low: float, high: float) -> float:

@@ -26,6 +26,9 @@ from api_connector.routing.admission import PRIORITY_HEADER, parse_priority
 from api_connector.routing.catalog import ProviderInstance
 from api_connector.routing.dispatch import CallContext
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+
 # Headers a caller may not set: credentials are the service's job, the rest belong to the connection.
 _FORBIDDEN_HEADERS = frozenset(
     {
@@ -78,6 +81,13 @@ class GenericRequest(BaseModel):
         bad = sorted(name for name in value if name.lower() in _FORBIDDEN_HEADERS)
         if bad:
             raise ValueError(f"may not set {', '.join(bad)}: credentials are injected by the service")
+        # A name that is not an HTTP token or a value with a line break would let a caller add headers
+        # (or a whole request) of their own on the upstream connection.
+        malformed = sorted(
+            repr(name) for name, v in value.items() if not _HEADER_NAME.fullmatch(name) or _BAD_VALUE.search(v)
+        )
+        if malformed:
+            raise ValueError(f"malformed header {', '.join(malformed)}: names are HTTP tokens, values one line")
         return {name.lower(): v for name, v in value.items()}
 
     def encoded_body(self) -> tuple[bytes | None, str | None]:

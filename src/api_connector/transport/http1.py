@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
 import socket
 import ssl
 import zlib
@@ -159,7 +160,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.used = 0  # answers completed on this connection
         self.idle_since = 0.0
-        self._header_list: list[tuple[bytes, bytes]] = []
+        self._header_list: list[tuple[str, str]] = []
         self._decoder: Any = None
         self._delimited = True  # the body's end is known from its length or chunking, not the close
         self._head_only = False
@@ -213,27 +214,24 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_list.append((name, value))
+        self._header_list.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         response = self.response
         if response is None:
             return
         status = self._parser.get_status_code()
-        if 100 <= status < 200:  # an interim answer (103 Early Hints and the like): the real one follows
-            self._header_list = []
+        raw, self._header_list = self._header_list, []
+        if status < 200:  # an interim answer (103 Early Hints and the like): the real one follows
             return
-        headers: CIMultiDict[str] = CIMultiDict()
-        for name, value in self._header_list:
-            headers.add(name.decode("latin-1"), value.decode("latin-1"))
-        self._header_list = []
+        headers: CIMultiDict[str] = CIMultiDict(raw)
         response.status = status
         response.headers = CIMultiDictProxy(headers)
-        self._delimited = "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
-        if status in (204, 304):
-            self._delimited = True
-        encoding = headers.get("content-encoding", "").strip().lower()
-        self._decoder = _decoder(encoding) if encoding else None
+        if "content-length" not in headers and status != 204 and status != 304:
+            self._delimited = "chunked" in headers.get("transfer-encoding", "").lower()
+        encoding = headers.get("content-encoding")
+        if encoding is not None:
+            self._decoder = _decoder(encoding.strip().lower())
         response.head_ready = True
         response._wake()
         if self._head_only:
@@ -419,6 +417,7 @@ class Pool:
         self._open = 0
         self._waiters: deque[asyncio.Future[_Connection | None]] = deque()
         self._dns: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self._targets: dict[tuple[str, URL], tuple[tuple[str, str, int], str]] = {}
         self.closed = False
 
     async def request(
@@ -439,12 +438,14 @@ class Pool:
         wait for the next bytes, ``connect`` the wait for a connection.
         """
         loop = asyncio.get_running_loop()
-        data = _encode(method, url, headers, body, self._user_agent)
-        origin = (url.scheme, url.raw_host or "", url.port or 0)
+        origin, head = self._target(method, url)
+        data = _encode(head, method, headers, body, self._user_agent)
         head_deadline = loop.time() + total
         fresh = False
         while True:
-            conn = await self._acquire(origin, loop, min(connect, max(head_deadline - loop.time(), 0.001)), fresh)
+            conn = None if fresh else self._idle_connection(origin, loop)
+            if conn is None:
+                conn = await self._acquire(origin, loop, min(connect, max(head_deadline - loop.time(), 0.001)), fresh)
             response = Response(conn)
             conn.send(data, response, method in _NO_BODY_METHODS, read, head_deadline)
             try:
@@ -461,18 +462,37 @@ class Pool:
                 conn.end_deadline()
             return response
 
-    async def _acquire(
-        self, origin: tuple[str, str, int], loop: asyncio.AbstractEventLoop, connect: float, fresh: bool
-    ) -> _Connection:
-        if self.closed:
-            raise UpstreamClosed("the client is closed")
+    def _target(self, method: str, url: URL) -> tuple[tuple[str, str, int], str]:
+        """(origin, request line and Host header) of a method and URL; the same few recur, so they are kept."""
+        key = (method, url)
+        known = self._targets.get(key)
+        if known is None:
+            if len(self._targets) >= 1024:
+                self._targets.clear()
+            origin = (url.scheme, url.raw_host or "", url.port or 0)
+            head = f"{method} {url.raw_path_qs or '/'} HTTP/1.1\r\nHost: {url.host_port_subcomponent or ''}\r\n"
+            known = self._targets[key] = (origin, head)
+        return known
+
+    def _idle_connection(self, origin: tuple[str, str, int], loop: asyncio.AbstractEventLoop) -> _Connection | None:
+        """A kept-alive connection to reuse at once (most recently used first), or None."""
         idle = self._idle.get(origin)
+        if not idle or self.closed:
+            return None
         now = loop.time()
-        while idle and not fresh:
+        while idle:
             conn = idle.pop()
             if not conn.closed and now - conn.idle_since < self._keepalive:
                 return conn
             conn.abort(None)
+        return None
+
+    async def _acquire(
+        self, origin: tuple[str, str, int], loop: asyncio.AbstractEventLoop, connect: float, fresh: bool
+    ) -> _Connection:
+        """A connection when none is idle: a new one within the limit, or the next one released."""
+        if self.closed:
+            raise UpstreamClosed("the client is closed")
         async with asyncio.timeout(connect):
             while self._open >= self._limit:
                 conn_or_slot = await self._wait_turn(loop)
@@ -584,32 +604,29 @@ class Pool:
         self._waiters.clear()
 
 
-def _encode(method: str, url: URL, headers: Mapping[str, str], body: bytes | None, user_agent: str) -> bytes:
+def _encode(head: str, method: str, headers: Mapping[str, str], body: bytes | None, user_agent: str) -> bytes:
     """The request's head and body as one buffer: one write, one packet for small requests."""
-    parts = [method, " ", url.raw_path_qs or "/", " HTTP/1.1\r\nHost: ", url.host_port_subcomponent or "", "\r\n"]
-    has_encoding = False
-    has_agent = False
-    for name, value in headers.items():
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name or ":" in name:
-            raise ValueError(f"header {name!r} holds a line break or a colon")
-        lowered = name.lower()
-        if lowered in _SET_HERE:
-            continue
-        has_encoding = has_encoding or lowered == "accept-encoding"
-        has_agent = has_agent or lowered == "user-agent"
-        parts += (name, ": ", value, "\r\n")
-    if not has_encoding:
+    lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
+    block = "".join(lines)
+    # Exactly one CR and one LF a line: a line break inside a name or value would split the request.
+    if block.count("\n") != len(lines) or block.count("\r") != len(lines):
+        raise ValueError("a header name or value holds a line break")
+    names = "\n" + block.lower()
+    if _SET_HERE.search(names):  # framing is this client's: a caller's Host or Content-Length is dropped
+        block = "".join(line for line in lines if not _SET_HERE.match("\n" + line.lower()))
+    parts = [head, block]
+    if "\naccept-encoding:" not in names:
         parts.append(_ACCEPT_LINE)
-    if not has_agent:
+    if "\nuser-agent:" not in names:
         parts.append(user_agent)
     if body is not None or method in _BODY_METHODS:
-        parts += ("Content-Length: ", str(len(body) if body else 0), "\r\n")
+        parts.append(f"Content-Length: {len(body) if body else 0}\r\n")
     parts.append("\r\n")
-    head = "".join(parts).encode("utf-8")
-    return head + body if body else head
+    encoded = "".join(parts).encode("utf-8")
+    return encoded + body if body else encoded
 
 
-_SET_HERE = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_SET_HERE = re.compile(r"\n(?:host|content-length|transfer-encoding|connection):")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _ACCEPT_LINE = f"Accept-Encoding: {ACCEPT_ENCODING}\r\n"
 
