@@ -140,6 +140,37 @@ async def test_queued_settlements_reach_redis_together_and_on_close() -> None:
         assert calls == 2 and await client.zcard(prefix + "rl:key:q:conc") == 0
 
 
+async def test_a_batch_naming_one_key_many_times_settles_like_memory_in_order() -> None:
+    """Token settlements of many requests on one rate, queued together: the key travels once, and the
+    arrival time moves as the memory store's does when the same give-backs and charges come one by one."""
+    async with redis_space() as (client, prefix):
+        store = RedisLimitStore(client, prefix)
+        memory = MemoryLimitStore()
+        rules = rules_for("key:t", LimitSpec(tokens_per_minute=60_000), 0.01)
+        for target in (store, memory):
+            assert (await target.acquire(rules, [5_000.0])).allowed
+            assert (await target.acquire(rules, [5_000.0])).allowed
+        deltas = [-4_000.0, 1_500.0, -2_000.0, 0.0]  # real usage below, above, below, equal to the estimates
+        keys_sent: list[int] = []
+        script = store._settle
+
+        async def counted(**kwargs: list[object]) -> object:
+            keys_sent.append(len(kwargs["keys"]))
+            return await script(**kwargs)
+
+        store._settle = counted
+        for delta in deltas:
+            store.settle_soon(rules, [delta])
+            memory.give_back(rules, [delta])
+        await store.close()
+        assert keys_sent == [1]
+        stored = float(await client.get(prefix + "rl:" + rules[0].key) or 0)
+        tat = memory._tat[rules[0].key]
+        # Both arrival times lie the same distance ahead of their own clocks (to a few ms of test time).
+        redis_now = (await client.time())[0] * 1000 + (await client.time())[1] / 1000
+        assert abs((stored - redis_now) - (tat - memory.clock() * 1000)) < 50
+
+
 async def test_a_dead_replicas_slots_expire_and_live_ones_are_renewed() -> None:
     async with redis_space() as (client, prefix):
         rule = Rule("provider:p#cred:conc", "c", 2, tolerance_ms=300.0)  # a 0.3 s lease
