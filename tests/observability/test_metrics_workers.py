@@ -32,6 +32,8 @@ def test_two_workers_report_correct_totals(tmp_path: Path) -> None:
         for _ in range(30):
             with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
                 assert client.post(base + "/v1/chat/completions", json=chat).status_code == 200
+        # Each worker passes its figures on at most a second after its last request (observability/tally.py).
+        time.sleep(1.5)
         scrapes = []
         for _ in range(6):  # new connections: the scrapes land on both workers
             with httpx.Client(timeout=30) as client:
@@ -59,6 +61,7 @@ def test_a_dead_workers_live_gauges_are_dropped(tmp_path: Path) -> None:
                 client.get(base + "/metrics")
         # Each worker sets a live gauge as it starts (the parent's start-up ones are already dropped).
         victim, survivor = sorted({p.name.split("_")[-1].removesuffix(".db") for p in prom.glob("gauge_live*.db")})
+        time.sleep(1.5)  # what a worker gathered reaches its files within a second (observability/tally.py)
         os.kill(int(victim), signal.SIGKILL)  # a worker of the server this test started
         deadline = time.monotonic() + 30
         while _live_gauge_files(prom, victim):

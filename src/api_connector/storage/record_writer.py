@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 _ISOLATE_AFTER = 3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a setattr call per field, on every request
 class UsageRecord:
     request_id: str
     project_id: str
