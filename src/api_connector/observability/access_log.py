@@ -38,6 +38,14 @@ class AccessLog:
         self._pending: list[bytes] = []
         self._interval = flush_interval
         self._task: asyncio.Task[None] | None = None
+        self._second = -1
+        self._second_text = ""
+
+    def _stamp(self, second: int) -> str:
+        # Formatting the date is most of a line's cost; it changes once a second.
+        if second != self._second:
+            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return self._second_text
 
     def record(self, method: str, path: str, status: int, ms: float, request_id: str) -> None:
         now = time.time()
@@ -51,7 +59,7 @@ class AccessLog:
                 "path": path,
                 "status": status,
                 "ms": round(ms, 2),
-                "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z",
+                "ts": f"{self._stamp(int(now))}.{int(now % 1 * 1e6):06d}Z",
             }
         )
         self._pending.append(line)
