@@ -1,6 +1,6 @@
 """Instructions a request costs, counted by valgrind's callgrind: the same figure whatever else runs.
 
-`python bench/instructions.py [--requests 1500] [--only service,reference] [--body json,sse]`
+`python bench/instructions.py [--requests 1500] [--only service,reference,service-redis] [--body json,sse]`
 
 Wall-clock figures on a shared machine move by 20% between runs; instruction counts move by about 1%.
 This runs the reference or the service (one worker, the bench's configuration) under callgrind with
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import service
 import yaml
-from harness import Processes, StartError, free_port, start_nginx, wait_http
+from harness import Processes, StartError, free_port, start_nginx, start_redis, wait_http
 from run import request_file
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -69,7 +69,9 @@ def _start(what: str, procs: Processes, work: Path, nginx_port: int, out: Path) 
     (home / "data").mkdir(parents=True)
     config = home / "config.yaml"
     config.write_text(yaml.safe_dump(service.service_config(nginx_port), sort_keys=False))
-    env = service.service_env(port, 1, config, home / "data", None)
+    # service-redis: limits, breakers and health in a Redis of its own (the Redis server is not counted).
+    redis_url = start_redis(procs, None)[1] if what == "service-redis" else None
+    env = service.service_env(port, 1, config, home / "data", redis_url)
     proc = procs.start(what, _callgrind(out) + service.service_command(), env=env)
     wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=300)
     key = service.provision_key(f"http://127.0.0.1:{port}")

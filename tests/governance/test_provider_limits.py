@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from api_connector.governance.ratelimit_redis import _ACQUIRE, _SETTLE
+from api_connector.governance.redis_scripts import ScriptRunner
 from api_connector.governance.settings_model import BudgetSpec
 from tests.gateway import RunningGateway, run_gateway
 from tests.governance.upstream import fake_upstream, two_provider_route
@@ -96,13 +97,25 @@ def test_admission_is_one_redis_call_and_nothing_waits_for_the_rest(tmp_path: Pa
                 seen[name] += 1
             return await original(*args, **options)
 
+        # The limit scripts are sent as prepared bytes (governance/redis_scripts.py), not through
+        # execute_command: each call of a batch counts as one EVALSHA.
+        send = ScriptRunner._send
+
+        async def counting_scripts(runner: ScriptRunner, calls: Any) -> list[Any]:
+            seen[f"EVALSHA {SCRIPTS.get(runner._script.sha, 'other')}"] += len(calls)
+            return await send(runner, calls)
+
         redis.execute_command = counting
+        ScriptRunner._send = counting_scripts  # type: ignore[method-assign]
         body = {"model": "up/sandbox-chat", "messages": [{"role": "user", "content": "hi"}]}
-        for _ in range(10):
-            answer = httpx.post(gateway.v1 + "/chat/completions", json=body, headers=gateway.headers())
-            assert answer.status_code == 200
-        gateway.call(asyncio.sleep(0.2))
-        redis.execute_command = original
+        try:
+            for _ in range(10):
+                answer = httpx.post(gateway.v1 + "/chat/completions", json=body, headers=gateway.headers())
+                assert answer.status_code == 200
+            gateway.call(asyncio.sleep(0.2))
+        finally:
+            redis.execute_command = original
+            ScriptRunner._send = send  # type: ignore[method-assign]
         print(dict(seen))
         # Per request: the caller's admission (limits + budget) and the provider attempt are one script
         # call each; one settlement for both; no GET of the budget.

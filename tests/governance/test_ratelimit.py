@@ -12,6 +12,7 @@ from api_connector.errors import LimiterUnavailable, LimitExceeded
 from api_connector.governance.limiter import CallerLimiter, settle
 from api_connector.governance.ratelimit import BudgetGate, MemoryLimitStore, Rule, rules_for
 from api_connector.governance.ratelimit_redis import RedisLimitStore
+from api_connector.governance.redis_scripts import Call
 from api_connector.governance.settings_model import LimitsConfig, LimitSpec
 from tests.redis_space import redis_space
 
@@ -122,14 +123,14 @@ async def test_queued_settlements_reach_redis_together_and_on_close() -> None:
             assert (await store.acquire(rules, [1.0], holder)).allowed
         assert not (await store.acquire(rules, [1.0], "d")).allowed
         calls = 0
-        script = store._settle
+        run = store._settle.run
 
-        async def counted(**kwargs: object) -> object:
+        async def counted(batch: list[Call]) -> list[object]:
             nonlocal calls
-            calls += 1
-            return await script(**kwargs)
+            calls += len(batch)
+            return await run(batch)
 
-        store._settle = counted
+        store._settle.run = counted  # type: ignore[method-assign]
         store.settle_soon(rules, [-1], ["a"])
         store.settle_soon(rules, [-1], ["b"])
         assert await client.zcard(prefix + "rl:key:q:conc") == 3  # not sent yet
@@ -152,13 +153,13 @@ async def test_a_batch_naming_one_key_many_times_settles_like_memory_in_order() 
             assert (await target.acquire(rules, [5_000.0])).allowed
         deltas = [-4_000.0, 1_500.0, -2_000.0, 0.0]  # real usage below, above, below, equal to the estimates
         keys_sent: list[int] = []
-        script = store._settle
+        run = store._settle.run
 
-        async def counted(**kwargs: list[object]) -> object:
-            keys_sent.append(len(kwargs["keys"]))
-            return await script(**kwargs)
+        async def counted(batch: list[Call]) -> list[object]:
+            keys_sent.extend(len(keys) for keys, _ in batch)
+            return await run(batch)
 
-        store._settle = counted
+        store._settle.run = counted  # type: ignore[method-assign]
         for delta in deltas:
             store.settle_soon(rules, [delta])
             memory.give_back(rules, [delta])

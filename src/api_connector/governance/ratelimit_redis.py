@@ -21,10 +21,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from redis.exceptions import NoScriptError
 
 from api_connector.errors import LimiterUnavailable
 from api_connector.governance.ratelimit import LEASE_MS, BudgetGate, MemoryLimitStore, Rule, Verdict
+from api_connector.governance.redis_scripts import ScriptRunner
 from api_connector.observability.logging import get_logger
 
 if TYPE_CHECKING:
@@ -138,8 +138,8 @@ class RedisLimitStore:
     ) -> None:
         self._redis = redis
         self._prefix = prefix + "rl:"
-        self._acquire: Any = redis.register_script(_ACQUIRE)
-        self._settle: Any = redis.register_script(_SETTLE)
+        self._acquire = ScriptRunner(redis, _ACQUIRE)
+        self._settle = ScriptRunner(redis, _SETTLE)
         self._renew: Any = redis.register_script(_RENEW)
         self._on_error = on_error
         self._share = max(1, local_share)
@@ -198,24 +198,11 @@ class RedisLimitStore:
         self._spawn(self._run_admissions(batch))
 
     async def _run_admissions(self, batch: list[tuple[list[str], list[str | bytes], asyncio.Future[Any]]]) -> None:
-        if len(batch) > 1:
-            pipe = self._redis.pipeline(transaction=False)
-            for keys, args, _ in batch:
-                pipe.evalsha(self._acquire.sha, len(keys), *keys, *args)
-            try:
-                answers: list[Any] = await pipe.execute(raise_on_error=False)
-            except Exception as exc:
-                answers = [exc] * len(batch)
-        else:
-            answers = [None]
-        for (keys, args, future), answer in zip(batch, answers, strict=True):
-            if answer is None or isinstance(answer, NoScriptError):
-                # One alone, or the script is not loaded yet (a restarted Redis): the script object
-                # loads it and retries.
-                try:
-                    answer = await self._acquire(keys=keys, args=args)
-                except Exception as exc:
-                    answer = exc
+        try:
+            answers: list[Any] = await self._acquire.run([(keys, args) for keys, args, _ in batch])
+        except Exception as exc:
+            answers = [exc] * len(batch)
+        for (_, _, future), answer in zip(batch, answers, strict=True):
             if future.done():  # the caller went away
                 continue
             if isinstance(answer, BaseException):
@@ -254,7 +241,9 @@ class RedisLimitStore:
         if not ops:
             return
         try:
-            await self._settle(keys=list(index), args=[orjson.dumps(ops)])
+            (reply,) = await self._settle.run([(list(index), [orjson.dumps(ops)])])
+            if isinstance(reply, Exception):
+                raise reply
         except Exception:  # a lost settlement errs by one request's estimate; a lost slot ends with its lease
             for rules, deltas, _ in batch:
                 self._local.give_back([self._local_rule(r) for r in rules], deltas)
