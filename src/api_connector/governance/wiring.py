@@ -106,7 +106,7 @@ class Governance:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def account(self, project_id: str, key_id: str | None, target: Target, usage: Usage) -> float | None:
+    def account(self, project_id: str, key_id: str | None, target: Target, usage: Usage) -> float | None:
         """After a success: its cost in USD (None when unpriced), charged to the budgets."""
         limits = target.instance.config.rate_limit if target.instance.config is not None else None
         # Outside a scope nothing reserved tokens: charge the provider's minute with the real ones.

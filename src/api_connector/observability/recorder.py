@@ -78,10 +78,11 @@ class Recorder:
         now = time.perf_counter()
         elapsed = now - started
         usage = usage or Usage()
+        capability = ctx.capability.value
         series = self._series(
             provider,
             target.label_model if target else "",
-            ctx.capability.value,
+            capability,
             "success" if error is None else error.code,
         )
         series.requests.pending += 1
@@ -101,7 +102,7 @@ class Recorder:
         # From the cache or another request's call: tokens recorded, the cost counted once elsewhere.
         cost = 0.0 if cached or coalesced else None
         if self.governance is not None and target is not None and error is None and cost is None:
-            cost = await self.governance.account(ctx.project_id, ctx.key_id, target, usage)
+            cost = self.governance.account(ctx.project_id, ctx.key_id, target, usage)
             if cost:
                 series.add_cost(cost)
         record = UsageRecord(
@@ -110,7 +111,7 @@ class Recorder:
             key_id=ctx.key_id,
             provider=provider,
             model=model,
-            capability=ctx.capability.value,
+            capability=capability,
             status="success" if error is None else "error",
             error_code=None if error is None else error.code,
             prompt_tokens=usage.prompt_tokens,
@@ -122,7 +123,8 @@ class Recorder:
             cached=cached,
             coalesced=coalesced,
         )
-        await self._submit(record)
+        if not self._writer.submit(record):  # a full queue: wait for room (back-pressure), never drop
+            await self._writer.submit_wait(record)
         if now >= self._next_flush:
             self.flush_metrics()
 
