@@ -34,9 +34,7 @@ def replayed_request(interaction: Interaction) -> ChatRequest:
     ],
     ids=lambda v: v.stem if hasattr(v, "stem") else None,
 )
-def test_recorded_answers_pass_through_with_their_usage(
-    path: Any, index: int, usage: Usage, finish: str
-) -> None:
+def test_recorded_answers_pass_through_with_their_usage(path: Any, index: int, usage: Usage, finish: str) -> None:
     interaction = load_cassette(path)[index]
     assert interaction.response.status == 200
     result = OPENAI_CHAT.decode_response(interaction.response.body, replayed_request(interaction))
@@ -85,10 +83,7 @@ def test_usage_chunk_is_hidden_from_callers_who_did_not_ask() -> None:
     payloads, translator = translate(interaction, include_usage=False)
     chunks = [orjson.loads(p) for p in payloads]
     assert all(chunk["choices"] for chunk in chunks)
-    assert (
-        "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
-        == "The capital of the UK is London."
-    )
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "The capital of the UK is London."
     assert translator.state.usage == Usage(78, 9)  # still accounted for
     assert translator.state.finish_reason == "stop"
 
@@ -142,3 +137,122 @@ def test_in_stream_error_is_noted() -> None:
     data = '{"error": {"message": "The server had an error", "type": "server_error"}}'
     assert translator.feed(SSEEvent(data=data)) == []
     assert translator.state.error is not None and translator.state.error.type == "server_error"
+
+
+def _chunk(choices: list[Any], usage: Any = None, **extra: Any) -> bytes:
+    """A chunk serialised compactly, fields in OpenAI's order."""
+    body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": choices}
+    return orjson.dumps({**body, "usage": usage, **extra})
+
+
+def _delta(content: str, finish: str | None = None) -> dict[str, Any]:
+    return {"index": 0, "delta": {"content": content}, "logprobs": None, "finish_reason": finish}
+
+
+_USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8, "prompt_tokens_details": {"cached_tokens": 2}}
+
+
+def _stream_translator(include_usage: bool) -> OpenAIChatStream:
+    raw = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    raw["stream_options"] = {"include_usage": include_usage}
+    return OPENAI_CHAT.stream_translator(ChatRequest.from_json_obj(raw))
+
+
+def _one_by_one(translator: OpenAIChatStream, payloads: list[bytes]) -> list[bytes]:
+    out: list[bytes] = []
+    for payload in payloads:
+        out += translator.feed(SSEEvent(payload))
+        if translator.state.error is not None:
+            break
+    return out
+
+
+def _streams() -> list[list[bytes]]:
+    recorded = [
+        [e.raw for e in sse_events(load_cassette(OPENAI / name)[index].response.body)]
+        for name, index in [
+            ("test_openai_moderation_stream.yaml", 0),
+            ("test_run_stream_sync_streams_real_model.yaml", 0),
+            ("test_run_stream_sync_streams_real_model.yaml", 1),
+        ]
+    ]
+    compact = [
+        _chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]),
+        *(_chunk([_delta(word)]) for word in ["The", " capital", " is", " London."]),
+        _chunk([_delta("", "stop")]),
+        _chunk([], _USAGE),
+        b"[DONE]",
+    ]
+    # OpenRouter and Mistral put usage on the chunk with the finish reason.
+    usage_on_last = [*compact[:5], _chunk([_delta("", "length")], _USAGE), b"[DONE]"]
+    return [*recorded, compact, usage_on_last]
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+@pytest.mark.parametrize("payloads", _streams(), ids=["moderation", "tools", "text", "compact", "usage-on-last"])
+def test_a_whole_read_translates_as_its_events_one_by_one(payloads: list[bytes], include_usage: bool) -> None:
+    batched, single = _stream_translator(include_usage), _stream_translator(include_usage)
+    assert batched.feed_payloads(payloads) == _one_by_one(single, payloads)
+    assert batched.state == single.state
+    assert batched.state.done and batched.state.usage.total_tokens > 0 and batched.state.finish_reason
+
+
+def test_a_whole_read_keeps_usage_only_for_callers_who_asked() -> None:
+    payloads = _streams()[4]  # usage on the chunk that still has a choice
+    hidden = _stream_translator(include_usage=False).feed_payloads(payloads)
+    assert hidden[:-1] == payloads[:-2]  # the plain deltas are the upstream bytes themselves
+    expected = orjson.loads(payloads[-2])
+    del expected["usage"]
+    assert orjson.loads(hidden[-1]) == expected
+    shown = _stream_translator(include_usage=True).feed_payloads(payloads)
+    assert shown == payloads[:-1]
+
+
+def test_a_whole_read_stops_at_an_in_stream_error() -> None:
+    error = b'{"error":{"message":"The server had an error","type":"server_error"}}'
+    plain = _chunk([_delta("Hi")])
+    translator = _stream_translator(include_usage=True)
+    assert translator.feed_payloads([plain, error, plain, b"[DONE]"]) == [plain]
+    assert translator.state.error is not None and translator.state.error.type == "server_error"
+    assert not translator.state.done  # nothing after the error was read
+
+
+def test_a_broken_event_in_a_whole_read_is_an_error() -> None:
+    translator = _stream_translator(include_usage=True)
+    assert translator.feed_payloads([_chunk([_delta("Hi")]), b"{not json"]) == [_chunk([_delta("Hi")])]
+    assert translator.state.error is not None
+
+
+def test_plain_chunks_are_forwarded_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deltas with nothing to account for (OpenAI's padded ones too) never reach the JSON parser."""
+    padded = _chunk([_delta("Hi")], None, obfuscation="a1B2c3")
+    payloads = [_chunk([_delta("Hi")]), padded, _chunk([_delta("Hi")])[: -len(b',"usage":null}')] + b"}"]
+    translator = _stream_translator(include_usage=True)
+
+    def refuse(_: bytes) -> object:
+        raise AssertionError("a plain chunk was parsed")
+
+    monkeypatch.setattr(orjson, "loads", refuse)
+    assert translator.feed_payloads(payloads) == payloads
+    assert [p for payload in payloads for p in translator.feed(SSEEvent(payload))] == payloads
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        _chunk([_delta("", "stop")], None, obfuscation="a1B2"),  # a finish reason
+        _chunk([], _USAGE, obfuscation="a1B2"),  # usage
+        _chunk([_delta("Hi")], None, obfuscation="a-b"),  # padding of another shape
+        _chunk([_delta("Hi")], None, obfuscation=""),
+        _chunk([_delta("Hi")], None, obfuscation="ab", error={"message": "late"}),
+        # Fields after the padding are not the padding's: here a second usage, which JSON readers keep.
+        _chunk([_delta("Hi")], None, obfuscation="ab")[:-1] + b',"usage":{"prompt_tokens":4},"note":"n"}',
+    ],
+)
+def test_padded_chunks_that_carry_something_are_read(payload: bytes) -> None:
+    batched, single = _stream_translator(include_usage=False), _stream_translator(include_usage=False)
+    assert batched.feed_payloads([payload]) == _one_by_one(single, [payload])
+    assert batched.state == single.state
+    untouched = _stream_translator(include_usage=False).state
+    carries = b'"stop"' in payload or b'"usage":{' in payload or b'"error"' in payload
+    assert (batched.state != untouched) == carries

@@ -14,7 +14,96 @@ from api_connector.routing.catalog import Target
 from api_connector.routing.classify import classify_vendor_error
 from api_connector.transport.http import UpstreamStream
 from api_connector.wire.base import ChatStreamTranslator
-from api_connector.wire.sse import SSEParser
+from api_connector.wire.sse import SSEEvent, SSEParser, data_payloads
+
+
+class StreamReader:
+    """Turns one stream's upstream reads into OpenAI payloads, and notes the failure that stops them.
+
+    Upstream reads are taken as they come, not as lines: nearly every read is whole events that are
+    each one ``data:`` line, and those are split in one go (``data_payloads``), where cutting each
+    read into lines and feeding them one by one was a large share of what a streamed answer cost
+    beyond a JSON one. Reads of any other shape go line by line through ``SSEParser``.
+    """
+
+    __slots__ = ("_carry", "_parser", "_provider", "translator")
+
+    def __init__(self, translator: ChatStreamTranslator, provider: str) -> None:
+        self.translator = translator
+        self._provider = provider
+        self._parser = SSEParser()
+        self._carry = b""  # the start of a line whose end has not arrived yet
+
+    def read(self, chunk: bytes) -> tuple[list[bytes], UpstreamError | None]:
+        """The payloads one upstream read completes, and the in-stream failure that stopped them."""
+        data = self._carry + chunk if self._carry else chunk
+        if self._parser.idle:
+            events = self._whole_events(data)
+            if events is not None:
+                return self._events(events)
+        lines = data.splitlines(keepends=True)
+        self._carry = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) else b""
+        return self._lines(lines)
+
+    def end(self) -> list[bytes]:
+        """Upstream has finished: the payloads still owed (an event without its blank line counts)."""
+        if self._carry:
+            # Only ever the start of a line: it adds to the event that ``close`` ends.
+            self._parser.feed_line(self._carry)
+            self._carry = b""
+        tail = self._parser.close()
+        payloads = self.translator.feed(tail) if tail is not None else []
+        payloads += self.translator.finish()
+        return payloads
+
+    def _whole_events(self, data: bytes) -> list[bytes] | None:
+        """The payloads of ``data`` if it is whole data-only events, then at most the start of a line.
+
+        That start is carried to the next read, as a line would be: so whatever the path, the same
+        events reach the translator at the same reads.
+        """
+        end = data.rfind(b"\n\n") + 2
+        if end < 2:
+            return None
+        tail = data[end:]
+        # find, not ``in``: ``in`` on bytes first tries its operand as an integer and pays for the error.
+        if tail and (tail.find(b"\n") >= 0 or tail.find(b"\r") >= 0):
+            return None
+        events = data_payloads(data[:end] if tail else data)
+        if events is not None:
+            self._carry = tail
+        return events
+
+    def _events(self, data: list[bytes]) -> tuple[list[bytes], UpstreamError | None]:
+        """Data-only events through the translator, stopping after an in-stream error.
+
+        A translator may take them all in one call (``feed_payloads``): a wire that forwards most
+        events as they are then skips the per-event work. Others get them one by one.
+        """
+        translator = self.translator
+        feed_all: Callable[[list[bytes]], list[bytes]] | None = getattr(translator, "feed_payloads", None)
+        if feed_all is not None:
+            return feed_all(data), self._failure()
+        payloads: list[bytes] = []
+        for payload in data:
+            payloads += translator.feed(SSEEvent(payload))
+            if translator.state.error is not None:
+                break
+        return payloads, self._failure()
+
+    def _lines(self, lines: list[bytes]) -> tuple[list[bytes], UpstreamError | None]:
+        payloads: list[bytes] = []
+        for line in lines:
+            event = self._parser.feed_line(line)
+            if event is not None:
+                payloads += self.translator.feed(event)
+                if self.translator.state.error is not None:
+                    break
+        return payloads, self._failure()
+
+    def _failure(self) -> UpstreamError | None:
+        error = self.translator.state.error
+        return None if error is None else classify_vendor_error(error, provider=self._provider)
 
 
 class ChatStream:
@@ -24,18 +113,17 @@ class ChatStream:
         self,
         target: Target,
         upstream: UpstreamStream,
-        translator: ChatStreamTranslator,
-        parser: SSEParser,
+        reader: StreamReader,
         first: list[bytes],
-        rest: AsyncIterator[list[bytes]],
+        rest: AsyncIterator[bytes],
         pending: UpstreamError | None = None,
     ) -> None:
         self.target = target
-        self.translator = translator
+        self.translator = reader.translator
         self.first = first
         self._pending = pending  # a failure that came in the same read as the first payloads
         self._upstream = upstream
-        self._parser = parser
+        self._reader = reader
         self._rest = rest
         # Set by the router: ends this call's in-flight count when the stream is over.
         self.on_close: Callable[[], None] | None = None
@@ -47,15 +135,13 @@ class ChatStream:
                 yield self.first
             if self._pending is not None:
                 raise self._pending
-            async for lines in self._rest:
-                payloads, failure = translate_lines(self._parser, self.translator, self.target, lines)
+            async for chunk in self._rest:
+                payloads, failure = self._reader.read(chunk)
                 if payloads:
                     yield payloads
                 if failure is not None:
                     raise failure
-            tail = self._parser.close()
-            last = self.translator.feed(tail) if tail is not None else []
-            last.extend(self.translator.finish())
+            last = self._reader.end()
             if last:
                 yield last
             if not self.translator.state.done:
@@ -70,29 +156,14 @@ class ChatStream:
             on_close()
 
 
-def translate_lines(
-    parser: SSEParser, translator: ChatStreamTranslator, target: Target, lines: list[bytes]
-) -> tuple[list[bytes], UpstreamError | None]:
-    """The payloads these lines make, and the in-stream failure that stopped them, if any."""
-    payloads: list[bytes] = []
-    for line in lines:
-        event = parser.feed_line(line)
-        if event is not None:
-            payloads.extend(translator.feed(event))
-            error = translator.state.error
-            if error is not None:
-                return payloads, classify_vendor_error(error, provider=target.instance.name)
-    return payloads, None
-
-
 async def first_payloads(target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator) -> ChatStream:
     """Read until the first payload for the client exists: failures until then can still fail over."""
-    parser = SSEParser()
-    batches = upstream.batches()
+    reader = StreamReader(translator, target.instance.name)
+    chunks = upstream.chunks()
     first: list[bytes] = []
     failure: UpstreamError | None = None
-    async for lines in batches:
-        payloads, failure = translate_lines(parser, translator, target, lines)
+    async for chunk in chunks:
+        payloads, failure = reader.read(chunk)
         first.extend(payloads)
         if failure is not None and not first:
             raise failure  # nothing reached the client yet: the next target may serve
@@ -100,4 +171,4 @@ async def first_payloads(target: Target, upstream: UpstreamStream, translator: C
             break
     if not first and not translator.state.done:
         raise UpstreamProtocolError("upstream stream ended before any data", provider=target.instance.name)
-    return ChatStream(target, upstream, translator, parser, first, batches, failure)
+    return ChatStream(target, upstream, reader, first, chunks, failure)

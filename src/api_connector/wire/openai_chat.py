@@ -68,6 +68,10 @@ def decode_openai_error(body: bytes) -> VendorError | None:
 _PLAIN_ENDINGS = (b'"finish_reason":null}],"usage":null}', b'"finish_reason":null}]}')
 
 
+# OpenAI itself pads each chunk with a random ``obfuscation`` string after the usage field.
+_OBFUSCATED_PREFIX = b'"finish_reason":null}],"usage":null,"obfuscation":"'
+
+
 def _plain_delta(data: bytes) -> bool:
     """A chunk with nothing the gateway accounts for: forward it unread.
 
@@ -75,6 +79,19 @@ def _plain_delta(data: bytes) -> bool:
     several choices, extra trailing fields) take the slow path and are parsed.
     """
     return data.endswith(_PLAIN_ENDINGS)
+
+
+def _plain_obfuscated(data: bytes) -> bool:
+    """A plain chunk as OpenAI sends it, padding last: forwarded unread like the others.
+
+    The prefix holds unescaped quotes around colons, so it cannot sit inside a JSON string: found
+    last and followed only by a plain alphanumeric value and the closing brace, it is the chunk's
+    own ending. Any other padding takes the slow path.
+    """
+    if not data.endswith(b'"}'):
+        return False
+    at = data.rfind(_OBFUSCATED_PREFIX)
+    return at >= 0 and data[at + len(_OBFUSCATED_PREFIX) : -2].isalnum()
 
 
 class OpenAIChatStream:
@@ -89,13 +106,36 @@ class OpenAIChatStream:
 
     def feed(self, event: SSEEvent) -> list[bytes]:
         payload = event.raw
+        if _plain_delta(payload):
+            return [payload]
+        return self._read(payload)
+
+    def feed_payloads(self, payloads: list[bytes]) -> list[bytes]:
+        """``feed`` over several data-only events at once, stopping after an in-stream error.
+
+        Plain deltas are most of a stream: they are picked out in one pass and forwarded as runs,
+        so only the few chunks that carry something cost a Python call each.
+        """
+        out: list[bytes] = []
+        start = 0
+        for index in [i for i, payload in enumerate(payloads) if not payload.endswith(_PLAIN_ENDINGS)]:
+            out += payloads[start:index]
+            out += self._read(payloads[index])
+            start = index + 1
+            if self.state.error is not None:
+                return out
+        out += payloads[start:]
+        return out
+
+    def _read(self, payload: bytes) -> list[bytes]:
+        """A chunk that may carry something: the end marker, usage, a finish reason or an error."""
+        if _plain_obfuscated(payload):
+            return [payload]
         if payload == b"[DONE]":
             self.state.done = True
             return []
         if not payload:
             return []
-        if _plain_delta(payload):
-            return [payload]
         # The few chunks that carry something (finish reason, usage, an error) are read by hand from
         # orjson's parse: cheaper than validating each with pydantic.
         try:

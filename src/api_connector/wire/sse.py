@@ -67,6 +67,11 @@ class SSEParser:
                 events.append(event)
         return events
 
+    @property
+    def idle(self) -> bool:
+        """No event is half read: the next line starts a new one."""
+        return not self._data and self._event is None and self._id is None
+
     def close(self) -> SSEEvent | None:
         """End of stream: an event without its trailing blank line still counts."""
         return self._dispatch()
@@ -81,6 +86,26 @@ class SSEParser:
 
 
 DONE_FRAME = b"data: [DONE]\n\n"
+_SEPARATOR = b"\n\ndata: "
+
+
+def data_payloads(buffer: bytes) -> list[bytes] | None:
+    """The payloads of ``buffer`` if it is whole events that are each one ``data: `` line; else None.
+
+    That is how OpenAI and nearly every compatible vendor write their streams. Splitting the whole
+    read at the separators runs in C, where the line parser costs two Python calls per event.
+    Anything else (comments, ``event:`` or ``id:`` fields, CR endings, several data lines, an event
+    not finished in this read) answers None and is left to ``SSEParser``, which reads the same
+    events from what this accepts.
+    """
+    # find, not ``in``: ``in`` on bytes first tries its operand as an integer and pays for the error.
+    if not buffer.startswith(b"data: ") or not buffer.endswith(b"\n\n") or buffer.find(b"\r") >= 0:
+        return None
+    payloads = buffer[6:-2].split(_SEPARATOR)
+    # A newline left inside a payload means some event was not one data line and a blank line.
+    if b"".join(payloads).find(b"\n") >= 0:
+        return None
+    return payloads
 
 
 def frame(payload: bytes) -> bytes:
