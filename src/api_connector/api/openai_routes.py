@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -90,13 +90,11 @@ async def _stream_chat(
         scrub = services.redactor.scrub_body
         state = stream.translator.state
         async for payloads in stream.batches():
-            if tap is None:
-                # One scrub over the read's frames together: a secret never spans two JSON payloads.
-                data = scrub(frames(payloads))
-            else:
-                clean = [scrub(payload) for payload in payloads]
-                tap(clean, None)  # the cache keeps what the caller saw
-                data = frames(clean)
+            # One scrub over the read's frames together: a secret never spans two JSON payloads.
+            framed = frames(payloads)
+            data = scrub(framed)
+            if tap is not None:
+                data = _tap_clean(tap, scrub, payloads, framed, data)
             if state.done:
                 held += data
             else:
@@ -117,6 +115,20 @@ async def _stream_chat(
     finally:
         await services.recorder.finish(ctx, started=started, usage=stream.translator.state.usage, error=failure)
     return response
+
+
+def _tap_clean(tap: Tap, scrub: Callable[[bytes], bytes], payloads: list[bytes], framed: bytes, data: bytes) -> bytes:
+    """Hand the tap what the caller sees (the cache keeps it); returns the bytes for the caller.
+
+    Almost always the scrub of the whole read changed nothing and the payloads go as they are; a
+    read that held a secret is scrubbed payload by payload, so the tap gets each payload clean.
+    """
+    if data == framed:
+        tap(payloads, None)
+        return data
+    clean = [scrub(payload) for payload in payloads]
+    tap(clean, None)
+    return frames(clean)
 
 
 async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
