@@ -48,8 +48,8 @@ class UpstreamResponse:
 class UpstreamStream:
     """An upstream answer whose body is read as it arrives; always closed by its reader.
 
-    ``batches()`` gives the complete lines of each network read together, so a caller can translate
-    them and write once per read instead of once per line (one system call, not twenty).
+    ``chunks()`` gives each network read whole, so a caller can translate a read's events together
+    and write once per read instead of once per event (one system call, not twenty).
     """
 
     def __init__(
@@ -83,18 +83,6 @@ class UpstreamStream:
             raise
         except Exception as exc:
             raise _translate(exc, "while streaming") from None
-
-    async def batches(self) -> AsyncIterator[list[bytes]]:
-        """Complete lines (with their endings), grouped by the read that completed them."""
-        carry = b""
-        async for chunk in self.chunks():
-            data = carry + chunk if carry else chunk
-            lines = data.splitlines(keepends=True)
-            carry = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) else b""
-            if lines:
-                yield lines
-        if carry:
-            yield [carry]
 
     async def read_all(self) -> bytes:
         return b"".join([chunk async for chunk in self.chunks()])
