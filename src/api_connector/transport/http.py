@@ -12,14 +12,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from yarl import URL
 
 from api_connector.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
 from api_connector.transport.guard import ForbiddenAddress
-from api_connector.transport.http1 import BadResponse, ConnectFailed, Pool, UpstreamClosed, default_ssl_context
+from api_connector.transport.http1 import (
+    BadResponse,
+    ConnectFailed,
+    Pool,
+    Response,
+    UpstreamClosed,
+    default_ssl_context,
+)
 from api_connector.transport.local import LocalDisconnect, LocalResponse, LocalUpstream
 
 
@@ -146,15 +153,7 @@ class Transport:
             async with asyncio.timeout(timeouts.total):
                 return UpstreamResponse(stream.status, stream.headers, await stream.read_all())
         try:
-            response = await self._pool(pool).request(
-                method,
-                _url(url, params),
-                headers,
-                body,
-                connect=timeouts.connect,
-                read=timeouts.read,
-                total=timeouts.total,
-            )
+            response = await self._request(pool, method, url, params, headers, body, timeouts, stream=False)
             try:
                 payload = await response.read()
             finally:
@@ -182,19 +181,33 @@ class Transport:
             return await self._local(local, method, path, headers, body, timeouts)
         # Connect and head within the total budget; the body then only by the gaps between reads.
         try:
-            response = await self._pool(pool).request(
-                method,
-                _url(url, params),
-                headers,
-                body,
-                connect=timeouts.connect,
-                read=timeouts.read,
-                total=timeouts.total,
-                stream=True,
-            )
+            response = await self._request(pool, method, url, params, headers, body, timeouts, stream=True)
         except Exception as exc:
             raise _translate(exc, "") from None
         return UpstreamStream(response.status, response.headers, response, release=response.release)
+
+    def _request(
+        self,
+        pool: str,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: Timeouts,
+        *,
+        stream: bool,
+    ) -> Awaitable[Response]:
+        return self._pool(pool).request(
+            method,
+            _url(url, params),
+            headers,
+            body,
+            connect=timeouts.connect,
+            read=timeouts.read,
+            total=timeouts.total,
+            stream=stream,
+        )
 
     async def _local(
         self,
