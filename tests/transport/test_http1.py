@@ -33,6 +33,7 @@ from multidict import CIMultiDict
 
 from api_connector.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
 from api_connector.transport.http import Timeouts, Transport, UpstreamResponse, UpstreamStream
+from api_connector.transport.http1 import _decoder
 
 FAST = Timeouts(connect=1.0, read=1.0, total=2.0)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
@@ -337,6 +338,15 @@ async def test_compressed_bodies_are_decoded(
             assert await stream.read_all() == TEXT
         finally:
             stream.close()
+
+
+@pytest.mark.parametrize("encode", [zlib.compress, _raw_deflate], ids=["zlib", "raw"])
+def test_deflate_is_told_apart_however_the_body_is_cut(encode: Callable[[bytes], bytes]) -> None:
+    packed = encode(TEXT)
+    for cut in (1, 2, 3, 64):  # one byte at a time included: the kind is known only after two
+        decoder = _decoder("deflate")
+        out = b"".join(decoder.decompress(packed[i : i + cut]) for i in range(0, len(packed), cut))
+        assert out + decoder.flush() == TEXT
 
 
 async def test_callers_accept_encoding_is_kept(transport: Transport) -> None:

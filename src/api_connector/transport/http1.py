@@ -356,23 +356,36 @@ def _decoder(encoding: str) -> Any:
 
 
 class _Deflate:
-    """'deflate' is zlib-wrapped by the standard and raw by some servers: take whichever arrives."""
+    """'deflate' is zlib-wrapped by the standard and raw by some servers: told apart by the first two bytes.
+
+    A zlib stream opens with a header whose method nibble is 8 and whose two bytes, read as one number,
+    divide by 31; a raw one nearly never does (and when it does, zlib refuses it at once and it is read
+    raw). The choice waits until two bytes have arrived, however the upstream's writes cut the body.
+    """
 
     def __init__(self) -> None:
         self._inner: Any = None
-        self._first = b""
+        self._start = b""
 
     def decompress(self, data: bytes) -> bytes:
         if self._inner is None:
-            self._inner = zlib.decompressobj(zlib.MAX_WBITS)
-            try:
-                return bytes(self._inner.decompress(data))
-            except zlib.error:
-                self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
+            data = self._start + data
+            if len(data) < 2:
+                self._start = data
+                return b""
+            if data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0:
+                self._inner = zlib.decompressobj(zlib.MAX_WBITS)
+                try:
+                    return bytes(self._inner.decompress(data))
+                except zlib.error:  # a raw stream that happens to open like a zlib header
+                    pass
+            self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
         return bytes(self._inner.decompress(data))
 
     def flush(self) -> bytes:
-        return bytes(self._inner.flush()) if self._inner is not None else b""
+        if self._inner is None:  # fewer than two bytes in all: nothing to decode
+            return b""
+        return bytes(self._inner.flush())
 
 
 class _Brotli:
