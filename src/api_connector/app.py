@@ -21,7 +21,7 @@ from api_connector.api import (
     routing_routes,
     system_routes,
 )
-from api_connector.api.middleware import gateway_middleware
+from api_connector.api.middleware import Routes
 from api_connector.api.services import SERVICES, Services
 from api_connector.auth.authenticator import Authenticator
 from api_connector.auth.keys import Scope
@@ -213,7 +213,7 @@ def create_app(
     log_stream: TextIO | None = None,
 ) -> web.Application:
     services = build_services(settings, config, redactor, log_stream)
-    app = web.Application(middlewares=[gateway_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[SERVICES] = services
     modules = (
         openai_routes,
@@ -225,8 +225,10 @@ def create_app(
         health_routes,
         governance_routes,
     )
+    routes = Routes(app)
     for module in (*modules, system_routes):
-        module.setup(app)
+        module.setup(routes)
+    routes.add_fallback()  # last: what no route above matches
     app.cleanup_ctx.append(_lifecycle)
     return app
 

@@ -95,6 +95,12 @@ def test_unknown_route_and_method(gateway: RunningGateway) -> None:
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "route_not_found"
     answer = httpx.delete(gateway.base_url + "/v1/chat/completions", headers=gateway.headers())
     assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
+    # A path with a parameter, and one under a known path: the catch-all route tells them apart too.
+    answer = httpx.put(gateway.base_url + "/admin/dlq/some-id", headers=gateway.headers())
+    assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
+    answer = httpx.post(gateway.base_url + "/v1/chat/completions/extra", headers=gateway.headers())
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "route_not_found"
+    assert answer.headers["x-request-id"]
 
 
 def test_missing_model_takes_the_configured_default(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from api_connector.storage.db import Database
 from api_connector.storage.models import UsageRow
 from api_connector.storage.record_writer import UsageRecord
-from api_connector.storage.usage_insert import USAGE_COLUMNS, insert_usage, usage_row
+from api_connector.storage.usage_insert import USAGE_COLUMNS, insert_usage, sqlite_timestamp, usage_row
 
 
 def _row(i: int, at: datetime, **extra: object) -> dict[str, object]:
@@ -59,6 +59,23 @@ async def test_rows_read_back_like_the_orm_writes_them(database: Database) -> No
         since = at.astimezone(UTC)
         found = (await session.execute(select(UsageRow.id).where(UsageRow.created_at >= since))).all()
     assert len(found) == 10
+
+
+def test_sqlite_timestamps_match_the_dialects_form_across_seconds_and_zones() -> None:
+    # The text of a second is reused until the second changes: alternate seconds, either edge of one,
+    # offset zones, and dates far apart must all read as SQLAlchemy's SQLite dialect would write them.
+    def dialect_form(value: datetime) -> str:
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+    base = datetime(2026, 11, 24, 23, 59, 59, tzinfo=UTC)
+    values = [base, base + timedelta(microseconds=999_999), base + timedelta(seconds=1), base]
+    values += [base + timedelta(days=d * 3659, seconds=d * 7919, microseconds=(d * 104_729) % 10**6) for d in range(60)]
+    values += [datetime(2200, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC)]
+    values += [
+        v.astimezone(timezone(timedelta(hours=h, minutes=30))) for h, v in zip(range(-12, 13), values, strict=False)
+    ]
+    for value in values:
+        assert sqlite_timestamp(value) == dialect_form(value), value
 
 
 def test_a_usage_record_has_exactly_the_written_columns() -> None:

@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_connector.api.context import check_project_access, parse_model, project_of, read_json
+from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
@@ -276,8 +277,7 @@ def _limit(request: web.Request) -> int:
         raise ValidationFailed("limit must be a whole number", param="limit") from None
 
 
-def setup(app: web.Application) -> None:
-    r = app.router
+def setup(r: Routes) -> None:
     r.add_get("/admin/organizations", list_organizations)
     r.add_post("/admin/organizations", create_organization)
     r.add_get("/admin/projects", list_projects)

@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_connector.api.context import call_context, parse_model, project_of, read_json
+from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, SERVICES
 from api_connector.auth.authenticator import Principal
@@ -153,8 +154,7 @@ async def delete_credential(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def setup(app: web.Application) -> None:
-    r = app.router
+def setup(r: Routes) -> None:
     r.add_post("/admin/credentials", create_credential)
     r.add_get("/admin/credentials", list_credentials)
     r.add_get("/admin/credentials/{credential_id}", get_credential)

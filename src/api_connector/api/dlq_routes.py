@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from api_connector.api.context import project_of
+from api_connector.api.middleware import Routes
 from api_connector.api.render import envelope_error, json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
@@ -141,8 +142,7 @@ async def _audit(request: web.Request, action: str, entry: DeadLetter, **details
     )
 
 
-def setup(app: web.Application) -> None:
-    r = app.router
+def setup(r: Routes) -> None:
     r.add_get("/admin/dlq", list_dead_letters)
     r.add_get("/admin/dlq/{entry_id}", get_dead_letter)
     r.add_post("/admin/dlq/{entry_id}/replay", replay_dead_letter)

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_connector.api.context import check_project_access, parse_model, project_of, read_json
+from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES
 from api_connector.core.usage import Usage
@@ -330,14 +331,14 @@ OPERATIONS: tuple[tuple[str, str, str, type[BaseModel] | None, int], ...] = (
 )
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_get("/admin/cache/stats", cache_stats)
-    app.router.add_delete("/admin/cache", cache_clear)
-    app.router.add_post("/admin/cache/clear", cache_clear)
-    app.router.add_post("/admin/usage/estimate", estimate)
-    app.router.add_get("/admin/budgets", budgets)
-    app.router.add_get("/admin/limits", limits)
-    app.router.add_post("/admin/limits", create_limit)
-    app.router.add_get("/admin/limits/{kind}/{subject_id}", get_limit)
-    app.router.add_put("/admin/limits/{kind}/{subject_id}", put_limit)
-    app.router.add_delete("/admin/limits/{kind}/{subject_id}", delete_limit)
+def setup(routes: Routes) -> None:
+    routes.add_get("/admin/cache/stats", cache_stats)
+    routes.add_delete("/admin/cache", cache_clear)
+    routes.add_post("/admin/cache/clear", cache_clear)
+    routes.add_post("/admin/usage/estimate", estimate)
+    routes.add_get("/admin/budgets", budgets)
+    routes.add_get("/admin/limits", limits)
+    routes.add_post("/admin/limits", create_limit)
+    routes.add_get("/admin/limits/{kind}/{subject_id}", get_limit)
+    routes.add_put("/admin/limits/{kind}/{subject_id}", put_limit)
+    routes.add_delete("/admin/limits/{kind}/{subject_id}", delete_limit)

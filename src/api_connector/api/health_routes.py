@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from api_connector.api.context import project_of
+from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES, Services
 from api_connector.errors import NotFound, UnknownProvider, ValidationFailed
@@ -116,8 +117,7 @@ OPERATIONS: tuple[tuple[str, str, str, None, int], ...] = (
 )
 
 
-def setup(app: web.Application) -> None:
-    r = app.router
+def setup(r: Routes) -> None:
     r.add_get("/admin/health", list_health)
     r.add_get("/admin/health/{name}", provider_health)
     r.add_post("/admin/health/{name}/check", check_now)

@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from api_connector.api.context import call_context, parse_model, read_json
+from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response, openai_error_body, raw_json_response
 from api_connector.api.services import REQUEST_ID, SERVICES, STARTED, Services
 from api_connector.core.capabilities import Capability
@@ -147,6 +148,6 @@ async def list_models(request: web.Request) -> web.Response:
     return json_response({"object": "list", "data": data})
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_post("/v1/chat/completions", chat_completions)
-    app.router.add_get("/v1/models", list_models)
+def setup(routes: Routes) -> None:
+    routes.add_post("/v1/chat/completions", chat_completions)
+    routes.add_get("/v1/models", list_models)

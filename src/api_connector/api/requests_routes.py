@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api_connector.api.context import call_context, parse_model, read_json
+from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES, STARTED, Services
 from api_connector.core.capabilities import Capability
@@ -275,6 +276,6 @@ async def _stream_upstream(
     return response
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_post("/v1/requests", generic_request)
-    app.router.add_post("/v1/requests/stream", generic_stream)
+def setup(routes: Routes) -> None:
+    routes.add_post("/v1/requests", generic_request)
+    routes.add_post("/v1/requests/stream", generic_stream)

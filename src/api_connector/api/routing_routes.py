@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from api_connector.api.context import parse_model, project_of, read_json
+from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
@@ -144,8 +145,7 @@ async def routing_state(request: web.Request) -> web.Response:
     )
 
 
-def setup(app: web.Application) -> None:
-    r = app.router
+def setup(r: Routes) -> None:
     r.add_get("/admin/routes", list_routes)
     r.add_get("/admin/routes/{name}", get_route)
     r.add_put("/admin/routes/{name}", put_route)

@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api_connector.api.health_routes import refresh_gauges
+from api_connector.api.middleware import Routes
 from api_connector.api.openapi import openapi_document
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES
@@ -40,8 +41,8 @@ async def openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document(request.app))
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_get("/health", health)
-    app.router.add_get("/ready", ready)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/openapi.json", openapi)
+def setup(routes: Routes) -> None:
+    routes.add_get("/health", health)
+    routes.add_get("/ready", ready)
+    routes.add_get("/metrics", metrics)
+    routes.add_get("/openapi.json", openapi)

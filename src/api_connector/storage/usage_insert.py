@@ -19,9 +19,30 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api_connector.storage.models import UsageRow, UTCDateTime
 
 
+class _SecondText:
+    """The text of the current second, made once a second: formatting a whole timestamp per row cost
+    several microseconds (keyword-argument parsing in ``replace`` and ``isoformat``)."""
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.text = ""
+
+
+_LAST_SECOND = _SecondText()
+
+
 def sqlite_timestamp(value: datetime) -> str:
     """An aware datetime as SQLAlchemy's SQLite dialect stores it (UTC, naive, microseconds)."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # timestamp() is the exact microsecond count divided by 10**6, correctly rounded: its whole part is
+    # the second itself (a float keeps microseconds apart until the year 2242).
+    second = int(value.timestamp())
+    last = _LAST_SECOND
+    if second != last.second:
+        last.text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S.")
+        last.second = second
+    return f"{last.text}{value.microsecond:06d}"
 
 
 def _sqlite_form(column: ColumnElement[Any]) -> Callable[[Any], Any] | None:
