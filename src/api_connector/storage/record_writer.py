@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
@@ -29,6 +29,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from api_connector.storage.db import Database
 from api_connector.storage.dlq import DeadLetterRecord
 from api_connector.storage.models import AuditRow, utcnow
+from api_connector.storage.record_queue import RecordQueue
 from api_connector.storage.routing_models import DeadLetterRow
 from api_connector.storage.usage_insert import insert_usage, usage_row
 
@@ -101,7 +102,8 @@ class RecordWriter:
         retry_max: float = 30.0,
     ) -> None:
         self._db = database
-        self._queue: asyncio.Queue[Record | _Stop] = asyncio.Queue(maxsize=max(1, queue_size))
+        self._queue: RecordQueue[Record | _Stop] = RecordQueue(queue_size)
+        self._stop_queued = False  # close() has queued its _Stop: batches look for it
         self._batch_size = max(1, batch_size)
         self._flush_interval = flush_interval
         self._spill_path = spill_path
@@ -138,9 +140,7 @@ class RecordWriter:
         """Queue a record without waiting. False when the queue is full: nothing was queued, and the
         caller must ``await submit_wait(record)`` (that is the back-pressure; nothing is dropped)."""
         self._check_open(record)
-        try:
-            self._queue.put_nowait(record)
-        except asyncio.QueueFull:
+        if not self._queue.put_nowait(record):
             return False
         self.submitted += 1
         if self._queue.qsize() >= self._batch_size:
@@ -171,6 +171,7 @@ class RecordWriter:
         try:
             async with asyncio.timeout(grace_period):
                 await self._queue.put(_Stop())
+                self._stop_queued = True
                 self._batch_ready.set()
                 await asyncio.shield(self._task)
                 # Producers that were blocked in submit_wait when close() began got in after _Stop.
@@ -213,26 +214,20 @@ class RecordWriter:
             self._batch_ready.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._batch_ready.wait(), self._flush_interval)
-        while len(batch) < self._batch_size:
-            try:
-                item = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if isinstance(item, _Stop):
-                return True  # anything queued after it is written by close()
-            batch.append(item)
+        taken = self._queue.take(self._batch_size - len(batch))
+        if self._stop_queued:
+            for index, item in enumerate(taken):
+                if isinstance(item, _Stop):
+                    # Anything queued after it is written by close(): it stays in the queue.
+                    self._queue.put_back(taken[index + 1 :])
+                    batch += cast(list[Record], taken[:index])  # records only: the first _Stop is here
+                    return True
+        batch += cast(list[Record], taken)  # no _Stop among them
         return False
 
     def _take_all(self, limit: int | None = None) -> list[Record]:
-        items: list[Record] = []
-        while limit is None or len(items) < limit:
-            try:
-                item = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if not isinstance(item, _Stop):
-                items.append(item)
-        return items
+        taken = self._queue.take(self._queue.qsize() if limit is None else limit)
+        return [item for item in taken if not isinstance(item, _Stop)]
 
     async def _drain_remaining(self) -> None:
         while True:
