@@ -1,7 +1,7 @@
 """The project's benchmark: the gateway against a bare aiohttp pass-through, both in front of nginx.
 
     .venv/bin/python bench/run.py [--duration 8] [--quick] [--soak N] [--only NAME[,NAME]]
-                                  [--loads closed,paced] [--rate 1000] [--rate-sse 500]
+                                  [--loads closed,paced] [--rate 1000] [--rate-sse 500] [--pairs 3]
 
 Starts nginx (static OpenAI-format JSON and SSE answers), then, one at a time: nothing (wrk talks to
 nginx directly), the reference pass-through, and the service with 1 worker, 2 workers and Redis-backed
@@ -9,6 +9,11 @@ state. Each is loaded with wrk flat out at concurrency 16 and 64 (closed loop: t
 direct, reference and service also at a fixed offered rate that all of them carry (paced: open loop,
 16 connections), which shows the latency a hop adds to one request rather than queueing. Prints the
 tables and writes bench/results/latest.json. Everything runs on 127.0.0.1 and stops when the run ends.
+
+Then, with --pairs N (default 3), the reference and the 1-worker service (and the Redis-backed one
+when it was asked for) run side by side and are loaded in turn, JSON at c=64, N rounds in alternating
+order: the host's speed drifts by tens of percent over minutes, and only measurements taken seconds
+apart give a ratio that drift does not swing. The median ratio of those rounds is the headline target.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import service
@@ -48,7 +53,7 @@ from harness import (
     start_redis,
     wait_http,
 )
-from report import print_report, print_soak, soak_verdict, targets
+from report import print_report, print_soak, soak_verdict, summarize_pairs, targets
 
 GROUPS = ("direct", "reference", "service", "service-2w", "service-redis")
 CONCURRENCY = (16, 64)
@@ -62,6 +67,9 @@ PACED_CONC = 16
 # about half busy), so that p50 shows the time a request takes, not the time it queued. Changing it
 # changes every paced figure.
 DEFAULT_RATE = {"json": 1000.0, "sse": 500.0}
+# The interleaved pairs measure the headline target's load only: JSON, flat out, c=64.
+PAIR_BODY, PAIR_CONC = "json", 64
+DEFAULT_PAIRS = 3
 
 
 @dataclass
@@ -265,6 +273,68 @@ def run_group(group: str, procs: Processes, opts: Options, nginx: Upstream, redi
     return rows
 
 
+# ---- interleaved pairs --------------------------------------------------------------------------
+
+
+def pair_members(groups: list[str]) -> list[str]:
+    """Targets of the paired rounds: none unless the run asked for the reference or the service.
+
+    The reference and the 1-worker service always take part (their ratio is the headline target);
+    the Redis-backed service joins only when its group was asked for, since it needs a redis-server.
+    """
+    if not {"reference", "service"} & set(groups):
+        return []
+    return ["reference", "service"] + (["service-redis"] if "service-redis" in groups else [])
+
+
+def _pair_round(opts: Options, live: dict[str, Target], number: int) -> dict:
+    """One round: each member loaded in turn; odd rounds in member order, even rounds reversed.
+
+    Reversing the order every round keeps any one member from always going first (right after
+    another member's load, or always earliest in a drifting host's slow or fast minute).
+    """
+    order = list(live) if number % 2 else list(reversed(live))
+    print(f"  pair {number}: {' then '.join(order)}", flush=True)
+    rows: dict[str, dict] = {}
+    for name in order:
+        row = measure(opts, live[name], name, PAIR_BODY, PAIR_CONC, None)
+        _progress(row)
+        rows[name] = asdict(row)
+    return {"round": number, "order": order, "rows": rows}
+
+
+def run_pairs(
+    members: list[str], rounds: int, procs: Processes, opts: Options, nginx: Upstream, redis_url: str | None
+) -> dict:
+    """All members started side by side, then `rounds` rounds of one measurement each.
+
+    All are pinned to the server core like the ordinary rows; only the one being loaded works, an idle
+    one costs next to nothing. Each round's measurements are seconds apart, so their ratio is what the
+    code costs, not how fast the host was that minute.
+    """
+    print(f"pairs: {', '.join(members)} side by side, {PAIR_BODY} c={PAIR_CONC}, {rounds} rounds", flush=True)
+    # A work directory of their own: the services get fresh data directories, like the ordinary rows'.
+    pair_opts = replace(opts, workdir=opts.workdir / "pairs")
+    done: list[dict] = []
+    error = ""
+    redis_proc = None
+    try:
+        redis = redis_url
+        if "service-redis" in members and redis is None:
+            redis_proc, redis = start_redis(procs, opts.load_cores)
+        with ExitStack() as stack:
+            live = {m: stack.enter_context(started(m, procs, pair_opts, nginx, redis)) for m in members}
+            for number in range(1, rounds + 1):
+                done.append(_pair_round(opts, live, number))
+    except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"  pairs: stopped: {exc}", file=sys.stderr, flush=True)
+        error = str(exc).splitlines()[0]
+    finally:
+        if redis_proc is not None:
+            procs.stop(redis_proc)
+    return summarize_pairs(members, done, PAIR_BODY, PAIR_CONC, error)
+
+
 # ---- soak ---------------------------------------------------------------------------------------
 
 
@@ -337,6 +407,14 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="use this Redis (e.g. redis://127.0.0.1:6379/15) instead of starting one",
     )
+    ap.add_argument(
+        "--pairs",
+        type=int,
+        default=DEFAULT_PAIRS,
+        metavar="N",
+        help=f"after the table: N rounds of reference and service side by side, json c=64, alternating "
+        f"order, for a ratio that the host's drift does not swing (default {DEFAULT_PAIRS}; 0: off)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     args = ap.parse_args()
     if args.quick:
@@ -352,6 +430,8 @@ def parse_args() -> argparse.Namespace:
         ap.error(f"--loads takes a comma-separated subset of: {', '.join(LOADS)}")
     if args.rate <= 0 or args.rate_sse <= 0:
         ap.error("--rate and --rate-sse must be positive")
+    if args.pairs < 0:
+        ap.error("--pairs must be 0 (off) or more")
     args.groups, args.loads = groups, loads
     args.rates = {"json": args.rate, "sse": args.rate_sse}
     return args
@@ -417,9 +497,14 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
         # Closed-loop and paced rows stay apart: their p50s answer different questions.
         results["rows"] = [asdict(r) for r in rows if r.offered_rps is None]
         results["paced_rows"] = [asdict(r) for r in rows if r.offered_rps is not None]
-        results["targets"] = targets(results["rows"], results["paced_rows"])
+        # The pairs are flat-out rows: a paced-only run (the latency question) goes without them.
+        members = pair_members(args.groups) if args.pairs and "closed" in opts.loads else []
+        if members:
+            results["pairs"] = run_pairs(members, args.pairs, procs, opts, nginx, args.redis_url)
+        pairs = results.get("pairs")
+        results["targets"] = targets(results["rows"], results["paced_rows"], pairs)
         print_report(results)
-        return any(r.error for r in rows)
+        return any(r.error for r in rows) or bool(pairs and pairs["failed"])
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return True
