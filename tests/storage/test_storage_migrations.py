@@ -79,9 +79,11 @@ async def test_sqlite_file_gets_parent_directory_wal_and_busy_timeout(tmp_path: 
             journal = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
             busy = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
             foreign_keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
+            cache = (await connection.execute(text("PRAGMA cache_size"))).scalar()
         assert journal == "wal"
         assert busy == 5000
         assert foreign_keys == 1
+        assert cache == -512  # KiB: a small page cache per pooled connection keeps RSS flat under load
         assert (tmp_path / "nested" / "deeper" / "apc.db").is_file()
     finally:
         await db.close()

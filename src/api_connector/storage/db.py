@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 # How long a SQLite writer waits for another writer's lock before failing, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+# SQLite page cache per connection, in KiB (SQLite's default is 2,000).
+SQLITE_CACHE_KIB = 512
 # Any constant works; it only has to be the same in every replica so that two of them starting at once
 # do not both try to create the tables.
 _MIGRATION_LOCK_ID = 0x61706331  # "apc1"
@@ -156,6 +158,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite
+        # Page cache per connection (negative: KiB). Each pooled connection runs in its own aiosqlite
+        # thread, so in its own glibc malloc arena; in WAL mode a connection drops its cache whenever
+        # another one committed, and refilling SQLite's 2 MiB default there left several MiB of
+        # fragmented free memory per arena (RSS climbing in steps under sustained load). The tables
+        # here are written append-only and read through indexes, so a small cache costs nothing visible.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     finally:
         cursor.close()
 
