@@ -22,7 +22,7 @@ from api_connector.api import (
     system_routes,
 )
 from api_connector.api.middleware import Routes
-from api_connector.api.services import SERVICES, Services
+from api_connector.api.services import SERVICES, Services, install_project_providers
 from api_connector.auth.authenticator import Authenticator
 from api_connector.auth.keys import Scope
 from api_connector.config import GatewayConfig, ProviderConfig, load_config
@@ -39,8 +39,9 @@ from api_connector.observability.recorder import Recorder
 from api_connector.observability.redaction import Redactor
 from api_connector.observability.rollups import Rollups
 from api_connector.observability.tracing import Tracing
+from api_connector.pipeline.pipeline import Pipeline
 from api_connector.routing.catalog import Catalog
-from api_connector.routing.dispatch import Dispatcher
+from api_connector.routing.exchange import Upstreams
 from api_connector.routing.wiring import Routing, build_routing, load_project_routes
 from api_connector.settings import Settings, environment
 from api_connector.storage.db import Database
@@ -84,17 +85,24 @@ def build_services(
     )
     resolver = CredentialResolver(environment(), redactor)
     routing = build_routing(settings, config, database, writer, redactor)
-    dispatcher = Dispatcher(
-        catalog, transport, resolver, resilience=routing.resilience, dead_letters=routing.dead_letters
-    )
     recorder = Recorder(metrics, writer)
     # Governance shares the routing layer's Redis client (one pool per process).
     governance = build_governance(
         settings, config, routing.redis if routing is not None else create_redis(settings), database
     )
     recorder.governance = governance
-    dispatcher.governance = governance
-    vault = build_vault(settings, database, recorder.audit, redactor, resolver, dispatcher, transport)
+    upstreams = Upstreams(transport, resolver, governance.after_attempt)
+    pipeline = Pipeline(
+        catalog=catalog,
+        resilience=routing.resilience,
+        upstreams=upstreams,
+        recorder=recorder,
+        redactor=redactor,
+        governance=governance,
+        admission=routing.admission,
+        dead_letters=routing.dead_letters,
+    )
+    vault = build_vault(settings, database, recorder.audit, redactor, resolver, upstreams)
     return Services(
         settings=settings,
         config=config,
@@ -108,7 +116,9 @@ def build_services(
         audit_queries=AuditQueries(database),
         authenticator=Authenticator(keys, cache_ttl=settings.key_cache_ttl),
         catalog=catalog,
-        dispatcher=dispatcher,
+        pipeline=pipeline,
+        upstreams=upstreams,
+        resilience=routing.resilience,
         writer=writer,
         recorder=recorder,
         transport=transport,
@@ -118,7 +128,7 @@ def build_services(
         routing=routing,
         governance=governance,
         rollups=Rollups(database),
-        health=_build_health(settings, config, catalog, dispatcher, transport, redactor, recorder, routing),
+        health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
     )
 
 
@@ -126,8 +136,7 @@ def _build_health(
     settings: Settings,
     config: GatewayConfig,
     catalog: Catalog,
-    dispatcher: Dispatcher,
-    transport: Transport,
+    upstreams: Upstreams,
     redactor: Redactor,
     recorder: Recorder,
     routing: Routing,
@@ -137,7 +146,7 @@ def _build_health(
     recorder.health = registry
     if settings.tracing_enabled:
         recorder.tracing = Tracing()
-    dispatcher.resilience.unhealthy = registry.unhealthy
+    routing.resilience.unhealthy = registry.unhealthy
     alerts = None
     if config.alerts.webhooks:
         alerts = AlertManager(
@@ -151,8 +160,7 @@ def _build_health(
     return HealthMonitor(
         registry,
         catalog,
-        dispatcher,
-        transport,
+        upstreams,
         redactor,
         redis=routing.redis,
         prefix=settings.redis_key_prefix,
@@ -180,8 +188,8 @@ async def prepare_storage(services: Services, *, announce: TextIO | None = None)
     for stored_project in await services.tenancy.list_projects():
         stored = await services.providers.list(stored_project.id)
         if stored:
-            services.dispatcher.install_project_providers(
-                stored_project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
+            install_project_providers(
+                services, stored_project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
             )
     if services.routing is not None:
         await load_project_routes(services.routing, services.catalog, services.tenancy)

@@ -9,6 +9,7 @@ admin API (request id ``cli-...``, no gateway key).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import uuid
@@ -42,8 +43,7 @@ def _settings() -> Settings:
 def _run(work: Callable[[Services, Any], Awaitable[T]], project: str | None = None) -> T:
     """Build the services, run ``work(services, ctx)`` with a CLI call context, flush the audit, close."""
     from api_connector.app import build_services, shutdown
-    from api_connector.core.capabilities import Capability
-    from api_connector.routing.dispatch import CallContext
+    from api_connector.core.call import Actor
 
     settings = _settings()
 
@@ -56,7 +56,7 @@ def _run(work: Callable[[Services, Any], Awaitable[T]], project: str | None = No
             await services.vault.start()
             project_id = project or default.id
             await _install_providers(services, project_id)
-            ctx = CallContext(f"cli-{uuid.uuid4().hex[:16]}", project_id, None, Capability.REQUESTS, retries=0)
+            ctx = Actor(f"cli-{uuid.uuid4().hex[:16]}", project_id)
             return await work(services, ctx)
         finally:
             await shutdown(services)
@@ -73,8 +73,10 @@ async def _install_providers(services: Services, project_id: str) -> None:
     from api_connector.config import ProviderConfig
 
     stored = await services.providers.list(project_id)
-    services.dispatcher.install_project_providers(
-        project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
+    from api_connector.api.services import install_project_providers
+
+    install_project_providers(
+        services, project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
     )
 
 
@@ -208,10 +210,12 @@ def credentials_rotate(
     async def work(services: Services, ctx: Any) -> dict[str, Any]:
         assert services.vault is not None
         existing = await services.vault.store.get(None, credential_id)
-        ctx.project_id = existing.project_id
+        actor = dataclasses.replace(ctx, project_id=existing.project_id)
         await _install_providers(services, existing.project_id)
         instance = _instance(services, existing.project_id, existing.provider) if verify else None
-        rotated = await services.vault.rotate(ctx, instance, credential_id, new, verify=verify, overlap_seconds=overlap)
+        rotated = await services.vault.rotate(
+            actor, instance, credential_id, new, verify=verify, overlap_seconds=overlap
+        )
         return public_view(rotated)
 
     _show(_run(work))

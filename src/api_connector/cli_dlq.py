@@ -30,6 +30,7 @@ console = Console(stderr=True)
 
 async def _prepare(services: Services) -> None:
     """What a replay needs: the schema, the vault, every project's own providers and routes."""
+    from api_connector.api.services import install_project_providers
     from api_connector.config import ProviderConfig
     from api_connector.routing.wiring import load_project_routes
 
@@ -41,8 +42,8 @@ async def _prepare(services: Services) -> None:
     for project in await services.tenancy.list_projects():
         stored = await services.providers.list(project.id)
         if stored:
-            services.dispatcher.install_project_providers(
-                project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
+            install_project_providers(
+                services, project.id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
             )
     if services.routing is not None:
         await load_project_routes(services.routing, services.catalog, services.tenancy)
@@ -124,15 +125,15 @@ def dlq_replay(entry_id: str) -> None:
     """Send a dead letter through the pipeline again; exits 1 if it fails again."""
     import uuid
 
-    from api_connector.routing.dead_letter import replay
+    from api_connector.pipeline.replay import replay
 
     async def work(services: Services) -> dict[str, Any]:
         store = _store(services)
         entry = await store.get(None, entry_id)
         outcome = await replay(
             entry,
-            dispatcher=services.dispatcher,
-            recorder=services.recorder,
+            pipeline=services.pipeline,
+            catalog=services.catalog,
             store=store,
             request_id=f"cli-replay-{uuid.uuid4().hex[:16]}",
         )

@@ -41,6 +41,9 @@ class RateLimitConfig(_Strict):
     # Calls open at once with this credential across every replica (Redis leases; per process without
     # Redis). A route target's limits.max_in_flight is the per-process limit of one target.
     concurrent_requests: int | None = Field(None, ge=1)
+    # Seconds a call may wait for this credential's next slot instead of being passed over (within
+    # its deadline); 0: never wait, try the next target or answer 429 at once.
+    max_wait: float = Field(0.0, ge=0, le=60)
 
 
 class HealthCheckConfig(_Strict):

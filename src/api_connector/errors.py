@@ -6,6 +6,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
 
     ConnectorError                      500 internal_error
     ├── ConfigError                     (start-up: bad setting or configuration file)
+    ├── ClientClosed                    499 client_closed (the caller left before its answer was delivered)
     ├── RequestError                    caller faults, never retried
     │   ├── ValidationFailed            400 validation_error
     │   │   ├── InvalidJSON             400 invalid_json
@@ -41,6 +42,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
         ├── ContextLengthExceeded       400 context_length_exceeded
         ├── ContentFiltered             400 content_filtered
         ├── RateLimited                 429 rate_limited        (retryable)
+        │   └── ProviderAtLimit         429 rate_limited (the gateway's own: a provider's configured limit)
         ├── QuotaExhausted              429 quota_exhausted
         ├── UpstreamTimeout             504 timeout             (retryable)
         ├── UpstreamConnectError        502 connect_error       (retryable)
@@ -81,6 +83,13 @@ class ConnectorError(Exception):
 
 class ConfigError(ConnectorError):
     code = "config_error"
+
+
+class ClientClosed(ConnectorError):
+    """Recorded, never answered: nobody is left to read it."""
+
+    status = 499
+    code = "client_closed"
 
 
 class RequestError(ConnectorError):
@@ -257,10 +266,14 @@ class UpstreamError(ConnectorError):
         param: str | None = None,
         upstream_status: int | None = None,
         retry_after: float | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message, provider=provider, details=details, param=param)
         self.upstream_status = upstream_status
         self.retry_after = retry_after
+        # False when the request never left (no connection could be made): sending it again is safe
+        # whatever it does at the provider.
+        self.sent = sent
 
 
 class UpstreamAuthFailed(UpstreamError):
@@ -302,6 +315,17 @@ class RateLimited(UpstreamError):
     openai_type = "rate_limit_error"
 
 
+class ProviderAtLimit(RateLimited):
+    """The gateway's own refusal: a provider credential is at the rate limit configured for it.
+
+    Nothing was sent; the provider is healthy. Routing passes the target over without counting it
+    against its breaker or health, and the caller gets 429 with the time the next slot frees.
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, provider=provider, retry_after=retry_after, sent=False)
+
+
 class QuotaExhausted(UpstreamError):
     status = 429
     code = "quota_exhausted"
@@ -341,7 +365,9 @@ class AllTargetsFailed(UpstreamError):
 
     code = "all_targets_failed"
 
-    def __init__(self, attempts: list[UpstreamError], *, provider: str | None = None) -> None:
+    def __init__(
+        self, attempts: list[UpstreamError], *, provider: str | None = None, retry_after: float | None = None
+    ) -> None:
         last = attempts[-1] if attempts else None
         message = last.message if last else "no target could serve the request"
         details = {
@@ -355,7 +381,7 @@ class AllTargetsFailed(UpstreamError):
             provider=provider or (last.provider if last else None),
             details=details,
             upstream_status=last.upstream_status if last else None,
-            retry_after=last.retry_after if last else None,
+            retry_after=retry_after if retry_after is not None else (last.retry_after if last else None),
         )
         self.attempts = attempts
         # The caller sees the status class of the last failure: a 429 stays a 429, a 5xx a 502.

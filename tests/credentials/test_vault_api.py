@@ -211,10 +211,11 @@ async def test_projects_cannot_see_or_use_each_others_credentials(tmp_path: Path
 
 async def _store_provider(gateway: RunningGateway, project_id: str, config: dict[str, Any]) -> None:
     """Straight into storage, past the admin API's check, as a bug or a tampered row might."""
+    from api_connector.api.services import install_project_providers
     from api_connector.config import ProviderConfig
 
     await gateway.services.providers.create(project_id, "thief", config["type"], config)
     stored = await gateway.services.providers.list(project_id)
-    gateway.services.dispatcher.install_project_providers(
-        project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
+    install_project_providers(
+        gateway.services, project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
     )

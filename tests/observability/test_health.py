@@ -23,7 +23,7 @@ from api_connector.observability.health_monitor import HealthMonitor
 from api_connector.observability.redaction import Redactor
 from api_connector.observability.settings_model import HealthConfig
 from api_connector.routing.catalog import Catalog
-from api_connector.routing.dispatch import Dispatcher
+from api_connector.routing.exchange import Upstreams
 from api_connector.sandbox.engine import SandboxEngine, _error
 from api_connector.sandbox.server import serve_sandbox
 from api_connector.transport.http import Transport
@@ -159,11 +159,9 @@ async def test_one_replica_at_a_time_runs_each_check_and_all_see_it() -> None:
             catalog = Catalog(config)
             transport = Transport(user_agent="t")
             redactor = Redactor()
-            dispatcher = Dispatcher(catalog, transport, CredentialResolver({}, redactor))
+            upstreams = Upstreams(transport, CredentialResolver({}, redactor))
             registry = HealthRegistry(config.health)
-            replicas.append(
-                HealthMonitor(registry, catalog, dispatcher, transport, redactor, redis=redis, prefix=prefix)
-            )
+            replicas.append(HealthMonitor(registry, catalog, upstreams, redactor, redis=redis, prefix=prefix))
         for _ in range(12):  # about 1.2 s: four intervals
             await asyncio.gather(*(m.tick() for m in replicas))
             await asyncio.sleep(0.1)

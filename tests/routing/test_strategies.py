@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from api_connector.capabilities.chat import ChatNeeds
 from api_connector.config import parse_config
-from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.errors import ConfigError
 from api_connector.routing.catalog import Catalog, Route
@@ -26,7 +26,7 @@ def route(strategy: str, *targets: dict[str, Any]) -> Route:
 
 def chat(**fields: Any) -> Needs:
     body = {"model": "r", "messages": [{"role": "user", "content": "hello"}], **fields}
-    return Needs(Capability.CHAT, ChatRequest.from_json_obj(body))
+    return ChatNeeds(ChatRequest.from_json_obj(body))
 
 
 def names(targets: list[Any]) -> list[str]:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api_connector.api.context import check_project_access, parse_model, project_of, read_json
 from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
-from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
+from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services, install_project_providers
 from api_connector.auth.authenticator import Principal
 from api_connector.config import ProviderConfig, parse_config
 from api_connector.errors import ConfigError, PermissionDenied, ValidationFailed
@@ -162,8 +162,8 @@ async def revoke_key(request: web.Request) -> web.Response:
 # -- provider instances -----------------------------------------------------------------------------
 async def _reload_project_providers(services: Services, project_id: str) -> None:
     stored = await services.providers.list(project_id)
-    services.dispatcher.install_project_providers(
-        project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
+    install_project_providers(
+        services, project_id, [(p.name, ProviderConfig.model_validate(p.config)) for p in stored]
     )
 
 

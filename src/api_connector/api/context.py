@@ -1,4 +1,4 @@
-"""Turning an HTTP request into what the pipeline needs: a parsed body and a call context."""
+"""Turning an HTTP request into what the pipeline needs: a parsed body and the call's facts."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pydantic import BaseModel, ValidationError
 
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, STARTED
 from api_connector.auth.authenticator import Principal
+from api_connector.core.call import NO_CACHE_ASK, Actor, CacheAsk, Call, Priority
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.errors import InvalidJSON, PayloadTooLarge, PermissionDenied, ValidationFailed
-from api_connector.routing.dispatch import CallContext
+from api_connector.routing.admission import PRIORITY_HEADER, parse_priority
 
 M = TypeVar("M", bound=BaseModel)
 PROJECT_HEADER = "x-project-id"
@@ -73,32 +74,65 @@ def check_project_access(request: web.Request, project_id: str) -> None:
 # Per-request overrides for callers that cannot add body fields (the OpenAI-compatible routes).
 TIMEOUT_HEADER = "x-timeout"  # seconds for the whole request, retries and failover included
 RETRIES_HEADER = "x-retries"  # tries on the same target after the first
+CACHE_TTL_HEADER = "x-cache-ttl"  # seconds: cache this answer (and answer from the cache)
+CACHE_KEY_HEADER = "x-cache-key"  # the caller's own cache key instead of the request hash
+COALESCE_HEADER = "x-coalesce"  # "1": share one upstream call with identical requests in flight
+IDEMPOTENCY_HEADER = "idempotency-key"  # sending this request twice is safe (retries, failover)
+_MAX_TTL = 30 * 86400
 
 
-def call_context(
-    request: web.Request, capability: Capability, *, retries: int | None = None, timeout: float | None = None
-) -> CallContext:
+def call_for(
+    request: web.Request,
+    capability: Capability,
+    *,
+    retries: int | None = None,
+    timeout: float | None = None,
+    priority: Priority | None = None,
+    cache: CacheAsk | None = None,
+) -> Call:
+    """The call's facts from the HTTP request: body fields given here win over the headers."""
     services = request.app[SERVICES]
     principal: Principal = request[PRINCIPAL]
-    forward = _forwarded(request.headers, services.catalog.passthrough_prefixes)
-    if timeout is None and TIMEOUT_HEADER in request.headers:
+    headers = request.headers
+    started = request[STARTED]
+    if timeout is None and TIMEOUT_HEADER in headers:
         timeout = _header_number(request, TIMEOUT_HEADER, float, 0.001, 600)
-    if retries is None and RETRIES_HEADER in request.headers:
+    if retries is None and RETRIES_HEADER in headers:
         retries = int(_header_number(request, RETRIES_HEADER, int, 0, 10))
-    deadline = request[STARTED] + timeout if timeout else None
-    ctx = CallContext(
+    tracing = services.recorder.tracing
+    return Call(
         request_id=request[REQUEST_ID],
         project_id=project_of(request),
         key_id=principal.key_id,
         capability=capability,
-        forward_headers=forward,
-        deadline=deadline,
+        started=started,
+        deadline=started + timeout if timeout else None,
         retries=services.catalog.config.resilience.retry.max_retries if retries is None else retries,
+        priority=priority if priority is not None else parse_priority(headers.get(PRIORITY_HEADER)),
+        forward_headers=_forwarded(headers, services.catalog.passthrough_prefixes),
+        cache=cache if cache is not None else _cache_ask(request),
+        coalesce=headers.get(COALESCE_HEADER) == "1",
+        idempotency_key=headers.get(IDEMPOTENCY_HEADER) or None,
+        # Off by default: then nothing at all is done for traces.
+        tracing=tracing.begin(capability, headers, started) if tracing is not None else None,
     )
-    tracing = services.recorder.tracing
-    if tracing is not None:  # off by default: then nothing at all is done for traces
-        tracing.begin(ctx, request.headers, started=request[STARTED])
-    return ctx
+
+
+def _cache_ask(request: web.Request) -> CacheAsk:
+    headers = request.headers
+    if CACHE_TTL_HEADER not in headers and CACHE_KEY_HEADER not in headers:
+        return NO_CACHE_ASK
+    ttl = None
+    if CACHE_TTL_HEADER in headers:
+        ttl = int(_header_number(request, CACHE_TTL_HEADER, int, 0, _MAX_TTL))
+    return CacheAsk(ttl=ttl, key=headers.get(CACHE_KEY_HEADER) or None)
+
+
+def actor_of(request: web.Request) -> Actor:
+    """Who acts in an admin operation: for audit rows and credential checks."""
+    principal: Principal = request[PRINCIPAL]
+    forward = _forwarded(request.headers, request.app[SERVICES].catalog.passthrough_prefixes)
+    return Actor(request[REQUEST_ID], project_of(request), principal.key_id, forward)
 
 
 def _forwarded(headers: Mapping[str, str], prefixes: tuple[str, ...]) -> dict[str, str]:
@@ -116,7 +150,8 @@ def _header_number(request: web.Request, name: str, kind: type[float] | type[int
     try:
         value = kind(request.headers[name])
     except ValueError:
-        raise ValidationFailed(f"header {name} must be a number", param=name) from None
+        what = "whole seconds" if name == CACHE_TTL_HEADER else "a number"
+        raise ValidationFailed(f"header {name} must be {what}", param=name) from None
     if not low <= value <= high:
-        raise ValidationFailed(f"header {name} must be between {low:g} and {high:g}", param=name)
+        raise ValidationFailed(f"header {name} must be between {low:.15g} and {high:.15g}", param=name)
     return value

@@ -12,12 +12,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from api_connector.api.context import call_context, parse_model, project_of, read_json
+from api_connector.api.context import actor_of, parse_model, project_of, read_json
 from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, SERVICES
 from api_connector.auth.authenticator import Principal
-from api_connector.core.capabilities import Capability
 from api_connector.credentials.records import Secret, Verification
 from api_connector.credentials.vault import CredentialVault, NewSecret
 from api_connector.credentials.views import public_view
@@ -85,7 +84,7 @@ def _verdict(verification: Verification) -> dict[str, Any]:
 async def create_credential(request: web.Request) -> web.Response:
     body = parse_model(CreateCredential, await read_json(request))
     new = _new_secret(request, body.secret, body.reference)
-    ctx = call_context(request, Capability.REQUESTS)
+    ctx = actor_of(request)
     created = await _vault(request).create(
         ctx,
         _instance(request, body.provider),
@@ -114,7 +113,7 @@ async def rotate_credential(request: web.Request) -> web.Response:
     new = _new_secret(request, body.secret, body.reference)
     existing = await vault.store.get(project_of(request), request.match_info["credential_id"])
     updated = await vault.rotate(
-        call_context(request, Capability.REQUESTS),
+        actor_of(request),
         # Only a verification needs the provider: a credential whose instance is gone can still rotate.
         _instance(request, existing.provider) if body.verify else None,
         existing.id,
@@ -129,13 +128,13 @@ async def verify_credential(request: web.Request) -> web.Response:
     vault = _vault(request)
     existing = await vault.store.get(project_of(request), request.match_info["credential_id"])
     verdict = await vault.verify_stored(
-        call_context(request, Capability.REQUESTS), _instance(request, existing.provider), existing.id
+        actor_of(request), _instance(request, existing.provider), existing.id
     )
     return json_response({"id": existing.id, "verification": _verdict(verdict)})
 
 
 async def _set_enabled(request: web.Request, enabled: bool) -> web.Response:
-    ctx = call_context(request, Capability.REQUESTS)
+    ctx = actor_of(request)
     changed = await _vault(request).set_enabled(ctx, project_of(request), request.match_info["credential_id"], enabled)
     return json_response(public_view(changed))
 
@@ -149,7 +148,7 @@ async def enable_credential(request: web.Request) -> web.Response:
 
 
 async def delete_credential(request: web.Request) -> web.Response:
-    ctx = call_context(request, Capability.REQUESTS)
+    ctx = actor_of(request)
     await _vault(request).delete(ctx, project_of(request), request.match_info["credential_id"])
     return web.Response(status=204)
 

@@ -20,7 +20,7 @@ from api_connector.api.render import envelope_error, json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
 from api_connector.errors import ConnectorError, PermissionDenied, ValidationFailed
-from api_connector.routing.dead_letter import replay
+from api_connector.pipeline.replay import replay
 from api_connector.storage.dlq import PENDING, REPLAYED, DeadLetter, DeadLetterStore
 
 
@@ -100,8 +100,8 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
     entry = await store.get(_scope(request), request.match_info["entry_id"])
     outcome = await replay(
         entry,
-        dispatcher=services.dispatcher,
-        recorder=services.recorder,
+        pipeline=services.pipeline,
+        catalog=services.catalog,
         store=store,
         request_id=request[REQUEST_ID],
     )

@@ -6,6 +6,7 @@ so SDKs raise their usual exceptions; the generic request API answers the envelo
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -30,7 +31,8 @@ def error_headers(error: ConnectorError) -> dict[str, str]:
     # Upstream failures and the service's own refusals (admission control) both may say when to retry.
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after)))
+        # Whole seconds, rounded up: coming back a fraction early would only be refused again.
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     extra = getattr(error, "headers", None)  # the gateway's own limits say where the caller stands
     if extra:
         headers.update(extra)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from api_connector.auth.authenticator import Authenticator, Principal
-    from api_connector.config import GatewayConfig
+    from api_connector.config import GatewayConfig, ProviderConfig
     from api_connector.credentials.vault import CredentialVault
     from api_connector.governance.wiring import Governance
     from api_connector.observability.access_log import AccessLog, RequestIds
@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from api_connector.observability.recorder import Recorder
     from api_connector.observability.redaction import Redactor
     from api_connector.observability.rollups import Rollups
+    from api_connector.pipeline.pipeline import Pipeline
     from api_connector.routing.catalog import Catalog
-    from api_connector.routing.dispatch import Dispatcher
+    from api_connector.routing.exchange import Upstreams
+    from api_connector.routing.failover import Resilience
     from api_connector.routing.wiring import Routing
     from api_connector.settings import Settings
     from api_connector.storage.db import Database
@@ -45,7 +47,9 @@ class Services:
     audit_queries: AuditQueries
     authenticator: Authenticator
     catalog: Catalog
-    dispatcher: Dispatcher
+    pipeline: Pipeline
+    upstreams: Upstreams
+    resilience: Resilience
     writer: RecordWriter
     recorder: Recorder
     transport: Transport
@@ -64,3 +68,14 @@ SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", "Principal")  # type: ignore[arg-type]
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 STARTED: web.RequestKey[float] = web.RequestKey("started", float)  # time.perf_counter() at arrival
+
+
+def install_project_providers(services: Services, project_id: str, providers: list[tuple[str, ProviderConfig]]) -> None:
+    """Replace a project's own instances; their connections are held to the SSRF policy."""
+    services.catalog.set_project_providers(project_id, providers)
+    for instance in services.catalog.instances(project_id):
+        if instance.project_id == project_id:
+            services.transport.configure_pool(instance.pool, max_connections=instance.max_connections, guarded=True)
+    governance = services.governance
+    if governance is not None and any(config.rate_limit is not None for _, config in providers):
+        governance.provider_limits = True  # from now on every call is admitted against provider limits

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from api_connector.core.call import Actor
 from api_connector.credentials.records import ACTIVE, DISABLED, Credential, LoadedSecret, Secret, Verification
 from api_connector.credentials.resolver import Access, AccessContext
 from api_connector.credentials.store import CredentialStore
@@ -35,7 +36,6 @@ from api_connector.errors import (
 from api_connector.observability.redaction import Redactor
 from api_connector.providers import REGISTRY
 from api_connector.routing.catalog import ProviderInstance
-from api_connector.routing.dispatch import CallContext
 from api_connector.storage.models import new_id, utcnow
 from api_connector.transport.http import Timeouts
 
@@ -206,7 +206,7 @@ class CredentialVault:
         return ProviderInstance(f"verify-{spec.type}", spec, (spec.base_url or "").rstrip("/"), None, Timeouts())
 
     async def _check(
-        self, ctx: CallContext, instance: ProviderInstance | None, new: NewSecret, verify: bool, target: str | None
+        self, ctx: Actor, instance: ProviderInstance | None, new: NewSecret, verify: bool, target: str | None
     ) -> Verification:
         if not verify or self.verifier is None:
             return Verification(SKIPPED, "verify=false")
@@ -231,7 +231,7 @@ class CredentialVault:
 
     async def create(
         self,
-        ctx: CallContext,
+        ctx: Actor,
         instance: ProviderInstance,
         name: str,
         provider: str,
@@ -273,7 +273,7 @@ class CredentialVault:
 
     async def rotate(
         self,
-        ctx: CallContext,
+        ctx: Actor,
         instance: ProviderInstance | None,
         credential_id: str,
         new: NewSecret,
@@ -308,7 +308,7 @@ class CredentialVault:
         )
         return updated
 
-    async def verify_stored(self, ctx: CallContext, instance: ProviderInstance, credential_id: str) -> Verification:
+    async def verify_stored(self, ctx: Actor, instance: ProviderInstance, credential_id: str) -> Verification:
         """Probe the provider with the stored newest valid version, and record the verdict on it."""
         await self.store.get(ctx.project_id, credential_id)
         try:
@@ -335,7 +335,7 @@ class CredentialVault:
         return verdict
 
     async def set_enabled(
-        self, ctx: CallContext, project_id: str | None, credential_id: str, enabled: bool
+        self, ctx: Actor, project_id: str | None, credential_id: str, enabled: bool
     ) -> Credential:
         changed = await self.store.set_state(project_id, credential_id, ACTIVE if enabled else DISABLED)
         self.invalidate(credential_id)
@@ -343,7 +343,7 @@ class CredentialVault:
         await self._audit(ctx, action, credential_id, changed.project_id)
         return changed
 
-    async def delete(self, ctx: CallContext, project_id: str | None, credential_id: str) -> Credential:
+    async def delete(self, ctx: Actor, project_id: str | None, credential_id: str) -> Credential:
         gone = await self.store.delete(project_id, credential_id)
         self.invalidate(credential_id)
         await self._audit(ctx, "credential.delete", credential_id, gone.project_id, versions=len(gone.versions))

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 
+from api_connector.core.call import Actor, Call
 from api_connector.core.capabilities import Capability
+from api_connector.core.exchange import Outbound
 from api_connector.credentials.records import Secret, Verification
 from api_connector.errors import UpstreamError
 from api_connector.observability.redaction import MASK, Redactor
+from api_connector.routing.attempts import AttemptLog
 from api_connector.routing.catalog import ProviderInstance, Target
 from api_connector.routing.classify import classify_status
-from api_connector.routing.dispatch import CallContext, Dispatcher
-from api_connector.transport.http import Timeouts, Transport
+from api_connector.routing.exchange import Upstreams
+from api_connector.transport.http import Timeouts
 
 VALID = "valid"
 REJECTED = "rejected"
@@ -37,12 +40,11 @@ _PROBE_TIMEOUTS = Timeouts(connect=5.0, read=10.0, total=10.0)
 
 
 class Verifier:
-    def __init__(self, dispatcher: Dispatcher, transport: Transport, redactor: Redactor) -> None:
-        self._dispatcher = dispatcher
-        self._transport = transport
+    def __init__(self, upstreams: Upstreams, redactor: Redactor) -> None:
+        self._upstreams = upstreams
         self._redactor = redactor
 
-    async def verify(self, ctx: CallContext, instance: ProviderInstance, secret: Secret) -> Verification:
+    async def verify(self, actor: Actor, instance: ProviderInstance, secret: Secret) -> Verification:
         probe = instance.spec.probe
         if probe is None or not instance.base_url:
             return Verification(NO_PROBE, f"provider {instance.name!r} declares no verification probe")
@@ -50,22 +52,17 @@ class Verifier:
             return Verification(NO_PROBE, "JSON secrets are not sent as-is, so no probe can check them")
         # The instance's own credential reference, if any, must not be resolved: the candidate is tried.
         target = Target(dataclasses.replace(instance, credential=None, timeouts=_capped(instance.timeouts)), "")
-        probe_ctx = dataclasses.replace(ctx, capability=Capability.REQUESTS, retries=0, attempts=[])
+        call = Call(
+            actor.request_id,
+            actor.project_id,
+            actor.key_id,
+            Capability.REQUESTS,
+            retries=0,
+            forward_headers=actor.forward_headers,
+        )
+        exchange = self._upstreams.exchange(call, AttemptLog(), target, secret=secret.value)
         try:
-            call = await self._dispatcher.prepare(probe_ctx, target, probe.method, probe.path, {}, None)
-            call.headers.update(instance.spec.auth.headers_for(secret.value))
-            call.params.update(instance.spec.auth.query_for(secret.value))
-            response = await self._transport.send(
-                instance.pool,
-                probe.method,
-                call.url,
-                headers=call.headers,
-                body=None,
-                timeouts=call.timeouts,
-                params=call.params,
-                local=instance.spec.local,
-                path=probe.path,
-            )
+            response = await exchange.send(Outbound(probe.path, method=probe.method))
         except UpstreamError as error:
             return Verification(UNREACHABLE, self._scrub(error.message, secret))
         if response.status in probe.ok_statuses:

@@ -11,10 +11,9 @@ from api_connector.credentials.store import CredentialStore
 from api_connector.credentials.vault import Audit, CredentialVault
 from api_connector.credentials.verify import Verifier
 from api_connector.observability.redaction import Redactor
-from api_connector.routing.dispatch import Dispatcher
+from api_connector.routing.exchange import Upstreams
 from api_connector.settings import Settings
 from api_connector.storage.db import Database
-from api_connector.transport.http import Transport
 
 
 def external_config(settings: Settings) -> ExternalConfig:
@@ -36,8 +35,7 @@ def build_vault(
     audit: Audit,
     redactor: Redactor,
     resolver: CredentialResolver,
-    dispatcher: Dispatcher | None = None,
-    transport: Transport | None = None,
+    upstreams: Upstreams | None = None,
 ) -> CredentialVault:
     """The vault, with ``vault:``, ``aws:`` and ``cred_`` references answered through ``resolver``.
 
@@ -52,7 +50,7 @@ def build_vault(
     external = ExternalSecrets(external_config(settings))
     resolver.register_store("vault", external.vault)
     resolver.register_store("aws", external.aws)
-    verifier = Verifier(dispatcher, transport, redactor) if dispatcher and transport else None
+    verifier = Verifier(upstreams, redactor) if upstreams is not None else None
     vault = CredentialVault(
         CredentialStore(database, KeyRing(database, roots, ttl=settings.key_ring_ttl)),
         audit,

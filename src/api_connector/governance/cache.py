@@ -7,6 +7,7 @@ expiry, bounded) by default; Redis with ``REDIS_URL``. Looked up only when a req
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import time
@@ -34,8 +35,9 @@ def request_key(project_id: str, cache_key: str | None, canonical: Any) -> str:
 class CachedAnswer:
     """One cached answer and who first gave it (so a hit is recorded under that provider and model).
 
-    ``kind`` is ``J`` (a whole JSON body), ``S`` (a stream's payloads, a JSON list) or ``R`` (a generic
-    response: status, content type, body)."""
+    ``kind`` is ``W`` (a whole answer, as its capability dumps it) or ``P`` (a stream's pieces, a JSON
+    list of base64 strings); entries written by earlier versions may be ``J`` or ``R`` (whole) and
+    ``S`` (a stream's payloads as a JSON list of strings)."""
 
     kind: bytes
     body: bytes
@@ -45,9 +47,7 @@ class CachedAnswer:
 
     def encode(self) -> bytes:
         u = self.usage
-        meta = orjson.dumps(
-            {"p": self.provider, "m": self.model, "u": [u.prompt_tokens, u.completion_tokens, u.cached_tokens]}
-        )
+        meta = orjson.dumps({"p": self.provider, "m": self.model, "u": u.as_list()})
         return b"V" + meta + b"\n" + self.kind + self.body
 
     @classmethod
@@ -55,10 +55,25 @@ class CachedAnswer:
         if raw[:1] == b"V":
             meta_raw, _, rest = raw[1:].partition(b"\n")
             meta = orjson.loads(meta_raw)
-            return cls(rest[:1], rest[1:], meta["p"], meta["m"], Usage(*meta["u"]))
+            return cls(rest[:1], rest[1:], meta["p"], meta["m"], Usage.from_list(meta["u"]))
         if raw[:1] == b"{":  # a generic response written before entries said who gave them
             return cls(b"R", raw)
         return cls(raw[:1], raw[1:])
+
+    @property
+    def whole(self) -> bool:
+        return self.kind in (b"W", b"J", b"R")
+
+    @classmethod
+    def of_pieces(cls, pieces: list[bytes], provider: str | None, model: str, usage: Usage) -> CachedAnswer:
+        body = orjson.dumps([base64.b64encode(piece).decode() for piece in pieces])
+        return cls(b"P", body, provider, model, usage)
+
+    def pieces(self) -> list[bytes]:
+        listed = orjson.loads(self.body)
+        if self.kind == b"S":  # an earlier version's stream entry: payloads as text
+            return [str(item).encode() for item in listed]
+        return [base64.b64decode(item) for item in listed]
 
 
 @dataclass(slots=True)

@@ -39,19 +39,19 @@ class CostModel:
         return PriceOverride(input_per_mtok=found.input_per_mtok, output_per_mtok=found.output_per_mtok)
 
     def cost(self, target: Target | None, usage: Usage) -> float | None:
-        if target is None or not (usage.prompt_tokens or usage.completion_tokens):
+        if target is None or not (usage.input_tokens or usage.output_tokens):
             return None
         price = self.price(target.instance.base_url, target.model, target.price)
         return None if price is None else compute(price, usage)
 
 
 def compute(price: PriceOverride, usage: Usage) -> float:
-    cached = min(usage.cached_tokens, usage.prompt_tokens)
+    cached = min(usage.cached_tokens, usage.input_tokens)
     cached_rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
     total = (
-        (usage.prompt_tokens - cached) * price.input_per_mtok
+        (usage.input_tokens - cached) * price.input_per_mtok
         + cached * cached_rate
-        + usage.completion_tokens * price.output_per_mtok
+        + usage.output_tokens * price.output_per_mtok
     )
     return round(total / _MILLION, 10)
 

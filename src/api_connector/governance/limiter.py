@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from api_connector.config import GatewayConfig, RateLimitConfig
-from api_connector.errors import BudgetExceeded, LimitExceeded, RateLimited
+from api_connector.errors import BudgetExceeded, LimitExceeded, ProviderAtLimit
 from api_connector.governance.ratelimit import BudgetGate, LimitStore, Rule, rules_for
 from api_connector.governance.settings_model import LimitsConfig, LimitSpec
 
@@ -124,14 +124,14 @@ class CallerLimiter:
 
     async def admit_provider(self, name: str, rules: tuple[Rule, ...], tokens: int) -> Reservation:
         """A provider credential's own quota, taken per attempt (tokens reserved from the estimate);
-        refusal makes routing fail over, like an answer of 429 from the provider would."""
+        refusal makes routing pass the target over (the gateway's own refusal, not the provider's fault)."""
         holder = new_holder() if any(r.kind == "c" for r in rules) else ""
         costs = [float(tokens) if r.tokens else 1.0 for r in rules]
         verdict = await self.store.acquire(rules, costs, holder)
         if not verdict.allowed:
-            raise RateLimited(
+            raise ProviderAtLimit(
                 f"provider {name!r} is at its configured rate limit",
                 provider=name,
-                retry_after=verdict.retry_after_ms / 1000,
+                retry_after=max(0.001, verdict.retry_after_ms / 1000),
             )
         return Reservation(rules, tokens, {}, holder)

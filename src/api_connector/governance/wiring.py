@@ -1,21 +1,20 @@
-"""Builds the governance layer of one process and the small hooks the dispatcher and recorder call.
+"""Builds the governance of one process: limits, budgets, cache, coalescing, costs and quotas.
 
-A governed request runs inside a ``Scope`` (``Governance.scope``), kept in a context variable so that
-the dispatcher's per-attempt hook finds it without any parameter threaded through routing: the
-caller's admission (limits and budgets, one store call), the provider reservation of the current
-attempt (rates, estimated tokens and a concurrency slot, one store call), and at the end one settlement
-of both (slots back, tokens corrected to the real usage), sent in the background.
+A governed call holds a ``Scope`` (opened by the pipeline's limits layer): the caller's admission
+(limits and budgets, one store call), the provider reservation of the current attempt (rates,
+estimated tokens and a concurrency slot, one store call, taken by ``before_attempt``), and at the end
+one settlement of both (slots back, tokens corrected to the real usage), sent in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from api_connector.core.usage import Usage
+from api_connector.errors import ProviderAtLimit
 from api_connector.governance.budgets import Budgets, SpendSource
 from api_connector.governance.cache import MemoryCache, RedisCache, ResponseCache
 from api_connector.governance.coalesce import Coalescer
@@ -23,7 +22,7 @@ from api_connector.governance.cost import CostModel
 from api_connector.governance.limiter import CallerLimiter, Reservation, Settlement, provider_limited, settle
 from api_connector.governance.live import LiveLimits
 from api_connector.governance.quota import QuotaTracker
-from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore
+from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore, Rule
 from api_connector.governance.ratelimit_redis import RedisLimitStore
 from api_connector.routing.catalog import Route, Target
 
@@ -58,9 +57,6 @@ class Scope:
         return self.caller.headers if self.caller is not None else {}
 
 
-CURRENT: ContextVar[Scope | None] = ContextVar("api_connector_governance_scope", default=None)
-
-
 @dataclass(slots=True)
 class Governance:
     limiter: CallerLimiter
@@ -79,9 +75,23 @@ class Governance:
         """Whether a request must run in a scope (False: nothing configured, nothing to pay)."""
         return self.limiter.active or self.budgets.active or self.provider_limits
 
-    def scope(self, project_id: str, key_id: str | None, estimate: Callable[[], int] | None = None) -> _Governed:
-        """Admit the caller (or raise the refusal), hold the request's reservations, settle them after."""
-        return _Governed(self, project_id, key_id, Scope(estimate))
+    async def open_scope(
+        self, project_id: str, key_id: str | None, estimate: Callable[[], int] | None = None
+    ) -> Scope:
+        """Admit the caller (or raise the refusal); the scope holds the call's reservations."""
+        scope = Scope(estimate)
+        scope.caller = await self.admit(project_id, key_id, scope)
+        return scope
+
+    def close_scope(self, scope: Scope) -> None:
+        """Give back what the call held and correct its tokens to the real usage (in the background)."""
+        scope.ended = True
+        items: Settlement = []
+        for reservation in (scope.caller, scope.attempt):
+            if reservation is not None:
+                items += reservation.settlement(scope.actual_tokens)
+        scope.caller = scope.attempt = None
+        self._settle(items)
 
     async def admit(self, project_id: str, key_id: str | None, scope: Scope) -> Reservation | None:
         """The caller's limits and budgets in one step (one Redis round trip)."""
@@ -106,11 +116,13 @@ class Governance:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def account(self, project_id: str, key_id: str | None, target: Target, usage: Usage) -> float | None:
+    def account(
+        self, project_id: str, key_id: str | None, target: Target, usage: Usage, scoped: bool = True
+    ) -> float | None:
         """After a success: its cost in USD (None when unpriced), charged to the budgets."""
         limits = target.instance.config.rate_limit if target.instance.config is not None else None
         # Outside a scope nothing reserved tokens: charge the provider's minute with the real ones.
-        if limits is not None and limits.tokens_per_minute and usage.total_tokens and CURRENT.get() is None:
+        if limits is not None and limits.tokens_per_minute and usage.total_tokens and not scoped:
             rules = self.limiter.provider_rules(_subject(target), limits)
             self._settle([(r, float(usage.total_tokens), "") for r in rules if r.tokens])
         cost = self.costs.cost(target, usage)
@@ -118,28 +130,51 @@ class Governance:
             self.budgets.add(project_id, key_id, cost)
         return cost
 
-    # -- the dispatcher's hooks (routing.dispatch.DispatchHooks) ------------------------------
-    async def before_attempt(self, target: Target) -> None:
+    # -- around each attempt (the pipeline's dispatch layer) ---------------------------------
+    async def before_attempt(self, target: Target, scope: Scope | None, remaining: float | None) -> None:
+        """The provider credential's own limits, before an attempt may be sent to ``target``.
+
+        A refusal is ``ProviderAtLimit``: routing passes the target over (never the provider's fault).
+        With ``rate_limit.max_wait`` the call first waits for the next slot, up to that bound and
+        within what is left of its deadline.
+        """
         config = target.instance.config
         if config is None or config.rate_limit is None:
             return
-        rules = self.limiter.provider_rules(_subject(target), config.rate_limit)
-        scope = CURRENT.get()
+        limits = config.rate_limit
+        rules = self.limiter.provider_rules(_subject(target), limits)
         if scope is None or scope.ended:
-            # Not in a governed request (the embedded Connector's streams, or the first request after a
-            # project's provider gained limits): rates only, as nobody would give a slot back. The
-            # flag puts every later request in a scope.
+            # Not in a governed call (the first request after a project's provider gained limits): rates
+            # only, as nobody would give a slot back. The flag puts every later call in a scope.
             self.provider_limits = True
             rules = tuple(r for r in rules if r.kind != "c")
             if rules:
-                await self.limiter.admit_provider(target.instance.name, rules, 0)
+                await self._provider_slot(target, rules, 0, limits.max_wait, remaining)
             return
         if scope.attempt is not None:
             # Failover or retry: the previous attempt is over. Its slot and reserved tokens come back
             # first (awaited: the next attempt may ask the same credential for a slot).
             previous, scope.attempt = scope.attempt, None
             await settle(self.limiter.store, previous.settlement(0))
-        scope.attempt = await self.limiter.admit_provider(target.instance.name, rules, scope.tokens())
+        scope.attempt = await self._provider_slot(target, rules, scope.tokens(), limits.max_wait, remaining)
+
+    async def _provider_slot(
+        self, target: Target, rules: tuple[Rule, ...], tokens: int, max_wait: float, remaining: float | None
+    ) -> Reservation:
+        waited = 0.0
+        while True:
+            try:
+                return await self.limiter.admit_provider(target.instance.name, rules, tokens)
+            except ProviderAtLimit as refusal:
+                wait = refusal.retry_after or 0.0
+                budget = max_wait - waited
+                if remaining is not None:
+                    budget = min(budget, remaining - waited)
+                if wait <= 0 or wait > budget:
+                    raise
+            # A slot frees in ``wait`` seconds (the limiter's own figure): ask again then.
+            await asyncio.sleep(wait)
+            waited += wait
 
     def after_attempt(self, target: Target, status: int, headers: Mapping[str, str]) -> None:
         self.quota.observe(target.key, status, headers)
@@ -164,33 +199,6 @@ class Governance:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.budgets.close()
         await self.limiter.store.close()
-
-
-class _Governed:
-    """``async with governance.scope(...)``: a plain class, not a generator (it runs on every request)."""
-
-    __slots__ = ("_gov", "_key_id", "_project_id", "_token", "scope")
-
-    def __init__(self, gov: Governance, project_id: str, key_id: str | None, scope: Scope) -> None:
-        self._gov, self._project_id, self._key_id, self.scope = gov, project_id, key_id, scope
-        self._token: Token[Scope | None] | None = None
-
-    async def __aenter__(self) -> Scope:
-        scope = self.scope
-        scope.caller = await self._gov.admit(self._project_id, self._key_id, scope)
-        self._token = CURRENT.set(scope)
-        return scope
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._token is not None:
-            CURRENT.reset(self._token)
-        scope = self.scope
-        scope.ended = True
-        items: Settlement = []
-        for reservation in (scope.caller, scope.attempt):
-            if reservation is not None:
-                items += reservation.settlement(scope.actual_tokens)
-        self._gov._settle(items)
 
 
 def _subject(target: Target) -> str:

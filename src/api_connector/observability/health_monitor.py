@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from api_connector.core.call import Call
 from api_connector.core.capabilities import Capability
+from api_connector.core.exchange import Outbound
 from api_connector.errors import ConnectorError
 from api_connector.observability.health import HealthRegistry, now_utc, provider_name
 from api_connector.observability.logging import get_logger
+from api_connector.routing.attempts import AttemptLog
 from api_connector.routing.catalog import Catalog, ProviderInstance, Target
-from api_connector.routing.dispatch import CallContext, Dispatcher
-from api_connector.transport.http import Timeouts, Transport
+from api_connector.routing.exchange import Upstreams
+from api_connector.transport.http import Timeouts
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -42,8 +45,7 @@ class HealthMonitor:
         self,
         registry: HealthRegistry,
         catalog: Catalog,
-        dispatcher: Dispatcher,
-        transport: Transport,
+        upstreams: Upstreams,
         redactor: Redactor,
         *,
         redis: Redis | None = None,
@@ -53,8 +55,7 @@ class HealthMonitor:
     ) -> None:
         self.registry = registry
         self.catalog = catalog
-        self._dispatcher = dispatcher
-        self._transport = transport
+        self._upstreams = upstreams
         self._redactor = redactor
         self._redis = redis
         self._prefix = prefix
@@ -166,26 +167,11 @@ class HealthMonitor:
             total=min(instance.timeouts.total, cap),
         )
         target = Target(dataclasses.replace(instance, timeouts=limits), "")
-        ctx = CallContext(
-            request_id=f"health-{instance.name}",
-            project_id=instance.project_id or "",
-            key_id=None,
-            capability=Capability.REQUESTS,
-            retries=0,
-        )
+        call = Call(f"health-{instance.name}", instance.project_id or "", None, Capability.REQUESTS, retries=0)
         started = time.perf_counter()
         try:
-            call = await self._dispatcher.prepare(ctx, target, probe.method, probe.path, {}, None)
-            response = await self._transport.send(
-                instance.pool,
-                probe.method,
-                call.url,
-                headers=call.headers,
-                body=None,
-                timeouts=call.timeouts,
-                params=call.params,
-                local=instance.spec.local,
-                path=probe.path,
+            response = await self._upstreams.exchange(call, AttemptLog(), target).send(
+                Outbound(probe.path, method=probe.method)
             )
         except (ConnectorError, OSError, TimeoutError) as error:
             message = error.message if isinstance(error, ConnectorError) else type(error).__name__

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from api_connector.core.call import Call
 from api_connector.core.usage import Usage
 from api_connector.errors import ConnectorError
 from api_connector.observability.health import HealthRegistry
 from api_connector.observability.metrics import Metrics
 from api_connector.observability.tally import CounterTally
 from api_connector.observability.tracing import Tracing
-from api_connector.routing.dispatch import CallContext
+from api_connector.routing.attempts import AttemptLog
 from api_connector.storage.record_writer import AuditRecord, RecordWriter, UsageRecord
 
 if TYPE_CHECKING:
@@ -62,23 +64,19 @@ class Recorder:
             series = self._cache[key] = _Series(self._metrics, *key)
         return series
 
-    async def finish(
-        self,
-        ctx: CallContext,
-        *,
-        started: float,
-        usage: Usage | None = None,
-        error: ConnectorError | None = None,
-        cached: bool = False,
-        coalesced: bool = False,
-    ) -> None:
-        target = ctx.served_by
+    def finish(
+        self, call: Call, log: AttemptLog, usage: Usage, error: ConnectorError | None, source: str = "upstream"
+    ) -> Awaitable[None] | None:
+        """One call's end: metrics, passive health, its trace, cost charged, a usage row queued.
+
+        Returns None, or an awaitable only when the record queue is full (back-pressure, never a drop).
+        """
+        target = log.served_by
         provider = target.instance.name if target else (error.provider if error and error.provider else "none")
         model = target.model if target else ""
         now = time.perf_counter()
-        elapsed = now - started
-        usage = usage or Usage()
-        capability = ctx.capability.value
+        elapsed = now - call.started
+        capability = call.capability.value
         series = self._series(
             provider,
             target.label_model if target else "",
@@ -86,47 +84,54 @@ class Recorder:
             "success" if error is None else error.code,
         )
         series.requests.pending += 1
-        series.overhead.observe(max(0.0, elapsed - ctx.upstream_seconds))
-        if ctx.upstream_seconds:
-            series.upstream.observe(ctx.upstream_seconds)
-        series.prompt_tokens.pending += usage.prompt_tokens
-        series.completion_tokens.pending += usage.completion_tokens
-        for failure in ctx.attempts:
-            self._metrics.attempt_failures.labels(failure.provider or "none", failure.code).inc()
-        if ctx.attempts_made > 1:
-            self._metrics.retries.labels(provider).inc(ctx.attempts_made - 1)
+        series.overhead.observe(max(0.0, elapsed - log.upstream_seconds))
+        if log.upstream_seconds:
+            series.upstream.observe(log.upstream_seconds)
+        series.prompt_tokens.pending += usage.input_tokens
+        series.completion_tokens.pending += usage.output_tokens
+        for failure in log.failures:
+            self._metrics.attempt_failures.labels(failure.error.provider or "none", failure.error.code).inc()
+        if log.made > 1:
+            self._metrics.retries.labels(provider).inc(log.made - 1)
         if self.health is not None:
-            self._book_health(self.health, ctx, error)
+            self._book_health(self.health, log, error)
         if self.tracing is not None:
-            self.tracing.request(ctx, started=started, usage=usage, error=error, provider=provider)
-        # From the cache or another request's call: tokens recorded, the cost counted once elsewhere.
-        cost = 0.0 if cached or coalesced else None
-        if self.governance is not None and target is not None and error is None and cost is None:
-            cost = self.governance.account(ctx.project_id, ctx.key_id, target, usage)
+            self.tracing.request(call, log, usage=usage, error=error, provider=provider)
+        # From the cache or another request's call: units recorded, the cost counted once elsewhere.
+        fresh = source == "upstream"
+        cost = None if fresh else 0.0
+        if self.governance is not None and target is not None and error is None and fresh:
+            cost = self.governance.account(call.project_id, call.key_id, target, usage)
             if cost:
                 series.add_cost(cost)
         record = UsageRecord(
-            request_id=ctx.request_id,
-            project_id=ctx.project_id,
-            key_id=ctx.key_id,
+            request_id=call.request_id,
+            project_id=call.project_id,
+            key_id=call.key_id,
             provider=provider,
             model=model,
             capability=capability,
             status="success" if error is None else "error",
             error_code=None if error is None else error.code,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
+            prompt_tokens=usage.input_tokens,
+            completion_tokens=usage.output_tokens,
             cached_tokens=usage.cached_tokens,
+            characters=usage.characters,
+            audio_seconds=usage.audio_seconds,
+            pages=usage.pages,
+            rows=usage.rows,
+            searches=usage.searches,
             cost_usd=cost,
             latency_ms=round(elapsed * 1000, 3),
             created_at=datetime.now(UTC),
-            cached=cached,
-            coalesced=coalesced,
+            cached=not fresh and source != "coalesced",
+            coalesced=source == "coalesced",
         )
-        if not self._writer.submit(record):  # a full queue: wait for room (back-pressure), never drop
-            await self._writer.submit_wait(record)
         if now >= self._next_flush:
             self.flush_metrics()
+        if not self._writer.submit(record):  # a full queue: wait for room (back-pressure), never drop
+            return self._writer.submit_wait(record)
+        return None
 
     def flush_metrics(self) -> None:
         """Pass the gathered per-request figures on to the metrics (about once a second, and on demand)."""
@@ -135,20 +140,24 @@ class Recorder:
         self._metrics.tallies.flush()
 
     @staticmethod
-    def _book_health(health: HealthRegistry, ctx: CallContext, error: ConnectorError | None) -> None:
-        """Each attempt's outcome to the provider's sliding window: O(1) per attempt, no I/O."""
+    def _book_health(health: HealthRegistry, log: AttemptLog, error: ConnectorError | None) -> None:
+        """Each attempt's outcome to the provider's sliding window: O(1) per attempt, no I/O.
+
+        Targets passed over (open circuit, at a limit) were never called: the gateway's own refusals
+        say nothing about a provider's health.
+        """
         failed_seconds = 0.0
-        for step in ctx.trace:
-            if step["skipped"]:
+        for attempt in log.failures:
+            if attempt.skipped:
                 continue
-            seconds = step["elapsed_ms"] / 1000
-            failed_seconds += seconds
+            failed_seconds += attempt.elapsed
+            failure = attempt.error
             # A caller's fault (400, 404, ...) says nothing about the provider's health.
-            provider_fault = step["retryable"] or step["code"] == "auth_failed"
-            health.record_live(step["pool"], not provider_fault, seconds)
-        target = ctx.served_by
+            provider_fault = failure.retryable or failure.code == "auth_failed"
+            health.record_live(attempt.target.instance.pool, not provider_fault, attempt.elapsed)
+        target = log.served_by
         if target is not None and error is None:
-            health.record_live(target.instance.pool, True, max(0.0, ctx.upstream_seconds - failed_seconds))
+            health.record_live(target.instance.pool, True, max(0.0, log.upstream_seconds - failed_seconds))
 
     async def audit(
         self,

@@ -1,11 +1,11 @@
 """OpenTelemetry traces (off unless ``TRACING_ENABLED``): one span per request, one per upstream attempt.
 
-When tracing is on, each request gets a live ``RequestTrace`` on its call context: the request span
+When tracing is on, each call carries a live ``RequestTrace`` (``Call.tracing``): the request span
 starts with it, as a child of the caller's W3C ``traceparent`` when one came with the request; each
 upstream attempt runs inside a span of its own (``Resilience`` wraps the attempt), and that span's id
-goes upstream in the attempt's ``traceparent`` header (``Dispatcher.prepare`` asks for it), so the
+goes upstream in the attempt's ``traceparent`` header (``routing.exchange`` asks for it), so the
 provider's spans join the same trace. The request span is finished with its outcome and usage when the
-recorder books the request. When tracing is off no trace object exists and nothing here runs.
+recorder books the call. When tracing is off no trace object exists and nothing here runs.
 
 Attributes follow the GenAI semantic conventions (``gen_ai.*``); the exporter is whatever the process's
 tracer provider has (OTLP, console, or a test's in-memory one). Span attributes carry no secret:
@@ -26,13 +26,15 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from api_connector.errors import UpstreamError
 
 if TYPE_CHECKING:
+    from api_connector.core.call import Call
+    from api_connector.core.capabilities import Capability
     from api_connector.core.usage import Usage
     from api_connector.errors import ConnectorError
+    from api_connector.routing.attempts import AttemptLog
     from api_connector.routing.catalog import Target
-    from api_connector.routing.dispatch import CallContext
 
 T = TypeVar("T")
-_OPERATIONS = {"chat": "chat", "embeddings": "embeddings", "requests": "request"}
+_OPERATIONS = {"chat": "chat", "embeddings": "embeddings", "rerank": "rerank", "requests": "request"}
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -94,29 +96,29 @@ class Tracing:
         self._tracer = (provider or trace.get_tracer_provider()).get_tracer("api_connector")
 
     def begin(
-        self, ctx: CallContext, caller_headers: Mapping[str, str] | None = None, started: float | None = None
+        self, capability: Capability, caller_headers: Mapping[str, str] | None = None, started: float | None = None
     ) -> RequestTrace:
-        """Start the request's span and attach it to ``ctx``: under the caller's ``traceparent`` when one
-        came (and is valid), else under the current span of this process (the embedded Connector's caller)."""
+        """Start a call's span: under the caller's ``traceparent`` when one came (and is valid), else
+        under the current span of this process (the embedded Connector's caller)."""
         parent: Context | None = None
         if caller_headers is not None and "traceparent" in caller_headers:
             carrier = {k: caller_headers[k] for k in ("traceparent", "tracestate") if k in caller_headers}
             parent = _PROPAGATOR.extract(carrier)  # an invalid header yields an empty context: a new trace
-        operation = _OPERATIONS.get(ctx.capability.value, ctx.capability.value)
-        start = _ns(ctx.started if started is None else started)
+        operation = _OPERATIONS.get(capability.value, capability.value)
+        start = _ns(time.perf_counter() if started is None else started)
         span = self._tracer.start_span(operation, context=parent, kind=SpanKind.SERVER, start_time=start)
-        live = RequestTrace(self._tracer, span)
-        ctx.tracing = live
-        return live
+        return RequestTrace(self._tracer, span)
 
     def request(
-        self, ctx: CallContext, *, started: float, usage: Usage, error: ConnectorError | None, provider: str
+        self, call: Call, log: AttemptLog, *, usage: Usage, error: ConnectorError | None, provider: str
     ) -> None:
-        """Finish the request's span with its outcome (begun now if the request had no live trace)."""
-        live = ctx.tracing if isinstance(ctx.tracing, RequestTrace) else self.begin(ctx, started=started)
+        """Finish the call's span with its outcome (begun now if the call had no live trace)."""
+        live = call.tracing
+        if not isinstance(live, RequestTrace):
+            live = self.begin(call.capability, None, call.started)
         span = live.span
-        operation = _OPERATIONS.get(ctx.capability.value, ctx.capability.value)
-        target = ctx.served_by
+        operation = _OPERATIONS.get(call.capability.value, call.capability.value)
+        target = log.served_by
         model = target.model if target else ""
         span.update_name(f"{operation} {model}".strip())
         attributes: dict[str, Any] = {
@@ -124,12 +126,12 @@ class Tracing:
             "gen_ai.system": target.instance.spec.type if target else provider,
             "gen_ai.request.model": model,
             "api_connector.provider": provider,
-            "api_connector.request_id": ctx.request_id,
-            "api_connector.attempts": ctx.attempts_made,
+            "api_connector.request_id": call.request_id,
+            "api_connector.attempts": log.made,
         }
-        if usage.prompt_tokens or usage.completion_tokens:
-            attributes["gen_ai.usage.input_tokens"] = usage.prompt_tokens
-            attributes["gen_ai.usage.output_tokens"] = usage.completion_tokens
+        if usage.input_tokens or usage.output_tokens:
+            attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
+            attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
         if error is not None:
             attributes["error.type"] = error.code
             span.set_status(Status(StatusCode.ERROR, error.code))

@@ -9,16 +9,8 @@ The count is per process, like the worker's own capacity it protects.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
+from api_connector.core.call import Priority
 from api_connector.errors import Overloaded, ValidationFailed
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-
 
 _SHARES = {Priority.LOW: 0.75, Priority.NORMAL: 0.9, Priority.HIGH: 1.0}
 RETRY_AFTER_SECONDS = 1.0

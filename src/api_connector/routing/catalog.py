@@ -302,6 +302,16 @@ class Catalog:
             param="model",
         )
 
+    def single(self, instance: ProviderInstance) -> Route:
+        """A one-target route to ``instance`` itself (the generic request API names the provider)."""
+        key = (instance.pool, "")
+        route = self._direct_routes.get(key)
+        if route is None or route.targets[0].instance is not instance:
+            route = Route(instance.name, Strategy.PRIORITY, (Target(instance, ""),))
+            if len(self._direct_routes) < 10_000:
+                self._direct_routes[key] = route
+        return route
+
     def _direct(self, instance: ProviderInstance, name: str, model: str) -> Route:
         """A one-target route for "<instance>/<model>", remembered while the set of them stays small."""
         key = (instance.pool, model)

@@ -24,6 +24,7 @@ from api_connector.errors import (
     ContentFiltered,
     ContextLengthExceeded,
     CredentialError,
+    ProviderAtLimit,
     QuotaExhausted,
     RateLimited,
     RequestError,
@@ -73,9 +74,13 @@ _TARGET_BROKEN = Decision(retry=False, failover=True, breaker_failure=True, dead
 _TARGET_UNSUITED = Decision(retry=False, failover=True, breaker_failure=False, dead_letter=True)
 # Too long for this model; a target with a larger context window may take it. Not the provider's fault.
 _TOO_LONG = Decision(retry=False, failover=True, breaker_failure=False, dead_letter=False)
+# The gateway's own refusal (a provider at its configured limit): nothing was sent, nothing is wrong
+# with the provider; another target may have room, and the caller is told when to come back.
+_GATEWAY_REFUSAL = Decision(retry=False, failover=True, breaker_failure=False, dead_letter=False)
 
 # Most specific class first: ContextLengthExceeded and ContentFiltered are UpstreamBadRequests.
 _DECISIONS: tuple[tuple[type[ConnectorError], Decision], ...] = (
+    (ProviderAtLimit, _GATEWAY_REFUSAL),
     (ContextLengthExceeded, _TOO_LONG),
     (ContentFiltered, _CALLER_FAULT),
     (UpstreamBadRequest, _CALLER_FAULT),
@@ -97,8 +102,29 @@ _DECISIONS: tuple[tuple[type[ConnectorError], Decision], ...] = (
 _BY_CLASS: dict[type[ConnectorError], Decision] = {}
 
 
-def decide(error: ConnectorError) -> Decision:
-    """The router's decision for ``error`` (looked up once per error class)."""
+# Failures after which the provider may have carried the request out (it was sent and no refusal came
+# back): a request that is not safe to send twice stops there.
+_MAY_HAVE_RUN = (UpstreamTimeout, UpstreamServerError, UpstreamProtocolError, UpstreamConnectError)
+
+
+def decide(error: ConnectorError, resendable: bool = True) -> Decision:
+    """The router's decision for ``error`` (looked up once per error class).
+
+    ``resendable`` is False for a request that must not reach the provider twice (a POST of the
+    generic API without an ``Idempotency-Key``, a capability declared not idempotent): after a failure
+    that may have been carried out it is neither retried nor sent to another target.
+    """
+    found = _decision(error)
+    if resendable or not (found.retry or found.failover) or not _maybe_ran(error):
+        return found
+    return Decision(retry=False, failover=False, breaker_failure=found.breaker_failure, dead_letter=found.dead_letter)
+
+
+def _maybe_ran(error: ConnectorError) -> bool:
+    return isinstance(error, _MAY_HAVE_RUN) and bool(getattr(error, "sent", True))
+
+
+def _decision(error: ConnectorError) -> Decision:
     kind = type(error)
     found = _BY_CLASS.get(kind)
     if found is None:
@@ -116,10 +142,19 @@ def classify_status(
     *,
     provider: str,
 ) -> UpstreamError:
-    """The failure an upstream answer with ``status`` >= 400 stands for."""
+    """The failure an upstream answer with ``status`` stands for: >= 400, or for a typed capability
+    (whose answer must be the API's own) anything below 200 or from 300."""
     message = vendor.message if vendor and vendor.message else f"upstream answered HTTP {status}"
     hints = " ".join(filter(None, (vendor.type, vendor.code, vendor.message) if vendor else ())).lower()
     kind: type[UpstreamError]
+    if status < 400:
+        # A redirect (the client never follows one: it could lead past the address guard) or another
+        # answer that is not the API's: for a typed capability the exchange did not happen as declared.
+        return UpstreamProtocolError(
+            f"upstream answered HTTP {status} instead of an answer; redirects are not followed",
+            provider=provider,
+            upstream_status=status,
+        )
     if status == 429:
         kind = QuotaExhausted if _has(hints, _QUOTA_HINTS) else RateLimited
     elif status in (401, 407):
@@ -144,7 +179,8 @@ def classify_status(
         details=details,
         param=vendor.param if vendor else None,
         upstream_status=status,
-        retry_after=retry_after_seconds(headers),
+        # The body's own hint (e.g. Gemini's RetryInfo) is more precise than a generic header.
+        retry_after=vendor.retry_after if vendor and vendor.retry_after is not None else retry_after_seconds(headers),
     )
 
 

@@ -1,11 +1,13 @@
 """Retry, failover, circuit breakers and the retry budget, wrapped around one attempt.
 
 ``Resilience.run`` takes a route and a callable that makes one attempt on one target; it knows nothing
-of what the attempt sends. For each target in the strategy's order: an open breaker, or a target at
-its in-flight limit, is passed over without a call; otherwise the attempt is made, timed, and its
-outcome goes to the breaker and the latency tracker. What a failure leads to (retry here, move on, or
-stop because the caller is at fault) is ``classify.decide``'s answer, never decided here. Retries wait
-with full jitter or the provider's Retry-After, within the request's deadline and the retry budget.
+of what the attempt sends. For each target in the strategy's order: an open breaker, a target at its
+in-flight limit, or one whose provider credential is at its configured limit (``admit``), is passed
+over without a call and without counting against it (the gateway's own refusals say nothing about the
+provider); otherwise the attempt is made, timed, and its outcome goes to the breaker and the latency
+tracker. What a failure leads to (retry here, move on, or stop) is ``classify.decide``'s answer, never
+decided here. Retries wait with full jitter or the provider's Retry-After, within the call's deadline
+and the retry budget. Everything that happened is written to the call's attempt log.
 """
 
 from __future__ import annotations
@@ -14,40 +16,34 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from api_connector.config import ResilienceConfig
+from api_connector.core.call import Call
 from api_connector.errors import (
     AllTargetsFailed,
     CapabilityUnsupported,
     CircuitOpen,
     ConnectorError,
     CredentialError,
+    ProviderAtLimit,
     RateLimited,
     RequestError,
     UpstreamError,
 )
+from api_connector.routing.attempts import Attempt, AttemptLog
 from api_connector.routing.breaker import BreakerStore, DisabledBreakers, MemoryBreakerStore, Permit
 from api_connector.routing.catalog import Route, Target
 from api_connector.routing.classify import classify_exception, decide
 from api_connector.routing.latency import TargetLoad, TargetStats
 from api_connector.routing.retry import RetryBudget, backoff_delay
 from api_connector.routing.strategies import Needs, order_targets
-from api_connector.routing.streams import ChatStream
-
-if TYPE_CHECKING:
-    from api_connector.routing.dispatch import CallContext
+from api_connector.routing.streams import AnswerStream
 
 T = TypeVar("T")
-
-
-class AttemptTracing(Protocol):
-    """A request's live trace while tracing is on (``observability.tracing.RequestTrace``): a span
-    around each attempt, and that span's id sent upstream in the attempt's headers."""
-
-    def attempt(self, target: Target, once: Callable[[Target], Awaitable[T]]) -> Awaitable[T]: ...
-
-    def inject(self, headers: dict[str, str]) -> None: ...
+# Before each attempt: may this target be sent to now? Raises ProviderAtLimit when its credential is
+# at its configured limit.
+Admit = Callable[[Target], Awaitable[None]]
 
 
 class _Next:
@@ -55,7 +51,6 @@ class _Next:
 
 
 _NEXT = _Next()
-_MESSAGE_LIMIT = 500
 
 
 class Resilience:
@@ -82,10 +77,21 @@ class Resilience:
         breakers: BreakerStore = MemoryBreakerStore(config.breaker) if config.breaker.enabled else DisabledBreakers()
         return cls(config, breakers, rng=rng)
 
-    async def run(self, ctx: CallContext, route: Route, needs: Needs, once: Callable[[Target], Awaitable[T]]) -> T:
+    async def run(
+        self,
+        call: Call,
+        log: AttemptLog,
+        route: Route,
+        needs: Needs,
+        once: Callable[[Target], Awaitable[T]],
+        *,
+        admit: Admit | None = None,
+        resendable: bool = True,
+    ) -> T:
         targets = order_targets(route, needs, self.stats, self._rng, self.unhealthy)
         self.budget.on_request()
         passed_over: list[ConnectorError] = []
+        attempt = _Attempts(call, log, once, admit, resendable)
         for index, target in enumerate(targets):
             permit = self.breakers.fast(target.key)  # answers from memory for a closed breaker
             if permit is None:
@@ -93,50 +99,64 @@ class Resilience:
             if not permit.allowed or (
                 target.max_in_flight is not None and self.stats.in_flight(target.key) >= target.max_in_flight
             ):
-                self._pass_over(ctx, target, permit)
+                self._pass_over(call, log, target, permit)
                 continue
-            result = await self._on_target(ctx, target, permit, once, index + 1 < len(targets), passed_over)
+            result = await self._on_target(attempt, target, permit, index + 1 < len(targets), passed_over)
             if not isinstance(result, _Next):
-                ctx.served_by = target
+                log.served_by = target
                 return result
-            if ctx.budget_exhausted:
+            if log.budget_exhausted:
                 break
-        raise self._final(ctx, route, targets, needs, passed_over)
+        raise self._final(log, route, targets, needs, passed_over)
 
-    def _pass_over(self, ctx: CallContext, target: Target, permit: Permit) -> None:
+    def _pass_over(self, call: Call, log: AttemptLog, target: Target, permit: Permit) -> None:
         """Note why a target gets no call: its circuit is open, or it is at its in-flight limit."""
         name = target.instance.name
         if not permit.allowed:
             error: UpstreamError = CircuitOpen(
-                f"provider {name!r} is failing; its circuit is open", provider=name, retry_after=permit.retry_after
+                f"provider {name!r} is failing; its circuit is open",
+                provider=name,
+                retry_after=permit.retry_after,
+                sent=False,
             )
         else:
             self.breakers.release(target.key, permit)
-            error = RateLimited(f"provider {name!r} is at its limit of {target.max_in_flight} calls in flight")
+            error = RateLimited(
+                f"provider {name!r} is at its limit of {target.max_in_flight} calls in flight", sent=False
+            )
             error.provider = name
-        self._note(ctx, target, error, self._clock(), 0.0, skipped=True)
+        self._note(call, log, target, error, self._clock(), 0.0, skipped=True)
 
     async def _on_target(
         self,
-        ctx: CallContext,
+        attempt: _Attempts[T],
         target: Target,
         permit: Permit,
-        once: Callable[[Target], Awaitable[T]],
         more: bool,
         passed_over: list[ConnectorError],
     ) -> T | _Next:
-        attempt = 0
+        call, log = attempt.call, attempt.log
+        tries = 0
         while True:
-            if ctx.attempts_made and not self.budget.try_spend():
-                ctx.budget_exhausted = True
+            if attempt.admit is not None:
+                try:
+                    await attempt.admit(target)
+                except ProviderAtLimit as refusal:
+                    # The gateway's own refusal: nothing was sent and the provider is not at fault.
+                    self.breakers.release(target.key, permit)
+                    self._note(call, log, target, refusal, self._clock(), 0.0, skipped=True)
+                    return _NEXT
+            if log.made and not self.budget.try_spend():
+                log.budget_exhausted = True
                 self.breakers.release(target.key, permit)
                 return _NEXT
-            ctx.attempts_made += 1
+            log.made += 1
             started = self._clock()
             load = self.stats.begin(target.key)
-            tracing = ctx.tracing
+            tracing = call.tracing
             try:
                 # Tracing off (the default) costs this one test; on, the attempt runs inside its span.
+                once = attempt.once
                 result = await (once(target) if tracing is None else tracing.attempt(target, once))
             except UpstreamError as error:
                 failure = error
@@ -153,36 +173,37 @@ class Resilience:
                 raise
             else:
                 self._succeeded(target, permit, load, self._clock() - started, result)
-                if ctx.attempts_made > 1:
+                if log.made > 1:
                     self.budget.refund()  # the extra attempts served the request: not amplification
                 return result
-            if not await self._after_failure(ctx, target, permit, load, failure, started, attempt, more):
+            if not await self._after_failure(attempt, target, permit, load, failure, started, tries, more):
                 return _NEXT
-            attempt += 1
+            tries += 1
 
     async def _after_failure(
         self,
-        ctx: CallContext,
+        attempt: _Attempts[T],
         target: Target,
         permit: Permit,
         load: TargetLoad,
         failure: UpstreamError,
         started: float,
-        attempt: int,
+        tries: int,
         more: bool,
     ) -> bool:
         """Book the failure; True to try the same target again (after waiting), False to move on."""
+        call = attempt.call
         elapsed = self._clock() - started
         failure.provider = failure.provider or target.instance.name
-        decision = decide(failure)
+        decision = decide(failure, attempt.resendable)
         self.stats.end(load, elapsed, ok=False)
         self.breakers.record(target.key, permit, not decision.breaker_failure, elapsed >= self._slow)
-        self._note(ctx, target, failure, started, elapsed)
+        self._note(call, attempt.log, target, failure, started, elapsed)
         if not decision.failover:
-            raise failure  # the caller's own mistake: every target would refuse it alike
-        if not decision.retry or permit.probe or attempt >= ctx.retries:
+            raise failure  # the caller's own mistake, or unsafe to send again: stop here
+        if not decision.retry or permit.probe or tries >= call.retries:
             return False
-        delay = backoff_delay(self.config.retry, attempt, failure, self._rng, ctx.remaining(), more)
+        delay = backoff_delay(self.config.retry, tries, failure, self._rng, call.remaining(), more)
         if delay is None:
             return False
         await asyncio.sleep(delay)
@@ -192,8 +213,8 @@ class Resilience:
 
     def _succeeded(self, target: Target, permit: Permit, load: TargetLoad, elapsed: float, result: Any) -> None:
         self.breakers.record(target.key, permit, True, elapsed >= self._slow)
-        if isinstance(result, ChatStream):
-            # Latency is the time to the first payload; the call stays in flight until the stream ends.
+        if isinstance(result, AnswerStream):
+            # Latency is the time to the first piece; the call stays in flight until the stream ends.
             self.stats.end(load, elapsed)
             load.in_flight += 1
             result.on_close = lambda: self.stats.end(load, None)
@@ -206,34 +227,22 @@ class Resilience:
 
     def _note(
         self,
-        ctx: CallContext,
+        call: Call,
+        log: AttemptLog,
         target: Target,
         error: UpstreamError,
         started: float,
         elapsed: float,
         skipped: bool = False,
     ) -> None:
-        ctx.attempts.append(error)
-        ctx.trace.append(
-            {
-                "provider": target.instance.name,
-                "pool": target.instance.pool,  # which instance: same-named ones of two projects differ
-                "model": target.model,
-                "code": error.code,
-                "status": error.upstream_status,
-                "message": error.message[:_MESSAGE_LIMIT],
-                "retryable": error.retryable,
-                "skipped": skipped,
-                "at_ms": round((started - ctx.started) * 1000, 3),
-                "elapsed_ms": round(elapsed * 1000, 3),
-            }
-        )
+        log.failures.append(Attempt(target, error, started - call.started, elapsed, skipped))
 
     @staticmethod
     def _final(
-        ctx: CallContext, route: Route, targets: list[Target], needs: Needs, passed_over: list[ConnectorError]
+        log: AttemptLog, route: Route, targets: list[Target], needs: Needs, passed_over: list[ConnectorError]
     ) -> ConnectorError:
-        if not ctx.attempts:
+        errors = log.errors
+        if not errors:
             if passed_over:
                 return passed_over[0]
             if route.capable(needs.capability):
@@ -243,6 +252,22 @@ class Resilience:
             return CapabilityUnsupported(
                 f"no target of {route.name!r} supports {needs.capability.value}", param="model"
             )
+        if all(isinstance(error, ProviderAtLimit) for error in errors):
+            # Every target refused by the gateway's own limits: the caller may come back when the
+            # soonest one frees a slot.
+            soonest = min(errors, key=lambda error: error.retry_after or 0.0)
+            return soonest if len(errors) == 1 else AllTargetsFailed(errors, retry_after=soonest.retry_after)
         if len(targets) == 1:
-            return ctx.attempts[-1]  # one target: its own failure says more than "all targets failed"
-        return AllTargetsFailed(list(ctx.attempts))
+            return errors[-1]  # one target: its own failure says more than "all targets failed"
+        return AllTargetsFailed(errors)
+
+
+class _Attempts(Generic[T]):
+    """One call's way through the targets: what every attempt on any of them shares."""
+
+    __slots__ = ("admit", "call", "log", "once", "resendable")
+
+    def __init__(
+        self, call: Call, log: AttemptLog, once: Callable[[Target], Awaitable[T]], admit: Admit | None, resendable: bool
+    ) -> None:
+        self.call, self.log, self.once, self.admit, self.resendable = call, log, once, admit, resendable

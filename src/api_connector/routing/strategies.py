@@ -21,59 +21,35 @@ from collections.abc import Callable, Collection
 
 from api_connector.config import Strategy
 from api_connector.core.capabilities import Capability
-from api_connector.core.chat import ChatRequest
 from api_connector.routing.catalog import Route, Target
 from api_connector.routing.latency import TargetStats
 
 # When a request sets no output limit, cost estimates assume an answer of this many tokens.
 DEFAULT_OUTPUT_TOKENS = 256
-_IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 
 
 class Needs:
-    """What a request needs from a target; the expensive parts are worked out only if a target asks."""
+    """What a request needs from a target: its capability, whether it streams, and (for capabilities
+    whose targets declare features) tools, vision and context. A capability's declaration gives a
+    subclass that works out the expensive parts only if a target asks."""
 
-    __slots__ = ("_prompt", "_request", "capability", "stream")
+    __slots__ = ("capability", "stream")
 
-    def __init__(self, capability: Capability, request: ChatRequest | None = None) -> None:
+    def __init__(self, capability: Capability, stream: bool = False) -> None:
         self.capability = capability
-        self.stream = bool(request and request.stream)
-        self._request = request
-        self._prompt: int | None = None
+        self.stream = stream
 
     def tools(self) -> bool:
-        return bool(self._request and self._request.tools)
+        return False
 
     def vision(self) -> bool:
-        if self._request is None:
-            return False
-        return any(
-            part.type in _IMAGE_PARTS
-            for message in self._request.messages
-            if isinstance(message.content, list)
-            for part in message.content
-        )
+        return False
 
     def prompt_tokens(self) -> int:
-        """A rough count (about four characters a token, plus per-message overhead)."""
-        if self._prompt is None:
-            request = self._request
-            if request is None:
-                self._prompt = 0
-            else:
-                chars = 0
-                for message in request.messages:  # on every request to a route with a known window: kept lean
-                    content = message.content
-                    if isinstance(content, str):
-                        chars += len(content)
-                    elif content:
-                        chars += sum(len(part.text or "") for part in content if part.type == "text")
-                self._prompt = (chars + 3) // 4 + 4 * len(request.messages) + 3
-        return self._prompt
+        return 0
 
     def output_tokens(self) -> int:
-        limit = self._request.output_token_limit() if self._request else None
-        return limit or 0
+        return 0
 
     def tokens(self) -> int:
         """Context the request occupies: the prompt plus the room asked for the answer."""
@@ -87,8 +63,9 @@ class Needs:
             wants.append("tools")
         if self.vision():
             wants.append("vision")
-        if self._request is not None:
-            wants.append(f"a context window of about {self.tokens()} tokens")
+        tokens = self.tokens()
+        if tokens:
+            wants.append(f"a context window of about {tokens} tokens")
         return ", ".join(wants)
 
 

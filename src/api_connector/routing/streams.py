@@ -1,14 +1,17 @@
-"""Streamed chat answers: read until the first payload exists, then hand the rest to the caller.
+"""Streamed answers: read until the caller can be given something, then hand the rest over.
 
-Until the first payload reaches the client a failure is like any other and the router may fail over;
-``first_payloads`` reads that far. After it, the stream is the client's: a break is raised from
-``ChatStream.batches`` for the API layer to turn into a clean error event.
+Until the first piece reaches the client a failure is like any other and the router may fail over;
+for chat ``first_payloads`` reads that far, for a raw body the head is enough. After it, the stream is
+the client's: a break is raised from ``AnswerStream.batches`` for the renderer to end cleanly.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping
 
+from api_connector.core.call import NO_HEADERS
+from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamError, UpstreamProtocolError
 from api_connector.routing.catalog import Target
 from api_connector.routing.classify import classify_vendor_error
@@ -106,8 +109,82 @@ class StreamReader:
         return None if error is None else classify_vendor_error(error, provider=self._provider)
 
 
-class ChatStream:
-    """A streamed chat answer whose first payloads already arrived (so failover is over)."""
+Filter = Callable[[list[bytes]], list[bytes]]
+
+
+class AnswerStream(ABC):
+    """A streamed answer whose head arrived (and for chat its first payloads): failover is over.
+
+    ``batches()`` gives the answer in the capability's pieces (chat chunk payloads, raw body reads),
+    grouped by upstream read. Layers of the pipeline may add a filter (the secret scrubber) and ask for
+    a copy of what passes (the cache). Once iterated, ``complete`` says whether it ended cleanly and
+    ``error`` what broke it; ``usage`` is what it used (final once it ended).
+    """
+
+    status = 200
+    headers: Mapping[str, str] = NO_HEADERS
+
+    def __init__(self, target: Target | None) -> None:
+        self.target = target
+        self.complete = False
+        self.error: UpstreamError | None = None
+        self.captured: list[bytes] | None = None  # set to [] to keep a copy of every piece
+        # Set by the router: ends this call's in-flight count when the stream is over.
+        self.on_close: Callable[[], None] | None = None
+        self._filters: list[tuple[Filter, Callable[[], list[bytes]] | None]] = []
+
+    @property
+    def usage(self) -> Usage:
+        return Usage()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the upstream has said it is done (what is left may be held and sent at once)."""
+        return False
+
+    def add_filter(self, apply: Filter, flush: Callable[[], list[bytes]] | None = None) -> None:
+        """Pass every batch through ``apply``; ``flush`` gives what it held back once the stream ends."""
+        self._filters.append((apply, flush))
+
+    async def batches(self) -> AsyncIterator[list[bytes]]:
+        """The pieces to the end; raises UpstreamError on a break (also kept in ``error``)."""
+        filters = self._filters
+        captured = self.captured
+        try:
+            async for batch in self._pieces():
+                for apply, _ in filters:
+                    batch = apply(batch)
+                if batch:
+                    if captured is not None:
+                        captured.extend(batch)
+                    yield batch
+            for index, (_, flush) in enumerate(filters):
+                tail = flush() if flush is not None else []
+                for apply, _ in filters[index + 1 :]:
+                    tail = apply(tail) if tail else tail
+                if tail:
+                    if captured is not None:
+                        captured.extend(tail)
+                    yield tail
+            self.complete = True
+        except UpstreamError as error:
+            self.error = error
+            raise
+        finally:
+            self.close()
+
+    @abstractmethod
+    def _pieces(self) -> AsyncIterator[list[bytes]]:
+        """Where this kind of stream's pieces come from."""
+
+    def close(self) -> None:
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
+
+
+class ChatStream(AnswerStream):
+    """A streamed chat answer: OpenAI ``chat.completion.chunk`` payloads, the first already read."""
 
     def __init__(
         self,
@@ -118,42 +195,78 @@ class ChatStream:
         rest: AsyncIterator[bytes],
         pending: UpstreamError | None = None,
     ) -> None:
-        self.target = target
+        super().__init__(target)
         self.translator = reader.translator
         self.first = first
         self._pending = pending  # a failure that came in the same read as the first payloads
         self._upstream = upstream
         self._reader = reader
         self._rest = rest
-        # Set by the router: ends this call's in-flight count when the stream is over.
-        self.on_close: Callable[[], None] | None = None
 
-    async def batches(self) -> AsyncIterator[list[bytes]]:
-        """OpenAI chunk payloads to the end, grouped by upstream read; raises UpstreamError on a break."""
-        try:
-            if self.first:
-                yield self.first
-            if self._pending is not None:
-                raise self._pending
-            async for chunk in self._rest:
-                payloads, failure = self._reader.read(chunk)
-                if payloads:
-                    yield payloads
-                if failure is not None:
-                    raise failure
-            last = self._reader.end()
-            if last:
-                yield last
-            if not self.translator.state.done:
-                raise UpstreamProtocolError("upstream stream ended early", provider=self.target.instance.name)
-        finally:
-            self.close()
+    @property
+    def usage(self) -> Usage:
+        return self.translator.state.usage
+
+    @property
+    def finished(self) -> bool:
+        return self.translator.state.done
+
+    async def _pieces(self) -> AsyncIterator[list[bytes]]:
+        if self.first:
+            yield self.first
+        if self._pending is not None:
+            raise self._pending
+        async for chunk in self._rest:
+            payloads, failure = self._reader.read(chunk)
+            if payloads:
+                yield payloads
+            if failure is not None:
+                raise failure
+        last = self._reader.end()
+        if last:
+            yield last
+        if not self.translator.state.done:
+            assert self.target is not None
+            raise UpstreamProtocolError("upstream stream ended early", provider=self.target.instance.name)
 
     def close(self) -> None:
         self._upstream.close()
-        on_close, self.on_close = self.on_close, None
-        if on_close is not None:
-            on_close()
+        super().close()
+
+
+class RawStream(AnswerStream):
+    """An upstream body passed on as it arrives, one piece per network read (the generic stream API)."""
+
+    def __init__(self, target: Target, upstream: UpstreamStream) -> None:
+        super().__init__(target)
+        self.status = upstream.status
+        self.headers = upstream.headers
+        self._upstream = upstream
+
+    async def _pieces(self) -> AsyncIterator[list[bytes]]:
+        async for chunk in self._upstream.chunks():
+            yield [chunk]
+
+    def close(self) -> None:
+        self._upstream.close()
+        super().close()
+
+
+class ReplayStream(AnswerStream):
+    """A stream answered again from the pieces kept of an earlier one (the cache)."""
+
+    def __init__(self, target: Target | None, pieces: list[bytes], usage: Usage) -> None:
+        super().__init__(target)
+        self._kept = pieces
+        self._usage = usage
+
+    @property
+    def usage(self) -> Usage:
+        return self._usage
+
+    async def _pieces(self) -> AsyncIterator[list[bytes]]:
+        if self._kept:
+            yield self._kept
 
 
 async def first_payloads(target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator) -> ChatStream:

@@ -1,8 +1,8 @@
 """``Connector``: the gateway's pipeline embedded in this process, with the same operations as ``Client``.
 
-It builds the same services as the HTTP app (``app.build_services`` / ``prepare_storage``) and calls the
-same functions the handlers call (``requests_routes.plan``/``execute``, the health and roll-up services),
-acting as the default project with no gateway key.
+It builds the same services as the HTTP app (``app.build_services`` / ``prepare_storage``) and runs every
+request through the same pipeline the HTTP routes run (admission, limits and budgets, cache, coalescing,
+routing, retries, usage records), acting as the default project with no gateway key.
 
     async with Connector() as connector:
         result = await connector.make_request("/models", provider="sandbox", method="GET")
@@ -17,18 +17,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api_connector.api import admin_routes, health_routes, requests_routes
+from api_connector.api import admin_routes, health_routes
 from api_connector.api.context import validation_failed
 from api_connector.api.render import envelope_error
+from api_connector.api.requests_routes import envelope
 from api_connector.api.services import Services
 from api_connector.app import build_services, prepare_storage, shutdown
+from api_connector.capabilities.requests import RAW, GenericRequest, RawRequest
 from api_connector.config import GatewayConfig
+from api_connector.core.call import CacheAsk, Call
 from api_connector.core.capabilities import Capability
-from api_connector.errors import ConnectorError, UpstreamError
-from api_connector.governance.flow import limited
+from api_connector.errors import ConnectorError
 from api_connector.observability.rollups import parse_time_range
-from api_connector.routing.admission import parse_priority
-from api_connector.routing.dispatch import CallContext
 from api_connector.sdk.types import ErrorInfo, HealthStatus, ProviderInfo, RequestFailed, RequestMetadata, RequestResult
 from api_connector.settings import Settings, load_settings
 
@@ -73,25 +73,27 @@ class Connector:
         await self.close()
 
     # -- requests -----------------------------------------------------------------------------
-    def _context(self, generic: requests_routes.GenericRequest, started: float) -> CallContext:
+    def _call(self, generic: GenericRequest, started: float) -> Call:
         services = self.services
         default_retries = services.catalog.config.resilience.retry.max_retries
-        ctx = CallContext(
+        tracing = services.recorder.tracing  # a child of the caller's current span, if any
+        return Call(
             request_id=services.request_ids.next(),
             project_id=services.default_project_id,
             key_id=None,
             capability=generic.capability or Capability.REQUESTS,
+            started=started,
             deadline=started + generic.timeout if generic.timeout else None,
             retries=default_retries if generic.retries is None else generic.retries,
-            started=started,
+            priority=generic.priority,
+            cache=CacheAsk(ttl=generic.cache_ttl, key=generic.cache_key),
+            tracing=tracing.begin(generic.capability or Capability.REQUESTS, None, started) if tracing else None,
         )
-        if services.recorder.tracing is not None:  # a child of the caller's current span, if any
-            services.recorder.tracing.begin(ctx)
-        return ctx
 
-    def _parse(self, payload: dict[str, Any]) -> requests_routes.GenericRequest:
+    def _parse(self, endpoint: str, options: dict[str, Any]) -> GenericRequest:
+        payload = {"endpoint": endpoint, **{k: v for k, v in options.items() if v is not None}}
         try:
-            return requests_routes.GenericRequest.model_validate(payload)
+            return GenericRequest.model_validate(payload)
         except ValidationError as exc:
             raise validation_failed(exc) from None
 
@@ -104,50 +106,35 @@ class Connector:
         """Like ``POST /v1/requests``; options as its body (provider, capability, method, headers, body, ...)."""
         services = self.services
         started = time.perf_counter()
-        ctx: CallContext | None = None
+        request_id = ""
         try:
-            generic = self._parse({"endpoint": endpoint, **{k: v for k, v in options.items() if v is not None}})
-            ctx = self._context(generic, started)
-            instance, headers, body = requests_routes.plan(services, ctx, generic)
-            admission = services.routing.admission if services.routing is not None else None
-            if admission is not None:
-                admission.enter(parse_priority(generic.priority))
-            try:
-                async with limited(services, ctx):
-                    envelope = await requests_routes.execute(services, ctx, generic, instance, headers, body, started)
-            finally:
-                if admission is not None:
-                    admission.leave()
+            generic = self._parse(endpoint, options)
+            call = self._call(generic, started)
+            request_id = call.request_id
+            raw = RawRequest.plan(services.catalog, call.project_id, generic)
+            async with services.pipeline.run(call, RAW, raw) as run:
+                answer = envelope(run)
         except ConnectorError as error:
-            return self._failed(error, started, ctx.request_id if ctx else "")
-        return RequestResult.from_json(envelope)
+            return self._failed(error, started, request_id)
+        return RequestResult.from_json(answer)
 
     async def make_streaming_request(self, endpoint: str, **options: Any) -> AsyncIterator[bytes]:
         """Like ``POST /v1/requests/stream``: the body as it arrives; a failure raises ``RequestFailed``."""
         services = self.services
-        started = time.perf_counter()
         try:
-            generic = self._parse({"endpoint": endpoint, **{k: v for k, v in options.items() if v is not None}})
-            ctx = self._context(generic, started)
-            instance, headers, body = requests_routes.plan(services, ctx, generic)
-            upstream = await services.dispatcher.open_raw_stream(
-                ctx, instance, generic.method, generic.endpoint, headers, body
-            )
+            generic = self._parse(endpoint, options)
+            call = self._call(generic, time.perf_counter())
+            raw = RawRequest.plan(services.catalog, call.project_id, generic, stream=True)
         except ConnectorError as error:
-            if "ctx" in locals():
-                await services.recorder.finish(ctx, started=started, error=error)
             raise RequestFailed(ErrorInfo.from_json(envelope_error(error, services.redactor))) from None
-        failure: ConnectorError | None = None
         try:
-            async for chunk in upstream.chunks():
-                yield services.redactor.scrub_body(chunk)
-        except UpstreamError as error:
-            failure = error
-        finally:
-            upstream.close()
-            await services.recorder.finish(ctx, started=started, error=failure)
-        if failure is not None:
-            raise RequestFailed(ErrorInfo.from_json(envelope_error(failure, services.redactor)))
+            async with services.pipeline.run(call, RAW, raw) as run:
+                assert run.stream is not None
+                async for pieces in run.stream.batches():
+                    for piece in pieces:
+                        yield piece
+        except ConnectorError as error:
+            raise RequestFailed(ErrorInfo.from_json(envelope_error(error, services.redactor))) from None
 
     # -- health, providers, metrics -----------------------------------------------------------
     async def check_connection_health(self, provider: str | None = None) -> list[HealthStatus]:

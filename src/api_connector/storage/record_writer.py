@@ -53,6 +53,11 @@ class UsageRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    characters: int = 0
+    audio_seconds: float = 0.0
+    pages: int = 0
+    rows: int = 0
+    searches: int = 0
     cost_usd: float | None = None
     latency_ms: float = 0.0
     created_at: datetime = field(default_factory=utcnow)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from yarl import URL
 
+from api_connector.core.exchange import Inbound
 from api_connector.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
 from api_connector.transport.guard import ForbiddenAddress
 from api_connector.transport.http1 import BadResponse, ConnectFailed, Response, UpstreamClosed
@@ -40,11 +41,8 @@ class Timeouts:
         return Timeouts(min(self.connect, remaining), min(self.read, remaining), max(remaining, 0.001))
 
 
-@dataclass(slots=True)
-class UpstreamResponse:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
+# A whole upstream answer (the type lives in core: wires read it too).
+UpstreamResponse = Inbound
 
 
 class UpstreamStream:
@@ -247,9 +245,10 @@ def _translate(exc: BaseException, when: str) -> UpstreamError:
     if isinstance(exc, TimeoutError):
         return UpstreamTimeout(f"upstream did not answer in time{suffix}")
     if isinstance(exc, ForbiddenAddress):
-        return UpstreamConnectError(str(exc))
+        return UpstreamConnectError(str(exc), sent=False)
     if isinstance(exc, ConnectFailed):
-        return UpstreamConnectError(f"cannot connect to upstream: {type(exc.__cause__).__name__}")
+        # Nothing was sent: safe to send again whatever the request does.
+        return UpstreamConnectError(f"cannot connect to upstream: {type(exc.__cause__).__name__}", sent=False)
     if isinstance(exc, LocalDisconnect | UpstreamClosed):
         return UpstreamProtocolError(f"upstream closed the connection{suffix}")
     if isinstance(exc, BadResponse):

@@ -38,7 +38,7 @@ class AnthropicUsage(_Lenient):
         read = self.cache_read_input_tokens or 0
         written = self.cache_creation_input_tokens or 0
         prompt = (self.input_tokens or 0) + read + written
-        return Usage(prompt_tokens=prompt, completion_tokens=self.output_tokens or 0, cached_tokens=read)
+        return Usage(input_tokens=prompt, output_tokens=self.output_tokens or 0, cached_tokens=read)
 
 
 class ContentBlock(_Lenient):

@@ -32,6 +32,7 @@ class VendorError:
     type: str | None = None
     code: str | None = None
     param: str | None = None
+    retry_after: float | None = None  # seconds, when the body says when to come back
 
 
 @dataclass(slots=True)

@@ -1,0 +1,13 @@
+"""Every capability's declaration (``capabilities.base.CapabilitySpec``), by dead-letter kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_connector.capabilities.base import CapabilitySpec
+from api_connector.capabilities.chat import CHAT
+from api_connector.capabilities.requests import RAW
+
+BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {spec.kind: spec for spec in (CHAT, RAW)}
+
+__all__ = ["BY_KIND", "CHAT", "RAW", "CapabilitySpec"]

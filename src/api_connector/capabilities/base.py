@@ -1,0 +1,145 @@
+"""What a capability is: a declaration the pipeline reads, never plumbing of its own.
+
+A capability (chat, embeddings, rerank, the generic request API, ...) declares its typed request and
+result, how a request finds its targets, what it needs of them, how it is metered, its cache key and
+whether identical requests may share one upstream call, whether it is safe to send twice, how one
+attempt is made with a target (``fetch`` for a whole answer, ``open`` for a stream), how its answers
+are scrubbed of secrets, and how a dead letter keeps and replays it. Every layer of the pipeline asks
+these questions; none of them branches on which capability it is.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+from api_connector.core.call import Call
+from api_connector.core.capabilities import Capability
+from api_connector.core.exchange import Inbound
+from api_connector.core.usage import Usage
+from api_connector.errors import CapabilityUnsupported, UpstreamError
+from api_connector.observability.redaction import Redactor
+from api_connector.providers.spec import Endpoint
+from api_connector.routing.catalog import Catalog, Route, Target
+from api_connector.routing.classify import classify_status
+from api_connector.routing.exchange import Exchange
+from api_connector.routing.strategies import Needs
+from api_connector.routing.streams import AnswerStream
+from api_connector.wire.base import VendorError
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+# A stream filter and what it gives once the stream ends (see AnswerStream.add_filter).
+StreamFilter = tuple[Callable[[list[bytes]], list[bytes]], Callable[[], list[bytes]] | None]
+
+
+class CapabilitySpec(ABC, Generic[Req, Res]):
+    capability: ClassVar[Capability]
+    # The dead-letter queue's name for entries of this capability (kept stable: stored with them).
+    kind: ClassVar[str]
+    # Sending a request again after it may have reached the provider changes nothing there beyond
+    # cost (model calls): retries and failover are safe. False: only with the caller's Idempotency-Key.
+    idempotent: ClassVar[bool] = True
+    # Answers are cached for the operator's default TTL (``cache.default_ttl``) without being asked.
+    cached_by_default: ClassVar[bool] = False
+
+    # -- routing ------------------------------------------------------------------------------
+    @abstractmethod
+    def route(self, catalog: Catalog, project_id: str, request: Req) -> Route:
+        """The targets this request may go to (a route, an instance's model, or the instance itself)."""
+
+    def streamed(self, request: Req) -> bool:
+        return False
+
+    def needs(self, request: Req) -> Needs:
+        return Needs(self.capability, self.streamed(request))
+
+    def resendable(self, call: Call, request: Req) -> bool:
+        return self.idempotent or call.idempotency_key is not None
+
+    # -- limits and metering ------------------------------------------------------------------
+    def estimate_tokens(self, request: Req) -> int:
+        """Tokens expected before the call (reserved from token limits, settled with the real ones)."""
+        return 0
+
+    @abstractmethod
+    def usage(self, result: Res) -> Usage: ...
+
+    # -- cache and coalescing -----------------------------------------------------------------
+    def cache_material(self, request: Req) -> Any:
+        """What identifies the answer (hashed into the cache key); None: never cached."""
+        return None
+
+    def deterministic(self, request: Req) -> bool:
+        """Identical requests get the same answer, so those in flight at once may share one call."""
+        return False
+
+    @abstractmethod
+    def dump_result(self, result: Res) -> bytes:
+        """A whole answer as the cache keeps it (its usage is kept beside it)."""
+
+    @abstractmethod
+    def load_result(self, raw: bytes, usage: Usage) -> Res:
+        """The inverse of ``dump_result``."""
+
+    # -- one attempt with one target ----------------------------------------------------------
+    @abstractmethod
+    async def fetch(self, request: Req, exchange: Exchange) -> Res:
+        """A whole answer from ``exchange.target``, or the failure (classified) that stopped it."""
+
+    async def open(self, request: Req, exchange: Exchange) -> AnswerStream:
+        """A streamed answer from ``exchange.target``; capabilities that stream override this."""
+        raise CapabilityUnsupported(f"{self.capability.value} answers are not streamed", param="stream")
+
+    # -- secrets ------------------------------------------------------------------------------
+    def scrub(self, result: Res, redactor: Redactor) -> Res:
+        """The answer with every known secret masked (answers that are not text stay untouched)."""
+        return result
+
+    def stream_filter(self, stream: AnswerStream, redactor: Redactor) -> StreamFilter | None:
+        """How a streamed answer's pieces are scrubbed; None: left untouched (audio, binary)."""
+        return None
+
+    @abstractmethod
+    def answer_json(self, result: Res) -> tuple[int, Any]:
+        """(status, the answer as JSON data): what a dead-letter replay shows its caller."""
+
+    # -- dead letters -------------------------------------------------------------------------
+    @abstractmethod
+    def dead_letter(self, request: Req) -> tuple[str, dict[str, Any]]:
+        """(what it was addressed to, the request as the caller sent it) for a dead letter."""
+
+    @abstractmethod
+    def from_dead_letter(self, catalog: Catalog, project_id: str, payload: Mapping[str, Any]) -> Req:
+        """The request a dead letter keeps, to replay it (whole: nobody listens to a stream)."""
+
+
+def endpoint_of(target: Target, capability: Capability) -> Endpoint:
+    """The target's declared endpoint for ``capability``; its absence passes the target over."""
+    endpoint = target.instance.spec.endpoints.get(capability)
+    if endpoint is None or endpoint.wire is None:
+        raise CapabilityUnsupported(f"provider {target.instance.name!r} does not offer {capability.value}")
+    return endpoint
+
+
+def failure(
+    answer: Inbound, vendor: Callable[[bytes], VendorError | None] | None, target: Target
+) -> UpstreamError:
+    """An answer that is not the capability's: classified with what the vendor said in its body."""
+    said = vendor(answer.body) if vendor is not None and answer.body else None
+    return classify_status(answer.status, said, answer.headers, provider=target.instance.name)
+
+
+def scrub_batch(redactor: Redactor) -> Callable[[list[bytes]], list[bytes]]:
+    """A filter masking secrets in whole payloads (each a complete JSON event): one search per read."""
+
+    def apply(payloads: list[bytes]) -> list[bytes]:
+        if len(payloads) == 1:
+            return [redactor.scrub_body(payloads[0])]
+        joined = b"\n".join(payloads)
+        if redactor.scrub_body(joined) is joined:
+            return payloads
+        return [redactor.scrub_body(payload) for payload in payloads]
+
+    return apply

@@ -1,0 +1,168 @@
+"""Chat completions: the OpenAI Chat Completions shape in, any provider's chat wire out.
+
+Answers are OpenAI ``chat.completion`` bytes (``wire.base.ChatResult``) and, streamed, OpenAI
+``chat.completion.chunk`` payloads; metered in input, output and cached tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import ValidationError
+
+from api_connector.capabilities.base import CapabilitySpec, StreamFilter, endpoint_of, failure, scrub_batch
+from api_connector.core.capabilities import Capability
+from api_connector.core.chat import ChatRequest
+from api_connector.core.exchange import Inbound, Outbound
+from api_connector.core.usage import Usage
+from api_connector.errors import UpstreamProtocolError, ValidationFailed
+from api_connector.governance.cost import estimate_tokens
+from api_connector.observability.redaction import Redactor
+from api_connector.routing.catalog import Catalog, Route, Target
+from api_connector.routing.exchange import Exchange
+from api_connector.routing.strategies import Needs
+from api_connector.routing.streams import AnswerStream, first_payloads
+from api_connector.wire.base import ChatResult, ChatWire
+
+_IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
+_JSON = {"content-type": "application/json"}
+_SSE = {"content-type": "application/json", "accept": "text/event-stream"}
+
+
+class ChatNeeds(Needs):
+    """Tools, images and context of a chat request, worked out only if a target's features ask."""
+
+    __slots__ = ("_prompt", "_request")
+
+    def __init__(self, request: ChatRequest) -> None:
+        super().__init__(Capability.CHAT, request.stream)
+        self._request = request
+        self._prompt: int | None = None
+
+    def tools(self) -> bool:
+        return bool(self._request.tools)
+
+    def vision(self) -> bool:
+        return any(
+            part.type in _IMAGE_PARTS
+            for message in self._request.messages
+            if isinstance(message.content, list)
+            for part in message.content
+        )
+
+    def prompt_tokens(self) -> int:
+        """A rough count (about four characters a token, plus per-message overhead)."""
+        if self._prompt is None:
+            chars = 0
+            messages = self._request.messages
+            for message in messages:  # on every request to a route with a known window: kept lean
+                content = message.content
+                if isinstance(content, str):
+                    chars += len(content)
+                elif content:
+                    chars += sum(len(part.text or "") for part in content if part.type == "text")
+            self._prompt = (chars + 3) // 4 + 4 * len(messages) + 3
+        return self._prompt
+
+    def output_tokens(self) -> int:
+        return self._request.output_token_limit() or 0
+
+
+def _wire(target: Target) -> tuple[str, ChatWire, str | None]:
+    endpoint = endpoint_of(target, Capability.CHAT)
+    wire = endpoint.wire
+    assert wire is not None  # endpoint_of refuses an endpoint without one
+    return endpoint.path.replace("{model}", target.model), wire, endpoint.stream_path
+
+
+class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
+    capability: ClassVar[Capability] = Capability.CHAT
+    kind: ClassVar[str] = "chat"
+    cached_by_default: ClassVar[bool] = True
+
+    def route(self, catalog: Catalog, project_id: str, request: ChatRequest) -> Route:
+        return catalog.resolve(project_id, request.model)
+
+    def streamed(self, request: ChatRequest) -> bool:
+        return request.stream
+
+    def needs(self, request: ChatRequest) -> Needs:
+        return ChatNeeds(request)
+
+    def estimate_tokens(self, request: ChatRequest) -> int:
+        text = orjson.dumps(request.wire_dict().get("messages")).decode()
+        prompt, completion = estimate_tokens(text, request.output_token_limit())
+        return prompt + completion
+
+    def usage(self, result: ChatResult) -> Usage:
+        return result.usage
+
+    def cache_material(self, request: ChatRequest) -> Any:
+        return request.wire_dict()
+
+    def deterministic(self, request: ChatRequest) -> bool:
+        return not request.stream and request.temperature == 0
+
+    def dump_result(self, result: ChatResult) -> bytes:
+        return result.body
+
+    def load_result(self, raw: bytes, usage: Usage) -> ChatResult:
+        return ChatResult(raw, usage)
+
+    async def fetch(self, request: ChatRequest, exchange: Exchange) -> ChatResult:
+        target = exchange.target
+        path, wire, _ = _wire(target)
+        answer = await exchange.send(Outbound(path, wire.encode_request(request, target.model), _JSON))
+        if not 200 <= answer.status < 300:
+            raise failure(answer, wire.decode_error, target)
+        try:
+            return wire.decode_response(answer.body, request)
+        except (ValidationError, ValueError):
+            raise UpstreamProtocolError(
+                "upstream answered with a body that is not a chat completion", provider=target.instance.name
+            ) from None
+
+    async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
+        target = exchange.target
+        path, wire, stream_path = _wire(target)
+        if stream_path:
+            path = stream_path.replace("{model}", target.model)
+        upstream = await exchange.open(Outbound(path, wire.encode_request(request, target.model), _SSE))
+        try:
+            if not 200 <= upstream.status < 300:
+                body = await upstream.read_all()
+                raise failure(Inbound(upstream.status, upstream.headers, body), wire.decode_error, target)
+            return await first_payloads(target, upstream, wire.stream_translator(request))
+        except BaseException:
+            upstream.close()
+            raise
+
+    def scrub(self, result: ChatResult, redactor: Redactor) -> ChatResult:
+        body = redactor.scrub_body(result.body)
+        # A new result when something was masked: a coalesced answer is shared by several calls.
+        return result if body is result.body else ChatResult(body, result.usage, result.finish_reason)
+
+    def stream_filter(self, stream: AnswerStream, redactor: Redactor) -> StreamFilter | None:
+        # Payloads are whole events (the reader joins an event cut across reads), so a secret inside
+        # one is masked whole without holding anything back.
+        return scrub_batch(redactor), None
+
+    def answer_json(self, result: ChatResult) -> tuple[int, Any]:
+        return 200, orjson.loads(result.body)
+
+    def dead_letter(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
+        return request.model, {"body": request.wire_dict()}
+
+    def from_dead_letter(self, catalog: Catalog, project_id: str, payload: Mapping[str, Any]) -> ChatRequest:
+        body = dict(payload.get("body") or {})
+        body["stream"] = False
+        body.pop("stream_options", None)
+        try:
+            return ChatRequest.from_json_obj(body)
+        except ValueError as exc:
+            raise ValidationFailed(f"the stored request is no longer valid: {exc}") from None
+
+
+CHAT = ChatCapability()

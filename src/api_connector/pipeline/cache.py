@@ -1,0 +1,100 @@
+"""The response cache as a layer: answered from the cache when asked and found, filled after.
+
+A call is looked up when its caller asked for caching (``x-cache-ttl``, a ``cache_key``), or when the
+operator set a default TTL for capabilities that are cached by default (model answers). Entries are
+per project (``governance.cache.request_key``); only complete successes from an upstream are stored
+(an answer shared by coalescing is stored by the call that fetched it). A stream is kept piece by
+piece as it passes and stored only if it ended cleanly; a hit replays it as a stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from api_connector.errors import ConnectorError
+from api_connector.governance.cache import CachedAnswer, request_key
+from api_connector.pipeline.layers import Step
+from api_connector.pipeline.run import Run
+from api_connector.routing.catalog import Catalog, Target
+from api_connector.routing.streams import ReplayStream
+
+if TYPE_CHECKING:
+    from api_connector.governance.wiring import Governance
+
+# A caller's own cache key without a TTL keeps the answer this long (seconds).
+DEFAULT_KEYED_TTL = 300
+
+
+class CacheLayer:
+    __slots__ = ("_catalog", "_gov", "_inner")
+
+    def __init__(self, inner: Step, governance: Governance, catalog: Catalog) -> None:
+        self._inner = inner
+        self._gov = governance
+        self._catalog = catalog
+
+    def __call__(self, run: Run[Any, Any]) -> Awaitable[None]:
+        ttl = self._ttl(run)
+        if not ttl:
+            return self._inner(run)
+        material = run.spec.cache_material(run.request)
+        if material is None:
+            return self._inner(run)
+        call = run.call
+        return self._cached(run, request_key(call.project_id, call.cache.key, material), ttl)
+
+    def _ttl(self, run: Run[Any, Any]) -> int | None:
+        asked = run.call.cache
+        if asked.ttl is not None:
+            return asked.ttl or None  # 0: the caller asked for no caching of this one
+        if asked.key:
+            return DEFAULT_KEYED_TTL
+        return self._gov.default_ttl if run.spec.cached_by_default else None
+
+    async def _cached(self, run: Run[Any, Any], key: str, ttl: int) -> None:
+        hit = await self._gov.cache.get(key)
+        if hit is not None:
+            self._serve(run, CachedAnswer.decode(hit))
+            return
+        await self._inner(run)
+        if run.source != "upstream":
+            return
+        served_by = run.log.served_by
+        provider, model = (served_by.instance.name, served_by.model) if served_by is not None else (None, "")
+        if run.result is not None:
+            body = run.spec.dump_result(run.result)
+            answer = CachedAnswer(b"W", body, provider, model, run.spec.usage(run.result))
+            await self._gov.cache.put(key, answer.encode(), ttl)
+        elif run.stream is not None:
+            run.stream.captured = []
+
+            async def keep(done: Run[Any, Any], failure: ConnectorError | None) -> None:
+                stream = done.stream
+                if failure is None and stream is not None and stream.complete and stream.captured is not None:
+                    answer = CachedAnswer.of_pieces(stream.captured, provider, model, stream.usage)
+                    await self._gov.cache.put(key, answer.encode(), ttl)
+
+            run.on_end(keep)
+
+    def _serve(self, run: Run[Any, Any], answer: CachedAnswer) -> None:
+        run.source = "cache"
+        run.headers["x-cache"] = "hit"
+        origin = self._origin(run, answer)
+        run.log.served_by = origin
+        if answer.whole:
+            run.result = run.spec.load_result(answer.body, answer.usage)
+        else:
+            run.stream = ReplayStream(origin, answer.pieces(), answer.usage)
+
+    def _origin(self, run: Run[Any, Any], answer: CachedAnswer) -> Target | None:
+        """The target that first gave a cached answer, if this project can still address it (the hit is
+        recorded under it)."""
+        if answer.provider is None:
+            return None
+        try:
+            if not answer.model:
+                return self._catalog.single(self._catalog.instance(run.call.project_id, answer.provider)).targets[0]
+            return self._catalog.resolve(run.call.project_id, f"{answer.provider}/{answer.model}").targets[0]
+        except (ConnectorError, IndexError):
+            return None

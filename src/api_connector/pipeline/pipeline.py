@@ -1,0 +1,117 @@
+"""The pipeline every entry point runs, its layers in order:
+
+    admission -> caller limits and budgets -> record -> cache -> scrub -> coalesce -> dead letters
+    -> dispatch (route, strategy, breakers, quota steering; per attempt: provider limits, credential,
+       deadline, send, classify; retry and failover)
+
+A handler is parse -> ``async with pipeline.run(call, capability, request) as run`` -> render: the
+run holds the whole answer (``run.result``) or a stream (``run.stream``) to deliver inside the block,
+and leaving the block ends the call (slots given back, limits settled, usage recorded, a stream's
+cache entry written). Layers that have nothing to do for a call cost it a plain call each.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from api_connector.core.call import Call
+from api_connector.errors import ConnectorError
+from api_connector.pipeline.cache import CacheLayer
+from api_connector.pipeline.dispatch import DispatchLayer
+from api_connector.pipeline.layers import (
+    AdmissionLayer,
+    CoalesceLayer,
+    DeadLetterLayer,
+    LimitsLayer,
+    ScrubLayer,
+    Step,
+)
+from api_connector.pipeline.run import Run
+
+if TYPE_CHECKING:
+    from api_connector.capabilities.base import CapabilitySpec
+    from api_connector.governance.wiring import Governance
+    from api_connector.observability.recorder import Recorder
+    from api_connector.observability.redaction import Redactor
+    from api_connector.routing.admission import Admission
+    from api_connector.routing.catalog import Catalog
+    from api_connector.routing.dead_letter import DeadLetters
+    from api_connector.routing.exchange import Upstreams
+    from api_connector.routing.failover import Resilience
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+
+
+class RecordLayer:
+    """Once the answer is delivered (or failed): metrics, health, trace, cost and the usage row."""
+
+    __slots__ = ("_inner", "_recorder")
+
+    def __init__(self, inner: Step, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    def __call__(self, run: Run[Any, Any]) -> Any:
+        run.on_end(self._finish)
+        return self._inner(run)
+
+    def _finish(self, run: Run[Any, Any], failure: ConnectorError | None) -> Any:
+        return self._recorder.finish(run.call, run.log, run.usage(), failure, run.source)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        resilience: Resilience,
+        upstreams: Upstreams,
+        recorder: Recorder,
+        redactor: Redactor,
+        governance: Governance | None = None,
+        admission: Admission | None = None,
+        dead_letters: DeadLetters | None = None,
+    ) -> None:
+        step: Step = DispatchLayer(catalog, resilience, upstreams, governance)
+        step = DeadLetterLayer(step, dead_letters)
+        if governance is not None:
+            step = CoalesceLayer(step, governance)
+        step = ScrubLayer(step, redactor)
+        if governance is not None:
+            step = CacheLayer(step, governance, catalog)
+        step = RecordLayer(step, recorder)
+        if governance is not None:
+            step = LimitsLayer(step, governance)
+        if admission is not None:
+            step = AdmissionLayer(step, admission)
+        self._first = step
+
+    def run(self, call: Call, spec: CapabilitySpec[Req, Res], request: Req) -> Running[Req, Res]:
+        """``async with`` it: the run with its answer inside, the call ended on leaving."""
+        return Running(self._first, Run(call, spec, request))
+
+
+class Running(Generic[Req, Res]):
+    """The async context of one call: enters by running the layers, exits by ending the call."""
+
+    __slots__ = ("_first", "run")
+
+    def __init__(self, first: Step, run: Run[Req, Res]) -> None:
+        self._first = first
+        self.run = run
+
+    async def __aenter__(self) -> Run[Req, Res]:
+        run = self.run
+        try:
+            await self._first(run)
+        except BaseException as error:
+            await run.end(error)
+            raise
+        return run
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self.run.end(error)

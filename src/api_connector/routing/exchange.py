@@ -1,0 +1,122 @@
+"""An attempt's I/O with one target: what a wire shaped, completed and sent over the transport.
+
+The wire gives the path, body and the headers its shape needs (``core.exchange.Outbound``). Here the
+provider's declared headers and the instance's own go under them, caller headers the provider wants
+passed on (by prefix) are added, the credential is resolved and injected by the provider's auth
+scheme last (so nothing a caller or wire sets can replace it), the call's deadline caps the timeouts,
+and the time spent waiting on the upstream is counted for the overhead metric. Redirects are never
+followed (the transport's client has no such feature): a 3xx is an answer, judged by ``classify``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from api_connector.core.call import Call
+from api_connector.core.exchange import Inbound, Outbound
+from api_connector.credentials.resolver import CredentialResolver
+from api_connector.errors import UpstreamTimeout
+from api_connector.routing.attempts import AttemptLog
+from api_connector.routing.catalog import Target
+from api_connector.transport.http import Timeouts, Transport, UpstreamStream
+
+# Told every upstream answer's status and headers (provider quota headers steer routing).
+AnswerObserver = Callable[[Target, int, Mapping[str, str]], None]
+
+
+class Upstreams:
+    """What every attempt shares: the transport, the credential resolver, the quota observer."""
+
+    def __init__(
+        self, transport: Transport, credentials: CredentialResolver, observe: AnswerObserver | None = None
+    ) -> None:
+        self.transport = transport
+        self.credentials = credentials
+        self.observe = observe
+
+    def exchange(self, call: Call, log: AttemptLog, target: Target, secret: str | None = None) -> Exchange:
+        """``secret``: use this one instead of the target's credential (a candidate being verified)."""
+        return Exchange(self, call, log, target, secret)
+
+
+class Exchange:
+    __slots__ = ("_call", "_log", "_secret", "_up", "target")
+
+    def __init__(
+        self, upstreams: Upstreams, call: Call, log: AttemptLog, target: Target, secret: str | None = None
+    ) -> None:
+        self._up = upstreams
+        self._call = call
+        self._log = log
+        self._secret = secret
+        self.target = target
+
+    async def send(self, outbound: Outbound) -> Inbound:
+        """The whole answer (any status: the capability judges it)."""
+        url, headers, query, timeouts = await self._complete(outbound)
+        instance = self.target.instance
+        started = time.perf_counter()
+        try:
+            response = await self._up.transport.send(
+                instance.pool,
+                outbound.method,
+                url,
+                headers=headers,
+                body=outbound.body,
+                timeouts=timeouts,
+                params=query,
+                local=instance.spec.local,
+                path=outbound.path,
+            )
+        finally:
+            self._log.upstream_seconds += time.perf_counter() - started
+        if self._up.observe is not None:
+            self._up.observe(self.target, response.status, response.headers)
+        return response
+
+    async def open(self, outbound: Outbound) -> UpstreamStream:
+        """The answer's head, its body to be read as it arrives (the caller closes it)."""
+        url, headers, query, timeouts = await self._complete(outbound)
+        instance = self.target.instance
+        upstream = await self._up.transport.open_stream(
+            instance.pool,
+            outbound.method,
+            url,
+            headers=headers,
+            body=outbound.body,
+            timeouts=timeouts,
+            params=query,
+            local=instance.spec.local,
+            path=outbound.path,
+        )
+        if self._up.observe is not None:
+            self._up.observe(self.target, upstream.status, upstream.headers)
+        return upstream
+
+    async def _complete(self, outbound: Outbound) -> tuple[str, dict[str, str], dict[str, str], Timeouts]:
+        """Headers from the spec and the instance, forwarded controls, the wire's, then the credential last."""
+        call, target = self._call, self.target
+        instance = target.instance
+        spec = instance.spec
+        headers = dict(instance.base_headers)
+        if call.forward_headers and spec.passthrough_header_prefixes:
+            for name, value in call.forward_headers.items():
+                if name.startswith(spec.passthrough_header_prefixes):
+                    headers[name] = value
+        headers.update(outbound.headers)
+        query = dict(outbound.query) if outbound.query else {}
+        secret = self._secret
+        if secret is None and target.credential is not None:
+            secret = await self._up.credentials.resolve(target.credential, call, target.credential_owner)
+        if secret is not None:
+            headers.update(spec.auth.headers_for(secret))
+            query.update(spec.auth.query_for(secret))
+        remaining = call.remaining()
+        if remaining is not None and remaining <= 0:
+            raise UpstreamTimeout(
+                "the request's deadline passed before it could be sent", provider=instance.name, sent=False
+            )
+        if call.tracing is not None:
+            call.tracing.inject(headers)  # W3C traceparent: this attempt's span
+        return instance.base_url + outbound.path, headers, query, instance.timeouts.capped(remaining)
