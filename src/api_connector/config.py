@@ -59,6 +59,8 @@ class ProviderConfig(_Strict):
     rate_limit: RateLimitConfig | None = None
     health_check: HealthCheckConfig | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # Query parameters sent with every call (over the provider's declared ones, e.g. Azure's api-version).
+    query: dict[str, str] = Field(default_factory=dict)
     max_connections: int = Field(100, ge=1, le=10_000)
     models: list[str] = Field(default_factory=list)
 

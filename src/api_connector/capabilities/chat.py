@@ -7,7 +7,7 @@ Answers are OpenAI ``chat.completion`` bytes (``wire.base.ChatResult``) and, str
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import orjson
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamProtocolError, ValidationFailed
 from api_connector.governance.cost import estimate_tokens
 from api_connector.observability.redaction import Redactor
+from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
@@ -70,11 +71,9 @@ class ChatNeeds(Needs):
         return self._request.output_token_limit() or 0
 
 
-def _wire(target: Target) -> tuple[str, ChatWire, str | None]:
+def _wire(target: Target) -> tuple[Endpoint, ChatWire]:
     endpoint = endpoint_of(target, Capability.CHAT)
-    wire = endpoint.wire
-    assert wire is not None  # endpoint_of refuses an endpoint without one
-    return endpoint.path.replace("{model}", target.model), wire, endpoint.stream_path
+    return endpoint, cast(ChatWire, endpoint.wire)  # a chat endpoint declares a chat wire
 
 
 class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
@@ -113,8 +112,10 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
 
     async def fetch(self, request: ChatRequest, exchange: Exchange) -> ChatResult:
         target = exchange.target
-        path, wire, _ = _wire(target)
-        answer = await exchange.send(Outbound(path, wire.encode_request(request, target.model), _JSON))
+        endpoint, wire = _wire(target)
+        path = endpoint.path.replace("{model}", target.model)
+        body = wire.encode_request(request, target.model)
+        answer = await exchange.send(Outbound(path, body, _JSON, query=endpoint.query or None))
         if not 200 <= answer.status < 300:
             raise failure(answer, wire.decode_error, target)
         try:
@@ -126,10 +127,10 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
 
     async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
         target = exchange.target
-        path, wire, stream_path = _wire(target)
-        if stream_path:
-            path = stream_path.replace("{model}", target.model)
-        upstream = await exchange.open(Outbound(path, wire.encode_request(request, target.model), _SSE))
+        endpoint, wire = _wire(target)
+        path = (endpoint.stream_path or endpoint.path).replace("{model}", target.model)
+        body = wire.encode_request(request, target.model)
+        upstream = await exchange.open(Outbound(path, body, _SSE, query=endpoint.query or None))
         try:
             if not 200 <= upstream.status < 300:
                 body = await upstream.read_all()

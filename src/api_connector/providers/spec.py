@@ -15,7 +15,7 @@ from api_connector.core.capabilities import Capability
 
 if TYPE_CHECKING:
     from api_connector.transport.local import LocalUpstream
-    from api_connector.wire.base import ChatWire
+    from api_connector.wire.base import Wire
 
 
 class AuthKind(StrEnum):
@@ -46,14 +46,25 @@ BEARER = AuthScheme()
 NO_AUTH = AuthScheme(kind=AuthKind.NONE)
 
 
+def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping or {}))
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One capability: the path below the base URL (``{model}`` is filled in) and its wire shape."""
+    """One capability: the path below the base URL (``{model}`` is filled in) and its wire shape.
+
+    ``wire`` is the capability's kind of codec (``ChatWire`` for chat, ...): the capability's
+    declaration knows which and reads it so. ``max_batch``: the most items one call may carry
+    (embedding inputs, ...); larger requests are split and merged back in order.
+    """
 
     path: str
-    wire: ChatWire | None = None
+    wire: Wire | None = None
     stream_path: str | None = None  # when a vendor streams from another path (Gemini)
     method: str = "POST"
+    query: Mapping[str, str] = field(default_factory=_frozen)  # sent with every call (Azure's api-version)
+    max_batch: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +74,6 @@ class HealthProbe:
     path: str
     method: str = "GET"
     ok_statuses: tuple[int, ...] = (200,)
-
-
-def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
-    return MappingProxyType(dict(mapping or {}))
 
 
 @dataclass(frozen=True, slots=True)

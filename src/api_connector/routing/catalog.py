@@ -36,6 +36,7 @@ class ProviderInstance:
     credential: str | None
     timeouts: Timeouts
     headers: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()  # sent with every call, over the endpoint's declared ones
     max_connections: int = 100
     models: tuple[str, ...] = ()
     project_id: str | None = None  # None: from the configuration file, visible to every project
@@ -60,6 +61,7 @@ class ProviderInstance:
             credential=config.credential,
             timeouts=Timeouts(connect=t.connect, read=t.read, total=t.total),
             headers=tuple(config.headers.items()),
+            query=tuple(config.query.items()),
             max_connections=config.max_connections,
             models=tuple(config.models) or spec.models,
             project_id=project_id,

@@ -106,6 +106,8 @@ class Exchange:
                     headers[name] = value
         headers.update(outbound.headers)
         query = dict(outbound.query) if outbound.query else {}
+        if instance.query:
+            query.update(instance.query)  # the operator's own (an api-version override) over the wire's
         secret = self._secret
         if secret is None and target.credential is not None:
             secret = await self._up.credentials.resolve(target.credential, call, target.credential_owner)

@@ -60,8 +60,17 @@ class ChatStreamTranslator(Protocol):
         ...
 
 
-class ChatWire(Protocol):
+class Wire(Protocol):
+    """What every wire, of any capability, offers: its name and its vendor's error shape."""
+
     name: str
+
+    def decode_error(self, body: bytes) -> VendorError | None:
+        """The vendor's error body as typed fields, or None if it is not the vendor's error shape."""
+        ...
+
+
+class ChatWire(Wire, Protocol):
 
     def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
         """The request body for the vendor; ``request.stream`` says whether to ask for a stream."""
