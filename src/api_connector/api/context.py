@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, STARTED
 from api_connector.auth.authenticator import Principal
-from api_connector.core.call import NO_CACHE_ASK, Actor, CacheAsk, Call, Priority
+from api_connector.core.call import NO_CACHE_ASK, NO_HEADERS, Actor, CacheAsk, Call, Priority
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.errors import InvalidJSON, PayloadTooLarge, PermissionDenied, ValidationFailed
@@ -79,6 +80,17 @@ CACHE_KEY_HEADER = "x-cache-key"  # the caller's own cache key instead of the re
 COALESCE_HEADER = "x-coalesce"  # "1": share one upstream call with identical requests in flight
 IDEMPOTENCY_HEADER = "idempotency-key"  # sending this request twice is safe (retries, failover)
 _MAX_TTL = 30 * 86400
+# Any of the optional control headers, in the newline-joined lower-case header names.
+_CONTROLS = (
+    TIMEOUT_HEADER,
+    RETRIES_HEADER,
+    PRIORITY_HEADER,
+    CACHE_TTL_HEADER,
+    CACHE_KEY_HEADER,
+    COALESCE_HEADER,
+    IDEMPOTENCY_HEADER,
+)
+_CONTROL = re.compile("\n(?:" + "|".join(map(re.escape, _CONTROLS)) + ")(?:\n|$)")
 
 
 def call_for(
@@ -95,26 +107,43 @@ def call_for(
     principal: Principal = request[PRINCIPAL]
     headers = request.headers
     started = request[STARTED]
-    if timeout is None and TIMEOUT_HEADER in headers:
-        timeout = _header_number(request, TIMEOUT_HEADER, float, 0.001, 600)
-    if retries is None and RETRIES_HEADER in headers:
-        retries = int(_header_number(request, RETRIES_HEADER, int, 0, 10))
+    catalog = services.catalog
+    # One look at every header name first: most requests carry none of the optional ones, and then
+    # none is looked up.
+    names = "\n" + "\n".join(headers.keys()).lower()
+    forward: Mapping[str, str] = NO_HEADERS
+    if catalog.passthrough_prefixes and any("\n" + prefix in names for prefix in catalog.passthrough_prefixes):
+        forward = _forwarded(headers, catalog.passthrough_prefixes)
+    coalesce = False
+    idempotency_key = None
+    if _CONTROL.search(names) is not None:
+        if timeout is None and TIMEOUT_HEADER in headers:
+            timeout = _header_number(request, TIMEOUT_HEADER, float, 0.001, 600)
+        if retries is None and RETRIES_HEADER in headers:
+            retries = int(_header_number(request, RETRIES_HEADER, int, 0, 10))
+        if priority is None:
+            priority = parse_priority(headers.get(PRIORITY_HEADER))
+        if cache is None:
+            cache = _cache_ask(request)
+        coalesce = headers.get(COALESCE_HEADER) == "1"
+        idempotency_key = headers.get(IDEMPOTENCY_HEADER) or None
     tracing = services.recorder.tracing
     return Call(
-        request_id=request[REQUEST_ID],
-        project_id=project_of(request),
-        key_id=principal.key_id,
-        capability=capability,
-        started=started,
-        deadline=started + timeout if timeout else None,
-        retries=services.catalog.config.resilience.retry.max_retries if retries is None else retries,
-        priority=priority if priority is not None else parse_priority(headers.get(PRIORITY_HEADER)),
-        forward_headers=_forwarded(headers, services.catalog.passthrough_prefixes),
-        cache=cache if cache is not None else _cache_ask(request),
-        coalesce=headers.get(COALESCE_HEADER) == "1",
-        idempotency_key=headers.get(IDEMPOTENCY_HEADER) or None,
+        request[REQUEST_ID],
+        project_of(request),
+        principal.key_id,
+        capability,
+        started,
+        started + timeout if timeout else None,
+        catalog.config.resilience.retry.max_retries if retries is None else retries,
+        Priority.NORMAL if priority is None else priority,
+        forward,
+        NO_CACHE_ASK if cache is None else cache,
+        coalesce,
+        idempotency_key,
+        True,
         # Off by default: then nothing at all is done for traces.
-        tracing=tracing.begin(capability, headers, started) if tracing is not None else None,
+        tracing.begin(capability, headers, started) if tracing is not None else None,
     )
 
 
@@ -138,10 +167,6 @@ def actor_of(request: web.Request) -> Actor:
 def _forwarded(headers: Mapping[str, str], prefixes: tuple[str, ...]) -> dict[str, str]:
     """The caller's headers some provider wants passed on (by prefix), lower-case; usually none."""
     if not prefixes:
-        return {}
-    # One look at all the names first: most requests carry none, and then no header is visited.
-    names = "\n" + "\n".join(headers.keys()).lower()
-    if not any("\n" + prefix in names for prefix in prefixes):
         return {}
     return {k.lower(): v for k, v in headers.items() if k.lower().startswith(prefixes)}
 

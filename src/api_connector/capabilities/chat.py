@@ -18,7 +18,7 @@ from api_connector.core.chat import ChatRequest
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamProtocolError, ValidationFailed
-from api_connector.governance.cost import estimate_tokens
+from api_connector.governance.cost import DEFAULT_COMPLETION_TOKENS
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
@@ -35,12 +35,11 @@ _SSE = {"content-type": "application/json", "accept": "text/event-stream"}
 class ChatNeeds(Needs):
     """Tools, images and context of a chat request, worked out only if a target's features ask."""
 
-    __slots__ = ("_prompt", "_request")
+    __slots__ = ("_request",)
 
     def __init__(self, request: ChatRequest) -> None:
         super().__init__(Capability.CHAT, request.stream)
         self._request = request
-        self._prompt: int | None = None
 
     def tools(self) -> bool:
         return bool(self._request.tools)
@@ -54,18 +53,7 @@ class ChatNeeds(Needs):
         )
 
     def prompt_tokens(self) -> int:
-        """A rough count (about four characters a token, plus per-message overhead)."""
-        if self._prompt is None:
-            chars = 0
-            messages = self._request.messages
-            for message in messages:  # on every request to a route with a known window: kept lean
-                content = message.content
-                if isinstance(content, str):
-                    chars += len(content)
-                elif content:
-                    chars += sum(len(part.text or "") for part in content if part.type == "text")
-            self._prompt = (chars + 3) // 4 + 4 * len(messages) + 3
-        return self._prompt
+        return self._request.prompt_tokens()
 
     def output_tokens(self) -> int:
         return self._request.output_token_limit() or 0
@@ -91,9 +79,8 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
         return ChatNeeds(request)
 
     def estimate_tokens(self, request: ChatRequest) -> int:
-        text = orjson.dumps(request.wire_dict().get("messages")).decode()
-        prompt, completion = estimate_tokens(text, request.output_token_limit())
-        return prompt + completion
+        # The prompt as routing counted it, and the answer's cap (or a typical answer's length).
+        return request.prompt_tokens() + (request.output_token_limit() or DEFAULT_COMPLETION_TOKENS)
 
     def usage(self, result: ChatResult) -> Usage:
         return result.usage

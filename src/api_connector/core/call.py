@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from api_connector.core.capabilities import Capability
 
@@ -48,18 +48,18 @@ class AttemptTracing(Protocol):
     def inject(self, headers: dict[str, str]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
+    """Immutable (a named tuple: made on every request, it costs one tuple, not a setattr per field)."""
+
     request_id: str
     project_id: str
     key_id: str | None  # None: no gateway key (the embedded Connector, a replay of its requests)
     capability: Capability
-    started: float = field(default_factory=time.perf_counter)  # a time.perf_counter() value
+    started: float  # a time.perf_counter() value
     deadline: float | None = None  # likewise; None: only the provider's own timeouts apply
     retries: int = 1  # tries on the same target after the first
     priority: Priority = Priority.NORMAL
-    # Caller headers a provider wants passed on (the shared empty mapping unless some are).
-    forward_headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
+    forward_headers: Mapping[str, str] = NO_HEADERS  # caller headers a provider wants passed on
     cache: CacheAsk = NO_CACHE_ASK
     coalesce: bool = False  # the caller opted in to sharing an identical call in flight
     idempotency_key: str | None = None  # the caller says sending this twice is safe

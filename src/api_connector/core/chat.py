@@ -98,7 +98,7 @@ class ChatRequest(_Open):
     # The caller's JSON as parsed, kept so OpenAI-compatible upstreams get it without re-serialising
     # the typed model (and with every field the gateway does not know about). A plain slot, not a
     # pydantic private attribute: those are looked up through __getattr__ at several microseconds a read.
-    __slots__ = ("_caller_json",)
+    __slots__ = ("_caller_json", "_prompt_tokens")
 
     @classmethod
     def from_json_obj(cls, raw: dict[str, Any]) -> ChatRequest:
@@ -128,3 +128,21 @@ class ChatRequest(_Open):
 
     def output_token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    def prompt_tokens(self) -> int:
+        """A rough count of the prompt's tokens (about four characters a token, plus per-message
+        overhead), worked out once: routing (context windows) and limits (token reservations) both ask."""
+        try:
+            return self._prompt_tokens  # type: ignore[attr-defined]  # the slot, once set
+        except AttributeError:
+            pass
+        chars = 0
+        for message in self.messages:  # on every request a target's window or a token limit applies to
+            content = message.content
+            if isinstance(content, str):
+                chars += len(content)
+            elif content:
+                chars += sum(len(part.text or "") for part in content if part.type == "text")
+        count = (chars + 3) // 4 + 4 * len(self.messages) + 3
+        object.__setattr__(self, "_prompt_tokens", count)
+        return count

@@ -17,7 +17,7 @@ from api_connector.observability.redaction import Redactor
 
 
 class AccessContext(Protocol):
-    """Who is asking: the request, its project and its gateway key (``routing.dispatch.CallContext``)."""
+    """Who is asking: the request, its project and its gateway key (``core.call.Call`` or ``Actor``)."""
 
     @property
     def request_id(self) -> str: ...
@@ -49,6 +49,19 @@ class CredentialResolver:
     def register_store(self, scheme: str, store: SecretStore) -> None:
         """Add a backend for ``vault``, ``aws`` or ``cred`` references."""
         self._stores[scheme] = store
+
+    def known(self, reference: str) -> str | None:
+        """The secret at once when no store must be asked (``env:``); None: ``resolve`` it.
+
+        Environment references are read on every attempt: answering them without a coroutine keeps
+        the common configuration off the await path.
+        """
+        if not reference.startswith("env:"):
+            return None
+        value = self._environ.get(reference[4:])
+        if value:
+            self._redactor.add(value)
+        return value or None
 
     async def resolve(
         self, reference: str, context: AccessContext | None = None, owner_project: str | None = None

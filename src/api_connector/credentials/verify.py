@@ -17,6 +17,7 @@ quote the key they were sent.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from api_connector.core.call import Actor, Call
 from api_connector.core.capabilities import Capability
@@ -57,6 +58,7 @@ class Verifier:
             actor.project_id,
             actor.key_id,
             Capability.REQUESTS,
+            time.perf_counter(),
             retries=0,
             forward_headers=actor.forward_headers,
         )

@@ -56,6 +56,12 @@ def compute(price: PriceOverride, usage: Usage) -> float:
     return round(total / _MILLION, 10)
 
 
-def estimate_tokens(messages_text: str, max_tokens: int | None, default_completion: int = 256) -> tuple[int, int]:
+# Tokens an answer is expected to take when the request sets no cap (limits reserve this much).
+DEFAULT_COMPLETION_TOKENS = 256
+
+
+def estimate_tokens(
+    messages_text: str, max_tokens: int | None, default_completion: int = DEFAULT_COMPLETION_TOKENS
+) -> tuple[int, int]:
     """(prompt, completion) tokens guessed before the call: ~4 characters a token, plus the cap asked for."""
     return max(1, len(messages_text) // 4), max_tokens or default_completion

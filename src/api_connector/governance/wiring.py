@@ -9,7 +9,7 @@ one settlement of both (slots back, tokens corrected to the real usage), sent in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from api_connector.governance.cost import CostModel
 from api_connector.governance.limiter import CallerLimiter, Reservation, Settlement, provider_limited, settle
 from api_connector.governance.live import LiveLimits
 from api_connector.governance.quota import QuotaTracker
-from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore, Rule
+from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore
 from api_connector.governance.ratelimit_redis import RedisLimitStore
 from api_connector.routing.catalog import Route, Target
 
@@ -75,14 +75,6 @@ class Governance:
         """Whether a request must run in a scope (False: nothing configured, nothing to pay)."""
         return self.limiter.active or self.budgets.active or self.provider_limits
 
-    async def open_scope(
-        self, project_id: str, key_id: str | None, estimate: Callable[[], int] | None = None
-    ) -> Scope:
-        """Admit the caller (or raise the refusal); the scope holds the call's reservations."""
-        scope = Scope(estimate)
-        scope.caller = await self.admit(project_id, key_id, scope)
-        return scope
-
     def close_scope(self, scope: Scope) -> None:
         """Give back what the call held and correct its tokens to the real usage (in the background)."""
         scope.ended = True
@@ -93,14 +85,15 @@ class Governance:
         scope.caller = scope.attempt = None
         self._settle(items)
 
-    async def admit(self, project_id: str, key_id: str | None, scope: Scope) -> Reservation | None:
-        """The caller's limits and budgets in one step (one Redis round trip)."""
+    def admit(self, project_id: str, key_id: str | None, scope: Scope) -> Awaitable[Reservation] | None:
+        """The caller's limits and budgets in one step (one Redis round trip), to await; None when the
+        caller has none (then there is nothing to wait for)."""
         gates = self.budgets.gates(project_id, key_id)
         rules = self.limiter.rules(key_id, project_id)
         if not rules and not gates:
             return None
         tokens = scope.tokens() if any(r.tokens for r in rules) else 0
-        return await self.limiter.take(rules, tokens, gates)
+        return self.limiter.take(rules, tokens, gates)
 
     def _settle(self, items: Settlement) -> None:
         if not items:
@@ -143,31 +136,30 @@ class Governance:
             return
         limits = config.rate_limit
         rules = self.limiter.provider_rules(_subject(target), limits)
+        tokens = 0
         if scope is None or scope.ended:
             # Not in a governed call (the first request after a project's provider gained limits): rates
             # only, as nobody would give a slot back. The flag puts every later call in a scope.
             self.provider_limits = True
             rules = tuple(r for r in rules if r.kind != "c")
-            if rules:
-                await self._provider_slot(target, rules, 0, limits.max_wait, remaining)
-            return
-        if scope.attempt is not None:
-            # Failover or retry: the previous attempt is over. Its slot and reserved tokens come back
-            # first (awaited: the next attempt may ask the same credential for a slot).
-            previous, scope.attempt = scope.attempt, None
-            await settle(self.limiter.store, previous.settlement(0))
-        scope.attempt = await self._provider_slot(target, rules, scope.tokens(), limits.max_wait, remaining)
-
-    async def _provider_slot(
-        self, target: Target, rules: tuple[Rule, ...], tokens: int, max_wait: float, remaining: float | None
-    ) -> Reservation:
+            if not rules:
+                return
+        else:
+            tokens = scope.tokens()
+            if scope.attempt is not None:
+                # Failover or retry: the previous attempt is over. Its slot and reserved tokens come back
+                # first (awaited: the next attempt may ask the same credential for a slot).
+                previous, scope.attempt = scope.attempt, None
+                await settle(self.limiter.store, previous.settlement(0))
+        name = target.instance.name
         waited = 0.0
         while True:
             try:
-                return await self.limiter.admit_provider(target.instance.name, rules, tokens)
+                reservation = await self.limiter.admit_provider(name, rules, tokens)
+                break
             except ProviderAtLimit as refusal:
                 wait = refusal.retry_after or 0.0
-                budget = max_wait - waited
+                budget = limits.max_wait - waited
                 if remaining is not None:
                     budget = min(budget, remaining - waited)
                 if wait <= 0 or wait > budget:
@@ -175,6 +167,8 @@ class Governance:
             # A slot frees in ``wait`` seconds (the limiter's own figure): ask again then.
             await asyncio.sleep(wait)
             waited += wait
+        if scope is not None and not scope.ended:
+            scope.attempt = reservation
 
     def after_attempt(self, target: Target, status: int, headers: Mapping[str, str]) -> None:
         self.quota.observe(target.key, status, headers)

@@ -167,8 +167,9 @@ class HealthMonitor:
             total=min(instance.timeouts.total, cap),
         )
         target = Target(dataclasses.replace(instance, timeouts=limits), "")
-        call = Call(f"health-{instance.name}", instance.project_id or "", None, Capability.REQUESTS, retries=0)
         started = time.perf_counter()
+        project = instance.project_id or ""
+        call = Call(f"health-{instance.name}", project, None, Capability.REQUESTS, started, retries=0)
         try:
             response = await self._upstreams.exchange(call, AttemptLog(), target).send(
                 Outbound(probe.path, method=probe.method)

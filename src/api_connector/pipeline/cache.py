@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from api_connector.core.call import NO_CACHE_ASK
 from api_connector.errors import ConnectorError
 from api_connector.governance.cache import CachedAnswer, request_key
 from api_connector.pipeline.layers import Step
@@ -35,6 +36,8 @@ class CacheLayer:
         self._catalog = catalog
 
     def __call__(self, run: Run[Any, Any]) -> Awaitable[None]:
+        if run.call.cache is NO_CACHE_ASK and self._gov.default_ttl is None:
+            return self._inner(run)  # nothing asked, nothing by default: the usual call
         ttl = self._ttl(run)
         if not ttl:
             return self._inner(run)

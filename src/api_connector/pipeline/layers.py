@@ -1,4 +1,4 @@
-"""The small layers of the pipeline: admission, caller limits, scrubbing, coalescing, dead letters.
+"""The small layers of the pipeline: admission, caller limits and budgets, coalescing.
 
 Each is built around the next step and called with the run; one that has nothing to do for a call
 hands it on without a coroutine of its own (a plain call returning the inner step's awaitable), so a
@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from api_connector.errors import ConnectorError, UpstreamError
+from api_connector.core.call import NO_CACHE_ASK
+from api_connector.errors import ConnectorError
 from api_connector.governance.cache import request_key
-from api_connector.observability.redaction import Redactor
+from api_connector.governance.wiring import Scope
 from api_connector.pipeline.run import Run
 from api_connector.routing.admission import Admission
-from api_connector.routing.classify import decide
-from api_connector.routing.dead_letter import DeadLetters
 
 if TYPE_CHECKING:
+    from api_connector.governance.limiter import Reservation
     from api_connector.governance.wiring import Governance
 
 Step = Callable[[Run[Any, Any]], Awaitable[None]]
@@ -54,16 +54,24 @@ class LimitsLayer:
         self._gov = governance
 
     def __call__(self, run: Run[Any, Any]) -> Awaitable[None]:
-        if not self._gov.gates:
+        gov = self._gov
+        if not gov.gates:
             return self._inner(run)
-        return self._governed(run)
-
-    async def _governed(self, run: Run[Any, Any]) -> None:
         call, spec, request = run.call, run.spec, run.request
-        scope = await self._gov.open_scope(call.project_id, call.key_id, lambda: spec.estimate_tokens(request))
-        run.scope = scope
-        run.headers.update(scope.headers)  # x-ratelimit-* on every answer, streams included
+        # The scope holds the call's reservations (the provider's, per attempt, even when the caller has
+        # no limits of its own) until the answer is delivered.
+        scope = run.scope = Scope(lambda: spec.estimate_tokens(request))
         run.on_end(self._settle)
+        admitting = gov.admit(call.project_id, call.key_id, scope)
+        if admitting is None:
+            return self._inner(run)
+        return self._admitted(run, admitting)
+
+    async def _admitted(self, run: Run[Any, Any], admitting: Awaitable[Reservation]) -> None:
+        scope = run.scope
+        assert scope is not None
+        scope.caller = await admitting  # or raises the refusal (429 / 402)
+        run.headers.update(scope.headers)  # x-ratelimit-* on every answer, streams included
         await self._inner(run)
 
     def _settle(self, run: Run[Any, Any], failure: ConnectorError | None) -> None:
@@ -73,25 +81,6 @@ class LimitsLayer:
             # A cached answer used no provider tokens; any other answer used what it says.
             scope.actual_tokens = 0 if run.source in ("cache", "stale") else run.usage().total_tokens
         self._gov.close_scope(scope)
-
-
-class ScrubLayer:
-    """Every secret the service knows masked in the answer (text answers only, as the capability says)."""
-
-    __slots__ = ("_inner", "_redactor")
-
-    def __init__(self, inner: Step, redactor: Redactor) -> None:
-        self._inner = inner
-        self._redactor = redactor
-
-    async def __call__(self, run: Run[Any, Any]) -> None:
-        await self._inner(run)
-        if run.result is not None:
-            run.result = run.spec.scrub(run.result, self._redactor)
-        elif run.stream is not None:
-            found = run.spec.stream_filter(run.stream, self._redactor)
-            if found is not None:
-                run.stream.add_filter(*found)
 
 
 class CoalesceLayer:
@@ -106,8 +95,8 @@ class CoalesceLayer:
 
     def __call__(self, run: Run[Any, Any]) -> Awaitable[None]:
         call, spec, request = run.call, run.spec, run.request
-        if spec.streamed(request) or not (
-            call.coalesce or call.cache.ttl or call.cache.key or spec.deterministic(request)
+        if not (call.coalesce or call.cache is not NO_CACHE_ASK or spec.deterministic(request)) or spec.streamed(
+            request
         ):
             return self._inner(run)
         material = spec.cache_material(request)
@@ -123,27 +112,3 @@ class CoalesceLayer:
         (result, served_by), joined = await self._gov.coalescer.run(key, lead)
         if joined:
             run.result, run.log.served_by, run.source = result, served_by, "coalesced"
-
-
-class DeadLetterLayer:
-    """A call that failed on every target, for reasons a later replay might not meet, is kept."""
-
-    __slots__ = ("_inner", "_sink")
-
-    def __init__(self, inner: Step, sink: DeadLetters | None) -> None:
-        self._inner = inner
-        self._sink = sink
-
-    def __call__(self, run: Run[Any, Any]) -> Awaitable[None]:
-        if self._sink is None or not run.call.dead_letter:
-            return self._inner(run)
-        return self._kept(run)
-
-    async def _kept(self, run: Run[Any, Any]) -> None:
-        try:
-            await self._inner(run)
-        except UpstreamError as error:
-            if self._sink is not None and decide(error).dead_letter:
-                target, payload = run.spec.dead_letter(run.request)
-                await self._sink.capture(run.call, run.log, run.spec.kind, target, payload, error)
-            raise

@@ -1,8 +1,8 @@
 """The pipeline every entry point runs, its layers in order:
 
-    admission -> caller limits and budgets -> record -> cache -> scrub -> coalesce -> dead letters
+    admission -> caller limits and budgets -> record -> cache -> coalesce
     -> dispatch (route, strategy, breakers, quota steering; per attempt: provider limits, credential,
-       deadline, send, classify; retry and failover)
+       deadline, send, classify; retry and failover; answers scrubbed; dead letters)
 
 A handler is parse -> ``async with pipeline.run(call, capability, request) as run`` -> render: the
 run holds the whole answer (``run.result``) or a stream (``run.stream``) to deliver inside the block,
@@ -12,6 +12,8 @@ cache entry written). Layers that have nothing to do for a call cost it a plain 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -19,14 +21,7 @@ from api_connector.core.call import Call
 from api_connector.errors import ConnectorError
 from api_connector.pipeline.cache import CacheLayer
 from api_connector.pipeline.dispatch import DispatchLayer
-from api_connector.pipeline.layers import (
-    AdmissionLayer,
-    CoalesceLayer,
-    DeadLetterLayer,
-    LimitsLayer,
-    ScrubLayer,
-    Step,
-)
+from api_connector.pipeline.layers import AdmissionLayer, CoalesceLayer, LimitsLayer, Step
 from api_connector.pipeline.run import Run
 
 if TYPE_CHECKING:
@@ -40,6 +35,7 @@ if TYPE_CHECKING:
     from api_connector.routing.exchange import Upstreams
     from api_connector.routing.failover import Resilience
 
+log = logging.getLogger(__name__)
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 
@@ -74,12 +70,9 @@ class Pipeline:
         admission: Admission | None = None,
         dead_letters: DeadLetters | None = None,
     ) -> None:
-        step: Step = DispatchLayer(catalog, resilience, upstreams, governance)
-        step = DeadLetterLayer(step, dead_letters)
+        step: Step = DispatchLayer(catalog, resilience, upstreams, redactor, governance, dead_letters)
         if governance is not None:
             step = CoalesceLayer(step, governance)
-        step = ScrubLayer(step, redactor)
-        if governance is not None:
             step = CacheLayer(step, governance, catalog)
         step = RecordLayer(step, recorder)
         if governance is not None:
@@ -107,11 +100,22 @@ class Running(Generic[Req, Res]):
         try:
             await self._first(run)
         except BaseException as error:
-            await run.end(error)
+            await _settled(run.end(error))
             raise
         return run
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        await self.run.end(error)
+        pending = self.run.end(error)
+        if pending:
+            await _settled(pending)
+
+
+async def _settled(pending: list[Awaitable[None]]) -> None:
+    """Wait for what the end hooks left (a full record queue's back-pressure, a cache write)."""
+    for waiting in pending:
+        try:
+            await waiting
+        except Exception:
+            log.exception("a pipeline end hook failed")

@@ -7,6 +7,7 @@ again: the outcome is recorded on the entry it came from.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ async def replay(
             project_id=entry.project_id,
             key_id=entry.key_id,
             capability=Capability(entry.capability),
+            started=time.perf_counter(),
             forward_headers=dict(payload.get("forward_headers") or {}),
             retries=int(payload.get("retries", 1)),
             dead_letter=False,

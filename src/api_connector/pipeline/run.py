@@ -66,16 +66,23 @@ class Run(Generic[Req, Res]):
             return error
         return ClientClosed("client went away during the answer")
 
-    async def end(self, error: BaseException | None) -> None:
-        """Run every end hook once, innermost first; one that fails is logged, the others still run."""
+    def end(self, error: BaseException | None) -> list[Awaitable[None]]:
+        """Run every end hook once, innermost first; what some of them still await is returned.
+
+        A hook that fails is logged and the others still run. Kept free of a coroutine of its own:
+        it runs on every call.
+        """
         failure = self.failure(error)
         if self.stream is not None:
             self.stream.close()  # a stream left unread (the client went away) lets go of its upstream
         hooks, self._ends = self._ends, []
+        pending: list[Awaitable[None]] = []
         for hook in reversed(hooks):
             try:
-                pending = hook(self, failure)
-                if pending is not None:
-                    await pending
+                waiting = hook(self, failure)
             except Exception:
                 log.exception("a pipeline end hook failed (request %s)", self.call.request_id)
+                continue
+            if waiting is not None:
+                pending.append(waiting)
+        return pending

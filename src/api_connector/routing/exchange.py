@@ -54,7 +54,11 @@ class Exchange:
 
     async def send(self, outbound: Outbound) -> Inbound:
         """The whole answer (any status: the capability judges it)."""
-        url, headers, query, timeouts = await self._complete(outbound)
+        secret = self._secret
+        reference = self.target.credential
+        if secret is None and reference is not None:
+            secret = self._up.credentials.known(reference) or await self._credential(reference)
+        url, headers, query, timeouts = self._complete(outbound, secret)
         instance = self.target.instance
         started = time.perf_counter()
         try:
@@ -77,7 +81,11 @@ class Exchange:
 
     async def open(self, outbound: Outbound) -> UpstreamStream:
         """The answer's head, its body to be read as it arrives (the caller closes it)."""
-        url, headers, query, timeouts = await self._complete(outbound)
+        secret = self._secret
+        reference = self.target.credential
+        if secret is None and reference is not None:
+            secret = self._up.credentials.known(reference) or await self._credential(reference)
+        url, headers, query, timeouts = self._complete(outbound, secret)
         instance = self.target.instance
         upstream = await self._up.transport.open_stream(
             instance.pool,
@@ -94,7 +102,13 @@ class Exchange:
             self._up.observe(self.target, upstream.status, upstream.headers)
         return upstream
 
-    async def _complete(self, outbound: Outbound) -> tuple[str, dict[str, str], dict[str, str], Timeouts]:
+    async def _credential(self, reference: str) -> str:
+        """A secret some store must be asked for (``env:`` ones are read without this coroutine)."""
+        return await self._up.credentials.resolve(reference, self._call, self.target.credential_owner)
+
+    def _complete(
+        self, outbound: Outbound, secret: str | None
+    ) -> tuple[str, dict[str, str], dict[str, str], Timeouts]:
         """Headers from the spec and the instance, forwarded controls, the wire's, then the credential last."""
         call, target = self._call, self.target
         instance = target.instance
@@ -108,9 +122,6 @@ class Exchange:
         query = dict(outbound.query) if outbound.query else {}
         if instance.query:
             query.update(instance.query)  # the operator's own (an api-version override) over the wire's
-        secret = self._secret
-        if secret is None and target.credential is not None:
-            secret = await self._up.credentials.resolve(target.credential, call, target.credential_owner)
         if secret is not None:
             headers.update(spec.auth.headers_for(secret))
             query.update(spec.auth.query_for(secret))
@@ -122,3 +133,4 @@ class Exchange:
         if call.tracing is not None:
             call.tracing.inject(headers)  # W3C traceparent: this attempt's span
         return instance.base_url + outbound.path, headers, query, instance.timeouts.capped(remaining)
+
