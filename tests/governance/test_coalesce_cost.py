@@ -56,5 +56,5 @@ def test_genai_prices_offline_overrides_and_unknown_models() -> None:
     assert costs.price("http://127.0.0.1:1/v1", "no-such-model-xyz") is None
     custom = costs.price("http://127.0.0.1:1/v1", "my-model")
     assert custom is not None
-    usage = Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000, cached_tokens=500_000)
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000, cached_tokens=500_000)
     assert compute(custom, usage) == pytest.approx(0.5 + 0.25 + 2)

@@ -314,7 +314,7 @@ def test_text_answer() -> None:
     assert choice.message.content == "The capital of France is Paris."
     assert choice.message.tool_calls is None
     assert finish == choice.finish_reason == "stop"
-    assert usage == Usage(prompt_tokens=20, completion_tokens=10)
+    assert usage == Usage(input_tokens=20, output_tokens=10)
     assert completion.usage is not None and completion.usage.total_tokens == 30
 
 
@@ -331,7 +331,7 @@ def test_parallel_tool_use_answer() -> None:
         ("toolu_013mnQZbgtK2oe3Mo3XKJsx3", "retrieve_entity_info", {"name": "Daisy"}),
     ]
     assert finish == "tool_calls"
-    assert usage == Usage(prompt_tokens=423, completion_tokens=202)
+    assert usage == Usage(input_tokens=423, output_tokens=202)
 
 
 def test_tool_use_only_answer_has_null_content() -> None:
@@ -347,17 +347,17 @@ def test_thinking_is_left_out_of_the_answer() -> None:
     content = completion.choices[0].message.content
     assert content is not None and content.startswith("Here's how to cross the street safely")
     assert "straightforward question" not in content
-    assert usage == Usage(prompt_tokens=43, completion_tokens=321)
+    assert usage == Usage(input_tokens=43, output_tokens=321)
 
 
 def test_cache_reads_and_writes_count_as_prompt_tokens() -> None:
     path = ANTHROPIC / "test_anthropic_cache_real_api.yaml"
     completion, usage, _ = decode(path, 0)
-    assert usage == Usage(prompt_tokens=3 + 1111, completion_tokens=406, cached_tokens=1111)
+    assert usage == Usage(input_tokens=3 + 1111, output_tokens=406, cached_tokens=1111)
     assert completion.usage is not None and completion.usage.prompt_tokens_details is not None
     assert completion.usage.prompt_tokens_details.cached_tokens == 1111
     _, usage, _ = decode(path, 1)
-    assert usage == Usage(prompt_tokens=3 + 1111 + 418, completion_tokens=33, cached_tokens=1111)
+    assert usage == Usage(input_tokens=3 + 1111 + 418, output_tokens=33, cached_tokens=1111)
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def test_text_stream() -> None:
     assert completion.choices[0].message.content == "Hello there!"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.model == "claude-3-opus-latest"
-    assert translator.state.usage == Usage(prompt_tokens=11, completion_tokens=6)
+    assert translator.state.usage == Usage(input_tokens=11, output_tokens=6)
     assert all(c["choices"] for c in chunks)  # the caller did not ask for the usage chunk
 
 
@@ -127,7 +127,7 @@ def test_stream_cut_by_max_tokens_keeps_partial_arguments() -> None:
     )
     assert arguments.startswith('{"filename": "taxes.txt", "lines_of_text": [')
     assert translator.state.finish_reason == "length"
-    assert translator.state.usage == Usage(prompt_tokens=450, completion_tokens=124)
+    assert translator.state.usage == Usage(input_tokens=450, output_tokens=124)
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_unknown_block_types_are_skipped() -> None:
 
 def test_stream_usage_from_message_delta_overrides_message_start() -> None:
     _, translator = translate(stream_body(ANTHROPIC / "test_anthropic_model_thinking_part_stream.yaml"))
-    assert translator.state.usage == Usage(prompt_tokens=43, completion_tokens=282)
+    assert translator.state.usage == Usage(input_tokens=43, output_tokens=282)
 
 
 def test_usage_chunk_is_owed_when_the_stream_ends_early() -> None:

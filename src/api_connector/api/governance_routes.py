@@ -93,7 +93,7 @@ async def estimate(request: web.Request) -> web.Response:
     guessed_prompt, guessed_completion = estimate_tokens(text, body.max_tokens)
     prompt = body.prompt_tokens if body.prompt_tokens is not None else guessed_prompt
     completion = body.completion_tokens if body.completion_tokens is not None else guessed_completion
-    usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
+    usage = Usage(input_tokens=prompt, output_tokens=completion)
     costs = _governance(request).costs
     targets = []
     for target in route.targets:
