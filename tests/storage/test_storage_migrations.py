@@ -27,7 +27,7 @@ TABLES = {
     "routes",
     "dead_letters",
 }
-HEAD = "0006_hourly_rollups"
+HEAD = "0007_usage_units"
 
 
 async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:

@@ -77,3 +77,25 @@ async def test_list_audit(database: Database) -> None:
     assert [e.target_id for e in revokes] == ["key_2"]
     assert revokes[0].details == {"i": 2}
     assert len(await queries.list_audit(None, limit=1)) == 1
+
+
+async def test_usage_rows_and_summaries_carry_every_unit(database: Database) -> None:
+    await _write(
+        database,
+        usage(1, capability="speech", prompt_tokens=0, completion_tokens=0, characters=1_500, audio_seconds=12.25),
+        usage(2, capability="speech", prompt_tokens=0, completion_tokens=0, characters=3_000_000_000),
+        usage(3, provider="crawl-main", model="crawler", capability="crawl", pages=7, rows=0, searches=2),
+        usage(4, provider="crawl-main", model="crawler", capability="records", pages=0, rows=250),
+    )
+    queries = UsageQueries(database)
+    newest = await queries.list_usage("proj_a", limit=4)
+    by_id = {entry.request_id: entry for entry in newest}
+    assert (by_id["req_1"].characters, by_id["req_1"].audio_seconds, by_id["req_1"].pages) == (1_500, 12.25, 0)
+    assert (by_id["req_3"].pages, by_id["req_3"].searches, by_id["req_4"].rows) == (7, 2, 250)
+    summary = {(s.provider, s.model): s for s in await queries.usage_summary("proj_a")}
+    speech = summary[("openai-main", "gpt-4o-mini")]
+    assert (speech.characters, speech.audio_seconds, speech.total_tokens) == (3_000_001_500, 12.25, 0)
+    assert isinstance(speech.characters, int) and isinstance(speech.audio_seconds, float)
+    crawl = summary[("crawl-main", "crawler")]
+    assert (crawl.requests, crawl.pages, crawl.rows, crawl.searches, crawl.characters) == (2, 7, 250, 2, 0)
+    assert (crawl.prompt_tokens, crawl.completion_tokens) == (20, 10)  # the factory's tokens, kept apart

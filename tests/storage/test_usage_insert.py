@@ -31,6 +31,12 @@ def _row(i: int, at: datetime, **extra: object) -> dict[str, object]:
         "created_at": at,
         "cached": i == 3,
         "coalesced": i == 4,
+        # The units of migration 0007; characters past 2**31 to show the column is 64-bit everywhere.
+        "characters": 3_000_000_000 + i,
+        "audio_seconds": 1.25 * i,
+        "pages": i,
+        "rows": 1000 * i,
+        "searches": 2 * i,
     }
     row.update(extra)
     return row
@@ -54,6 +60,13 @@ async def test_rows_read_back_like_the_orm_writes_them(database: Database) -> No
         assert written.created_at.tzinfo is not None and written.created_at == reference.created_at
     assert rows[0].created_at == at.astimezone(UTC)
     assert rows[1].cost_usd is None and rows[3].cached is True and rows[4].coalesced is True
+    assert (rows[4].characters, rows[4].audio_seconds, rows[4].pages, rows[4].rows, rows[4].searches) == (
+        3_000_000_004,
+        5.0,
+        4,
+        4000,
+        8,
+    )
     # The range queries compare stored text on SQLite: both forms must sort and match alike.
     async with database.session() as session:
         since = at.astimezone(UTC)

@@ -1,8 +1,13 @@
 """Cost in USD of a request: the route target's ``price``, else an override from the file's
 ``prices:`` (custom models), else genai-prices' bundled data (offline). Unknown models cost None.
+
+Every unit of ``core.usage.Usage`` has its own rate; a unit without one is unpriced rather than free,
+so a call that used only unpriced units costs None, and one that used some priced units costs those.
 """
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 from api_connector.core.usage import Usage
 from api_connector.governance.settings_model import PriceOverride
@@ -10,6 +15,18 @@ from api_connector.routing.catalog import Target
 from api_connector.routing.pricing import Price, model_facts
 
 _MILLION = 1_000_000
+# The units other than tokens: the Usage field, the PriceOverride rate, and how many units that rate
+# is for (audio is quoted per minute and metered in seconds).
+_OTHER_UNITS = (
+    ("characters", "per_million_characters", _MILLION),
+    ("audio_seconds", "per_audio_minute", 60),
+    ("pages", "per_page", 1),
+    ("rows", "per_row", 1),
+    ("requests", "per_request", 1),
+    ("searches", "per_search", 1),
+)
+# The rates of a route target's or genai-prices' Price, carried over under the same names.
+_PRICE_RATES = tuple(f.name for f in fields(Price))
 
 
 class CostModel:
@@ -36,24 +53,40 @@ class CostModel:
         found = configured or model_facts(base_url, model).price
         if found is None:
             return None
-        return PriceOverride(input_per_mtok=found.input_per_mtok, output_per_mtok=found.output_per_mtok)
+        return PriceOverride(**{name: getattr(found, name) for name in _PRICE_RATES})
 
     def cost(self, target: Target | None, usage: Usage) -> float | None:
-        if target is None or not (usage.input_tokens or usage.output_tokens):
+        if target is None or not usage.any():
             return None
         price = self.price(target.instance.base_url, target.model, target.price)
         return None if price is None else compute(price, usage)
 
 
-def compute(price: PriceOverride, usage: Usage) -> float:
+def compute(price: PriceOverride, usage: Usage) -> float | None:
+    """What ``usage`` costs at ``price``: the sum over the units it used that have a rate; None when
+    none of them has one (or nothing was used)."""
+    # Cached tokens are part of the input tokens: charged at their own rate (else the input one), the
+    # rest at the input rate. A provider reporting more cached than input tokens is capped, not trusted.
     cached = min(usage.cached_tokens, usage.input_tokens)
     cached_rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
-    total = (
-        (usage.input_tokens - cached) * price.input_per_mtok
-        + cached * cached_rate
-        + usage.output_tokens * price.output_per_mtok
-    )
-    return round(total / _MILLION, 10)
+    total = 0.0
+    priced = False
+    for amount, rate in (
+        (usage.input_tokens - cached, price.input_per_mtok),
+        (cached, cached_rate),
+        (usage.output_tokens, price.output_per_mtok),
+    ):
+        if amount and rate is not None:
+            total += amount * rate / _MILLION
+            priced = True
+    for unit, rate_name, per in _OTHER_UNITS:
+        amount = getattr(usage, unit)
+        if amount:
+            rate = getattr(price, rate_name)
+            if rate is not None:
+                total += amount * rate / per
+                priced = True
+    return round(total, 10) if priced else None
 
 
 # Tokens an answer is expected to take when the request sets no cap (limits reserve this much).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
@@ -47,9 +47,30 @@ class BudgetsConfig(_Strict):
 
 
 class PriceOverride(_Strict):
-    input_per_mtok: float = Field(ge=0)
-    output_per_mtok: float = Field(ge=0)
-    cached_input_per_mtok: float | None = Field(None, ge=0)
+    """USD per unit of what a model's calls use (``core.usage.Unit``), as providers quote them.
+
+    Every rate is optional: an absent one leaves its unit unpriced, which is not the same as free (0).
+    A call priced in none of the units it used costs None ("unknown"), never a guessed 0; one priced
+    in some of them costs what those add up to. Audio is priced per minute, as speech APIs quote it,
+    and charged pro rata to the second.
+    """
+
+    input_per_mtok: float | None = Field(None, ge=0)  # per million input tokens not read from a cache
+    output_per_mtok: float | None = Field(None, ge=0)  # per million output tokens
+    cached_input_per_mtok: float | None = Field(None, ge=0)  # per million cached input tokens; None: input rate
+    per_million_characters: float | None = Field(None, ge=0)  # e.g. text-to-speech input
+    per_audio_minute: float | None = Field(None, ge=0)  # e.g. transcription, speech output
+    per_page: float | None = Field(None, ge=0)  # e.g. a crawler's pages
+    per_row: float | None = Field(None, ge=0)  # e.g. a data store's rows
+    per_request: float | None = Field(None, ge=0)  # a fee per billable call
+    per_search: float | None = Field(None, ge=0)  # e.g. a rerank search, a model's web search
+
+    @model_validator(mode="after")
+    def _prices_something(self) -> PriceOverride:
+        # An entry without a single rate is a mistake (a misspelt or misplaced key), not a price.
+        if all(value is None for value in self.model_dump().values()):
+            raise ValueError("a price needs at least one rate, e.g. input_per_mtok or per_request")
+        return self
 
 
 class CacheConfig(_Strict):

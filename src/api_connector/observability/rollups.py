@@ -1,13 +1,14 @@
 """Per-minute and per-hour roll-ups of usage records, and the metrics and usage queries served from them.
 
 A periodic job (and every query, first) folds the usage rows written since its watermark into
-``usage_rollups``: one row per (project, minute, provider, model, capability) with counts, token and
-cost sums and latency sum/max, and the same sums per hour into ``usage_rollups_hourly``. A query over
-a range of at least two hours reads its whole hours from the hourly table and only the partial hours
-at either end from the minute one (30 days: about 720 rows a series instead of 43,200), with series
-points on hour boundaries so that both kinds of rows fall wholly into one point. The fold is
-incremental and idempotent per batch: both tables and the watermark move in one transaction, the
-watermark row locked (PostgreSQL) so two replicas never fold the same rows.
+``usage_rollups``: one row per (project, minute, provider, model, capability) with counts, sums of every
+metered unit (tokens, characters, audio seconds, pages, rows, searches) and of cost, and latency
+sum/max, and the same sums per hour into ``usage_rollups_hourly``. A query over a range of at least two
+hours reads its whole hours from the hourly table and only the partial hours at either end from the
+minute one (30 days: about 720 rows a series instead of 43,200), with series points on hour boundaries
+so that both kinds of rows fall wholly into one point. The fold is incremental and idempotent per
+batch: both tables and the watermark move in one transaction, the watermark row locked (PostgreSQL) so
+two replicas never fold the same rows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api_connector.errors import ValidationFailed
 from api_connector.observability.logging import get_logger
 from api_connector.storage.db import Database, translate_errors
-from api_connector.storage.models import UsageRow
+from api_connector.storage.models import METERED, UsageRow
 from api_connector.storage.rollup_models import RollupWatermarkRow, UsageRollupHourRow, UsageRollupRow
 
 log = get_logger("api_connector.rollups")
@@ -35,17 +37,13 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400}
 _RANGE = re.compile(r"^(\d+)([mhd])$")
 MAX_RANGE = timedelta(days=366)
 _HOUR = 3600
-# The summed columns of both roll-up tables, in the order the fold selects them.
-_SUMMED = (
-    "requests",
-    "errors",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "latency_ms_sum",
-    "latency_ms_max",
-)
+# What both roll-up tables hold besides their keys, and what every query reads back, by name (never by
+# position: a unit added later is one more name here and in ``_point``). All are added up across rows
+# and points, except the latency peak, which is their maximum.
+_ANSWERED = ("requests", "errors", *METERED, "cost_usd", "latency_ms_sum", "latency_ms_max")
+_PEAKS = frozenset({"latency_ms_max"})
+# The answered sums that are whole numbers (audio seconds are fractional; cost and latency are apart).
+_COUNTS = tuple(name for name in ("requests", "errors", *METERED) if name != "audio_seconds")
 
 
 def _seconds(text: str, name: str) -> int:
@@ -134,40 +132,37 @@ class Rollups:
         postgres = self._db.engine.dialect.name == "postgresql"
         dialect = postgresql if postgres else sqlite
         u = UsageRow
-        when = self._truncate(unit).label(at)
-        sums = select(
-            u.project_id,
-            when,
-            u.provider,
-            u.model,
-            u.capability,
-            func.count(),
-            func.sum(case((u.status == "error", 1), else_=0)),
-            func.sum(u.prompt_tokens),
-            func.sum(u.completion_tokens),
-            func.sum(u.cached_tokens),
-            func.sum(u.cost_usd),  # NULL when no row of the group has a cost
-            func.sum(u.latency_ms),
-            func.max(u.latency_ms),
-        )
-        sums = sums.where(u.id > last, u.id <= upper).group_by(u.project_id, when, u.provider, u.model, u.capability)
-        names = ["project_id", at, "provider", "model", "capability", *_SUMMED]
-        stmt = dialect.insert(table.__table__).from_select(names, sums)
+        used = UsageRow.__table__.c
+        keys = {
+            "project_id": u.project_id,
+            at: self._truncate(unit).label(at),
+            "provider": u.provider,
+            "model": u.model,
+            "capability": u.capability,
+        }
+        # Each roll-up column beside the expression that fills it, so that names and values cannot slip
+        # out of step.
+        sums: dict[str, Any] = {
+            "requests": func.count(),
+            "errors": func.sum(case((u.status == "error", 1), else_=0)),
+            **{name: func.sum(used[name]) for name in METERED},
+            "cost_usd": func.sum(u.cost_usd),  # NULL when no row of the group has a cost
+            "latency_ms_sum": func.sum(u.latency_ms),
+            "latency_ms_max": func.max(u.latency_ms),
+        }
+        assert tuple(sums) == _ANSWERED
+        query = select(*keys.values(), *sums.values()).where(u.id > last, u.id <= upper).group_by(*keys.values())
+        stmt = dialect.insert(table.__table__).from_select([*keys, *sums], query)
         ex, c = stmt.excluded, table.__table__.c
+        added = {name: c[name] + ex[name] for name in _ANSWERED if name not in _PEAKS and name != "cost_usd"}
+        peak = func.greatest if postgres else func.max  # SQLite's two-argument max() is the scalar one
         return stmt.on_conflict_do_update(
-            index_elements=["project_id", at, "provider", "model", "capability"],
+            index_elements=list(keys),
             set_={
-                "requests": c.requests + ex.requests,
-                "errors": c.errors + ex.errors,
-                "prompt_tokens": c.prompt_tokens + ex.prompt_tokens,
-                "completion_tokens": c.completion_tokens + ex.completion_tokens,
-                "cached_tokens": c.cached_tokens + ex.cached_tokens,
+                **added,
                 # NULL + x is NULL: fall back to whichever side is known (both unknown stays NULL).
                 "cost_usd": func.coalesce(c.cost_usd + ex.cost_usd, c.cost_usd, ex.cost_usd),
-                "latency_ms_sum": c.latency_ms_sum + ex.latency_ms_sum,
-                "latency_ms_max": func.greatest(c.latency_ms_max, ex.latency_ms_max)
-                if postgres
-                else func.max(c.latency_ms_max, ex.latency_ms_max),
+                "latency_ms_max": peak(c.latency_ms_max, ex.latency_ms_max),
             },
         )
 
@@ -219,22 +214,20 @@ class Rollups:
         sums = _sums(r.c)
         base = int((_floor_hour(since) if hourly else since).timestamp())
         slot = (self._epoch(r.c.at) - base) // step  # integer division on both backends: the point's index
-        by_slot = select(slot, *sums).group_by(slot)
+        by_slot = select(slot.label("slot"), *sums).group_by(slot)
         by_provider = select(r.c.provider, *sums).group_by(r.c.provider).order_by(r.c.provider)
         async with self._db.session() as session:
-            slots = (await session.execute(by_slot)).all()
-            providers = (await session.execute(by_provider)).all()
-        series: dict[int, list[Any]] = {}
-        for index, *values in slots:
-            series[base + int(index) * step] = [value or 0 for value in values]
-        total = [0, 0, 0, 0, 0.0, 0.0, 0.0]
-        for acc in series.values():
-            for i, value in enumerate(acc):
-                total[i] = max(total[i], value) if i == 6 else total[i] + value
+            slots = [row._mapping for row in await session.execute(by_slot)]
+            providers = [row._mapping for row in await session.execute(by_provider)]
+        series = {base + int(row["slot"]) * step: {name: row[name] or 0 for name in _ANSWERED} for row in slots}
+        total: dict[str, Any] = dict.fromkeys(_ANSWERED, 0)
+        for point in series.values():
+            for name, value in point.items():
+                total[name] = max(total[name], value) if name in _PEAKS else total[name] + value
         return {
             "time_range": {"since": since.isoformat(), "until": until.isoformat(), "step_seconds": step},
             "totals": _point(total),
-            "providers": [{"provider": p, **_point(list(v))} for p, *v in providers],
+            "providers": [{"provider": row["provider"], **_point(row)} for row in providers],
             "series": [
                 {"at": datetime.fromtimestamp(slot, UTC).isoformat(), **_point(series[slot])} for slot in sorted(series)
             ],
@@ -252,8 +245,8 @@ class Rollups:
             .order_by(r.c.provider, r.c.model)
         )
         async with self._db.session() as session:
-            rows = (await session.execute(query)).all()
-        data = [{"provider": p, "model": m, **_point(list(v))} for p, m, *v in rows]
+            rows = [row._mapping for row in await session.execute(query)]
+        data = [{"provider": row["provider"], "model": row["model"], **_point(row)} for row in rows]
         return {"time_range": {"since": since.isoformat(), "until": until.isoformat()}, "data": data}
 
 
@@ -274,19 +267,11 @@ def _rows(
     since: datetime,
     until: datetime,
 ) -> Select[Any]:
-    """One table's roll-up rows in [since, until), filtered where its indexes can help."""
-    query = select(
-        at.label("at"),
-        row.provider,
-        row.model,
-        row.requests,
-        row.errors,
-        row.prompt_tokens,
-        row.completion_tokens,
-        row.cost_usd,
-        row.latency_ms_sum,
-        row.latency_ms_max,
-    ).where(at >= since, at < until)
+    """One table's roll-up rows in [since, until), filtered where its indexes can help; the same columns
+    from either table, so that the two unite."""
+    c = row.__table__.c
+    query = select(at.label("at"), row.provider, row.model, *(c[name] for name in _ANSWERED))
+    query = query.where(at >= since, at < until)
     if project_id is not None:
         query = query.where(row.project_id == project_id)
     if provider is not None:
@@ -294,30 +279,32 @@ def _rows(
     return query
 
 
-def _sums(c: Any) -> tuple[Any, ...]:
-    """The aggregates every query answers, in ``_point``'s order."""
-    return (
-        func.sum(c.requests),
-        func.sum(c.errors),
-        func.sum(c.prompt_tokens),
-        func.sum(c.completion_tokens),
-        func.sum(c.cost_usd),
-        func.sum(c.latency_ms_sum),
-        func.max(c.latency_ms_max),
-    )
+def _sums(c: Any) -> list[Any]:
+    """The aggregates every query answers, each labelled with its roll-up column's name."""
+    return [(func.max if name in _PEAKS else func.sum)(c[name]).label(name) for name in _ANSWERED]
 
 
-def _point(values: list[Any]) -> dict[str, Any]:
-    requests, errors, prompt, completion, cost, latency_sum, latency_max = values
-    requests = int(requests or 0)
+def _point(values: Mapping[Any, Any]) -> dict[str, Any]:
+    """One answer (a point, a provider, a model, the totals). PostgreSQL sums bigints as numeric and
+    every backend sums nothing as NULL: each value is normalised to a plain int or float here."""
+    whole = {name: int(values[name] or 0) for name in _COUNTS}
+    requests, errors, cost = whole["requests"], whole["errors"], values["cost_usd"]
+    latency_sum, latency_max = float(values["latency_ms_sum"] or 0), float(values["latency_ms_max"] or 0)
     return {
         "requests": requests,
-        "errors": int(errors or 0),
-        "error_rate": round(int(errors or 0) / requests, 4) if requests else 0.0,
-        "prompt_tokens": int(prompt or 0),
-        "completion_tokens": int(completion or 0),
-        "total_tokens": int(prompt or 0) + int(completion or 0),
+        "errors": errors,
+        "error_rate": round(errors / requests, 4) if requests else 0.0,
+        # Input and output tokens, under the names the SDK and the CLI have always read.
+        "prompt_tokens": whole["prompt_tokens"],
+        "completion_tokens": whole["completion_tokens"],
+        "total_tokens": whole["prompt_tokens"] + whole["completion_tokens"],
+        "cached_tokens": whole["cached_tokens"],
+        "characters": whole["characters"],
+        "audio_seconds": round(float(values["audio_seconds"] or 0), 3),
+        "pages": whole["pages"],
+        "rows": whole["rows"],
+        "searches": whole["searches"],
         "cost_usd": round(float(cost), 6) if cost else None,
-        "avg_latency_ms": round(float(latency_sum or 0) / requests, 3) if requests else None,
-        "max_latency_ms": round(float(latency_max or 0), 3) if requests else None,
+        "avg_latency_ms": round(latency_sum / requests, 3) if requests else None,
+        "max_latency_ms": round(latency_max, 3) if requests else None,
     }

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -47,6 +48,21 @@ BigIntPK: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 
 NAME_LEN = 255
 ID_LEN = 64
+
+# The columns of a usage row, and of both roll-ups, that hold what a call used (``core.usage.Unit``).
+# The token columns kept their wave-one names: renaming them would rewrite every stored row and break
+# older replicas still writing during a rolling upgrade. ``requests`` has no column: each usage row is
+# one request, and the roll-ups count them.
+METERED = (
+    "prompt_tokens",  # input tokens
+    "completion_tokens",  # output tokens
+    "cached_tokens",  # of the input tokens, those served from the provider's prompt cache
+    "characters",
+    "audio_seconds",
+    "pages",
+    "rows",
+    "searches",
+)
 
 
 def new_id(kind: str) -> str:
@@ -150,6 +166,8 @@ class UsageRow(Base):
     capability: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(64))
+    # Input, output and cached input tokens (``Usage.input_tokens``/``output_tokens``/``cached_tokens``);
+    # the wave-one names are kept, see METERED.
     prompt_tokens: Mapped[int] = mapped_column(Integer)
     completion_tokens: Mapped[int] = mapped_column(Integer)
     cached_tokens: Mapped[int] = mapped_column(Integer)
@@ -160,6 +178,13 @@ class UsageRow(Base):
     # (coalesced: the leader's tokens, cost counted once on the leader's row).
     cached: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     coalesced: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    # The other units (migration 0007). The server default fills wave-one rows and rows written by
+    # replicas not yet upgraded; 64-bit because characters and rows add up fast.
+    characters: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
+    audio_seconds: Mapped[float] = mapped_column(Float, server_default=text("0"), default=0.0)
+    pages: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
+    rows: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
+    searches: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
 
 
 class AuditRow(Base):

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 
 from api_connector.storage.db import Database, translate_errors
-from api_connector.storage.models import AuditRow, UsageRow
+from api_connector.storage.models import METERED, AuditRow, UsageRow
 
 MAX_LIMIT = 1000
+_WHOLE_UNITS = tuple(name for name in METERED if name != "audio_seconds")  # audio seconds are fractional
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +26,19 @@ class UsageEntry:
     capability: str
     status: str
     error_code: str | None
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int  # input tokens
+    completion_tokens: int  # output tokens
     cached_tokens: int
     cost_usd: float | None
     latency_ms: float
     created_at: datetime
     cached: bool = False  # answered from the response cache (cost 0)
     coalesced: bool = False  # answered by another request's upstream call (cost on the leader's row)
+    characters: int = 0
+    audio_seconds: float = 0.0
+    pages: int = 0
+    rows: int = 0
+    searches: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +49,17 @@ class UsageSummary:
     model: str
     requests: int
     errors: int
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int  # input tokens
+    completion_tokens: int  # output tokens
     cached_tokens: int
     total_tokens: int
     cost_usd: float | None  # None when no request of this pair had a known cost
     avg_latency_ms: float
+    characters: int = 0
+    audio_seconds: float = 0.0
+    pages: int = 0
+    rows: int = 0
+    searches: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,39 +115,39 @@ class UsageQueries:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[UsageSummary]:
-        """Per provider and model: requests, errors, tokens, cost; one project or all of them."""
-        query = select(
+        """Per provider and model: requests, errors, every metered unit, cost; one project or all of them."""
+        columns = UsageRow.__table__.c
+        answered: list[Any] = [
             UsageRow.provider,
             UsageRow.model,
-            func.count(),
-            func.sum(case((UsageRow.status == "error", 1), else_=0)),
-            func.sum(UsageRow.prompt_tokens),
-            func.sum(UsageRow.completion_tokens),
-            func.sum(UsageRow.cached_tokens),
-            func.sum(UsageRow.cost_usd),
-            func.avg(UsageRow.latency_ms),
-        ).group_by(UsageRow.provider, UsageRow.model)
+            func.count().label("requests"),
+            func.sum(case((UsageRow.status == "error", 1), else_=0)).label("errors"),
+            *(func.sum(columns[name]).label(name) for name in METERED),
+            func.sum(UsageRow.cost_usd).label("cost_usd"),
+            func.avg(UsageRow.latency_ms).label("avg_latency_ms"),
+        ]
+        query = select(*answered).group_by(UsageRow.provider, UsageRow.model)
         if project_id is not None:
             query = query.where(UsageRow.project_id == project_id)
         query = _window(query, UsageRow.created_at, since, until).order_by(UsageRow.provider, UsageRow.model)
         async with self._db.session() as session:
-            rows = (await session.execute(query)).all()
+            rows = [row._mapping for row in await session.execute(query)]
         summaries = []
-        for provider, model, requests, errors, prompt, completion, cached, cost, latency in rows:
+        for row in rows:
             # PostgreSQL returns bigint/numeric aggregates; normalise to plain int/float.
-            prompt, completion = int(prompt or 0), int(completion or 0)
+            units = {name: int(row[name] or 0) for name in _WHOLE_UNITS}
+            cost = row["cost_usd"]
             summaries.append(
                 UsageSummary(
-                    provider=provider,
-                    model=model,
-                    requests=int(requests),
-                    errors=int(errors or 0),
-                    prompt_tokens=prompt,
-                    completion_tokens=completion,
-                    cached_tokens=int(cached or 0),
-                    total_tokens=prompt + completion,
+                    provider=row["provider"],
+                    model=row["model"],
+                    requests=int(row["requests"]),
+                    errors=int(row["errors"] or 0),
+                    total_tokens=units["prompt_tokens"] + units["completion_tokens"],
                     cost_usd=None if cost is None else float(cost),
-                    avg_latency_ms=float(latency or 0.0),
+                    avg_latency_ms=float(row["avg_latency_ms"] or 0.0),
+                    audio_seconds=float(row["audio_seconds"] or 0.0),
+                    **units,
                 )
             )
         return summaries
@@ -199,6 +210,11 @@ def _usage(row: UsageRow) -> UsageEntry:
         created_at=row.created_at,
         cached=row.cached,
         coalesced=row.coalesced,
+        characters=row.characters,
+        audio_seconds=row.audio_seconds,
+        pages=row.pages,
+        rows=row.rows,
+        searches=row.searches,
     )
 
 

@@ -50,19 +50,20 @@ class UsageRecord:
     status: Literal["success", "error"]
     key_id: str | None = None  # None: no gateway key involved (embedded Connector)
     error_code: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: int = 0  # input tokens (the column keeps its wave-one name)
+    completion_tokens: int = 0  # output tokens
     cached_tokens: int = 0
-    characters: int = 0
-    audio_seconds: float = 0.0
-    pages: int = 0
-    rows: int = 0
-    searches: int = 0
     cost_usd: float | None = None
     latency_ms: float = 0.0
     created_at: datetime = field(default_factory=utcnow)
     cached: bool = False  # answered from the response cache
     coalesced: bool = False  # answered by another identical request's upstream call
+    # The other units of ``core.usage.Usage`` (one attribute per usage column: usage_insert reads them).
+    characters: int = 0
+    audio_seconds: float = 0.0
+    pages: int = 0
+    rows: int = 0
+    searches: int = 0
 
     def __post_init__(self) -> None:
         # Fail in the producer, where the bug is, not later in the writer.

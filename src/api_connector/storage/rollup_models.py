@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Float, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api_connector.storage.models import ID_LEN, NAME_LEN, Base, UTCDateTime
@@ -21,9 +21,16 @@ class _RollupSums:
     capability: Mapped[str] = mapped_column(String(64), primary_key=True)
     requests: Mapped[int] = mapped_column(Integer)
     errors: Mapped[int] = mapped_column(Integer)
+    # Sums of the usage rows' metered columns (``models.METERED``: input, output and cached tokens under
+    # their wave-one names, then the units of migration 0007, whose default fills the older rows).
     prompt_tokens: Mapped[int] = mapped_column(BigInteger)
     completion_tokens: Mapped[int] = mapped_column(BigInteger)
     cached_tokens: Mapped[int] = mapped_column(BigInteger)
+    characters: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
+    audio_seconds: Mapped[float] = mapped_column(Float, server_default=text("0"), default=0.0)
+    pages: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
+    rows: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
+    searches: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
     cost_usd: Mapped[float | None] = mapped_column(Float)
     latency_ms_sum: Mapped[float] = mapped_column(Float)
     latency_ms_max: Mapped[float] = mapped_column(Float)
