@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import Gauge
 
 from api_connector.api.context import project_of
 from api_connector.api.middleware import Routes
@@ -41,23 +42,30 @@ _BREAKER_VALUES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
 
 
 async def refresh_gauges(services: Services) -> None:
-    """Gauges read at scrape time: queues, breaker states, provider health (nothing on the request path)."""
+    """Gauges read at scrape time: queues, breaker states, provider health (nothing on the request path).
+
+    Several targets or instances may share one label (the label policy hides projects' names, and
+    same-named instances of different projects share theirs): each label shows the worst of them.
+    """
     metrics = services.metrics
     metrics.record_queue_depth.set(services.writer.queued)
     metrics.queue_depth.labels("records").set(services.writer.queued)
     if services.routing is not None:
         metrics.queue_depth.labels("admission_in_flight").set(services.routing.admission.in_flight)
+        states: dict[Gauge, int] = {}
         for target, state in (await services.routing.resilience.breakers.states()).items():
-            metrics.breaker_state.labels(target).set(_BREAKER_VALUES.get(str(state.get("state")), 0))
+            gauge = metrics.breaker_state.labels(target)
+            states[gauge] = max(states.get(gauge, 0), _BREAKER_VALUES.get(str(state.get("state")), 0))
+        for gauge, state_value in states.items():
+            gauge.set(state_value)
     if services.health is not None:
-        # Labels carry the instance name only (no project ids): same-named instances show the worst of them.
-        worst: dict[str, tuple[float, int]] = {}
-        for report in services.health.reports():
-            score, healthy = worst.get(report["provider"], (1.0, 1))
-            worst[report["provider"]] = (min(score, report["score"]), min(healthy, int(report["is_healthy"])))
-        for provider, (score, healthy) in worst.items():
-            metrics.health_score.labels(provider).set(score)
-            metrics.provider_healthy.labels(provider).set(healthy)
+        worst: dict[Gauge, float] = {}
+        for pool, report in services.health.pool_reports():
+            score, healthy = metrics.health_score.labels(pool), metrics.provider_healthy.labels(pool)
+            worst[score] = min(worst.get(score, 1.0), report["score"])
+            worst[healthy] = min(worst.get(healthy, 1), int(report["is_healthy"]))
+        for gauge, lowest in worst.items():
+            gauge.set(lowest)
 
 
 async def list_health(request: web.Request) -> web.Response:

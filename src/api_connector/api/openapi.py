@@ -66,7 +66,14 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in governance.OPERATIONS),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies", "system", None, 200),
-    ("get", "/metrics", "Prometheus metrics", "system", None, 200),
+    (
+        "get",
+        "/metrics",
+        "Prometheus metrics (with METRICS_TOKEN set: Authorization: Bearer <token>)",
+        "system",
+        None,
+        200,
+    ),
 )
 
 
@@ -81,6 +88,8 @@ def _operation(path: str, summary: str, tag: str, model: type[BaseModel] | None,
     }
     if tag != "system":
         op["security"] = [{"bearer": []}]
+    elif path == "/metrics":
+        op["security"] = [{}, {"bearer": []}]  # the token only when the operator sets METRICS_TOKEN
     params = [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
