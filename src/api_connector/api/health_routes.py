@@ -9,6 +9,7 @@ from prometheus_client import Gauge
 
 from api_connector.api.context import project_of
 from api_connector.api.middleware import Routes
+from api_connector.api.read_scope import ReadScope, key_owners, read_scope
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES, Services
 from api_connector.errors import NotFound, UnknownProvider, ValidationFailed
@@ -28,9 +29,10 @@ def rollups_of(services: Services) -> Rollups:
     return services.rollups
 
 
-def health_reports(services: Services, project_id: str, provider: str | None) -> list[dict[str, Any]]:
-    """Per provider ``project_id`` can use (the file's and its own): provider, is_healthy, response_time_ms,
-    error_rate, last_checked, consecutive_failures, score (shared by the HTTP handler and the Connector)."""
+def health_reports(services: Services, project_id: str | None, provider: str | None) -> list[dict[str, Any]]:
+    """Per provider ``project_id`` can use (the file's and its own; every project's with None): provider,
+    is_healthy, response_time_ms, error_rate, last_checked, consecutive_failures, score (shared by the
+    HTTP handler and the Connector)."""
     monitor = _monitor(services)
     reports = monitor.reports(project_id, provider)
     if provider is not None and not reports:
@@ -70,12 +72,14 @@ async def refresh_gauges(services: Services) -> None:
 
 async def list_health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return json_response({"data": health_reports(services, project_of(request), request.query.get("provider"))})
+    project_id = read_scope(request).project_or_every()
+    return json_response({"data": health_reports(services, project_id, request.query.get("provider"))})
 
 
 async def provider_health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return json_response(health_reports(services, project_of(request), request.match_info["name"])[0])
+    project_id = read_scope(request).project_or_every()
+    return json_response(health_reports(services, project_id, request.match_info["name"])[0])
 
 
 async def check_now(request: web.Request) -> web.Response:
@@ -96,22 +100,35 @@ async def check_now(request: web.Request) -> web.Response:
 
 
 async def list_alerts(request: web.Request) -> web.Response:
+    """The alerts this replica delivered about what the caller's scope owns: a project's own instances
+    and budgets; the file's instances and global keys' budgets are the operator's (scope=global)."""
     monitor = _monitor(request.app[SERVICES])
-    sent = monitor.alerts.sent[-100:] if monitor.alerts is not None else []
-    return json_response({"data": sent})
+    sent = monitor.alerts.sent if monitor.alerts is not None else []
+    scope = read_scope(request, default_all=True)
+    owners = await key_owners(request, scope)
+    visible = [alert for alert in sent if _alert_visible(scope, alert, owners)]
+    return json_response({"data": visible[-100:]})
+
+
+def _alert_visible(scope: ReadScope, alert: dict[str, Any], owners: dict[str, str | None]) -> bool:
+    data = alert["data"]
+    if alert["type"] == "budget.threshold":  # about a project or a key, named by kind and id
+        return scope.shows_subject(str(data["kind"]), str(data["id"]), owners)
+    return scope.shows(data.get("project_id"))
 
 
 async def get_metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     since, until, step = parse_time_range(request.query.get("time_range", "1h"), request.query.get("step"))
-    data = await rollups_of(services).metrics(project_of(request), since, until, step)
+    data = await rollups_of(services).metrics(read_scope(request).project_or_every(), since, until, step)
     return json_response(data)
 
 
 async def get_usage_stats(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     since, until, _ = parse_time_range(request.query.get("time_range", "30d"), None)
-    data = await rollups_of(services).usage_stats(project_of(request), request.query.get("provider"), since, until)
+    project_id = read_scope(request).project_or_every()
+    data = await rollups_of(services).usage_stats(project_id, request.query.get("provider"), since, until)
     return json_response(data)
 
 
