@@ -246,9 +246,13 @@ async def usage_summary(request: web.Request) -> web.Response:
 
 
 async def list_audit(request: web.Request) -> web.Response:
+    """A project's events; for a global admin also every event (scope=all) or the operator's events,
+    which belong to no project (scope=global: master-key rotation and retirement, organizations)."""
     services = request.app[SERVICES]
+    scope = read_scope(request)
     rows = await services.audit_queries.list_audit(
-        project_of(request),
+        scope.project_id,
+        unowned=scope.unowned_only,
         action=request.query.get("action"),
         limit=_limit(request),
         since=_since(request),

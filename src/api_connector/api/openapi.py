@@ -58,7 +58,15 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     ("delete", "/admin/providers/{name}", "Remove a provider instance of this project", "admin", None, 204),
     ("get", "/admin/usage", "Usage records of this project", "admin", None, 200),
     ("get", "/admin/usage/summary", "Usage by provider and model", "admin", None, 200),
-    ("get", "/admin/audit", "Audit events of this project (filters: action, credential_id, since)", "admin", None, 200),
+    (
+        "get",
+        "/admin/audit",
+        "Audit events of this project (filters: action, credential_id, since); a global admin's scope=global "
+        "reads the operator's events (no project: master-key rotation), scope=all every event",
+        "admin",
+        None,
+        200,
+    ),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in credentials.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in routing.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in dlq.OPERATIONS),
