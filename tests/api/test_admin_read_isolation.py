@@ -118,6 +118,7 @@ def _seed_project_a(gateway: RunningGateway, up: FakeUpstream, ids: dict[str, st
         return rows
 
     wait_for(lambda: len(a_reads("/admin/usage")) >= 3, "A's usage records")
+    wait_for(lambda: any(MARKER in str(row["target_id"]) for row in a_reads("/admin/audit")), "A's audit rows")
     wait_for(lambda: bool(a_reads("/admin/dlq")), "A's dead letter")
     ids["dead_letter_a"] = a_reads("/admin/dlq")[0]["id"]
     kinds = {"provider.unhealthy", "budget.threshold"}

@@ -4,10 +4,13 @@ A project's key reads its own project and nothing else, whatever it names. A glo
 the project it names (``x-project-id`` header or ``?project=``), every project and the rows that belong
 to none (``?scope=all``), or only the rows that belong to no project (``?scope=global``: operator events
 such as a master-key rotation). Naming nothing, it gets the route's default: the default project for a
-project's data, everything for the operator-wide views (budgets, routing state, alerts, keys, limits).
+project's data, everything for the operator-wide views (budgets, routing state, alerts, keys, limits,
+cache stats, projects).
 
 Handlers never look at the principal or those parameters themselves: they ask for the scope and filter
-by it (``shows``), or hand its project to a store (``project`` / ``project_or_every``).
+by it (``shows``), or hand its project to a store (``project`` / ``project_or_every``). Two reads
+decide by the key alone and need no scope: the organizations list (global admins only) and a limit
+read by its subject's id (404 unless the key reaches the subject).
 """
 
 from __future__ import annotations
