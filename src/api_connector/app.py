@@ -34,6 +34,7 @@ from api_connector.observability.alerts import AlertManager
 from api_connector.observability.health import HealthRegistry
 from api_connector.observability.health_monitor import HealthMonitor
 from api_connector.observability.logging import get_logger
+from api_connector.observability.metric_labels import MetricLabels
 from api_connector.observability.metrics import Metrics
 from api_connector.observability.recorder import Recorder
 from api_connector.observability.redaction import Redactor
@@ -68,13 +69,15 @@ def build_services(
     redactor = redactor or Redactor()
     if settings.api_connector_admin_key:
         redactor.add(settings.api_connector_admin_key.get_secret_value())
+    if settings.metrics_token:
+        redactor.add(settings.metrics_token.get_secret_value())
     database = Database.from_settings(settings)
     keys = KeyStore(database)
     catalog = Catalog(config)
     transport = Transport(user_agent=f"{settings.service_name}/0.1", allow_private=settings.allow_private_upstreams)
     for instance in catalog.instances(None):
         transport.configure_pool(instance.pool, max_connections=instance.max_connections)
-    metrics = Metrics(settings.prometheus_multiproc_dir)
+    metrics = Metrics(settings.prometheus_multiproc_dir, _label_policy(settings, catalog))
     writer = RecordWriter(
         database,
         queue_size=settings.record_queue_size,
@@ -129,6 +132,17 @@ def build_services(
         governance=governance,
         rollups=Rollups(database),
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
+    )
+
+
+def _label_policy(settings: Settings, catalog: Catalog) -> MetricLabels:
+    """The names metric labels may carry: the configuration file's instances and models (projects add
+    their own at run time, and those stay out of labels unless METRICS_PROJECT_LABELS is on)."""
+    instances = catalog.instances(None)
+    models = {model for instance in instances for model in instance.models}
+    models.update(target.model for route in catalog.routes(None).values() for target in route.targets)
+    return MetricLabels(
+        (instance.name for instance in instances), models, project_labels=settings.metrics_project_labels
     )
 
 

@@ -15,6 +15,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   ├── PayloadTooLarge             413 payload_too_large
     │   ├── AuthenticationRequired      401 missing_api_key
     │   ├── InvalidAPIKey               401 invalid_api_key
+    │   ├── InvalidMetricsToken         401 invalid_metrics_token (GET /metrics without METRICS_TOKEN)
     │   ├── PermissionDenied            403 permission_denied
     │   │   └── LimitLocked             403 limit_locked (set by a global admin; project admins cannot loosen it)
     │   ├── NotFound                    404 not_found
@@ -127,6 +128,13 @@ class AuthenticationRequired(RequestError):
 
 class InvalidAPIKey(AuthenticationRequired):
     code = "invalid_api_key"
+
+
+class InvalidMetricsToken(AuthenticationRequired):
+    """``GET /metrics`` without the bearer token the operator set (missing and wrong alike)."""
+
+    code = "invalid_metrics_token"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="metrics"'}
 
 
 class PermissionDenied(RequestError):

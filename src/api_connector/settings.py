@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     tracing_enabled: bool = False
     # Set by ``serve --workers N`` for its workers: prometheus_client's multiprocess mode, totals over workers.
     prometheus_multiproc_dir: Path | None = None
+    # When set, GET /metrics answers only "Authorization: Bearer <this token>" (its labels describe every
+    # project's traffic); unset, it needs no key, as a scraper on a private network expects.
+    metrics_token: SecretStr | None = None
+    # Provider instances that projects add, and models no operator configured, appear in metric labels
+    # by name only when this is on; otherwise as "project" and "other" (scrapers see every label).
+    metrics_project_labels: bool = False
     # When Redis (shared rate limits) is unreachable: "closed" refuses (503 limiter_unavailable);
     # "local" limits in this process with every limit divided by RATE_LIMIT_LOCAL_SHARE (replicas).
     rate_limit_on_redis_error: Literal["closed", "local"] = "local"
@@ -122,6 +128,14 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token_or_none(cls, value: SecretStr | None) -> SecretStr | None:
+        # METRICS_TOKEN= (set but empty) must not become a token that an empty bearer matches; spaces
+        # around it are dropped, as HTTP drops them around the header value it is compared with.
+        token = value.get_secret_value().strip() if value is not None else ""
+        return SecretStr(token) if token else None
 
     @field_validator("integration_crypto_key")
     @classmethod

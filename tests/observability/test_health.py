@@ -182,7 +182,8 @@ async def test_same_named_instances_of_two_projects_have_their_own_health(tmp_pa
         "health": {"unhealthy_after": 2, "min_calls": 100},
         "resilience": {"retry": {"max_retries": 0}, "breaker": {"enabled": False}},
     }
-    with run_gateway(tmp_path, config) as gateway:
+    # The metrics below are told apart by the projects' instance name and route model: names on.
+    with run_gateway(tmp_path, config, metrics_project_labels=True) as gateway:
         async with httpx.AsyncClient(base_url=gateway.base_url, headers=gateway.headers()) as http:
             org = (await http.post("/admin/organizations", json={"name": "o"})).json()["id"]
             projects = []

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api_connector.api.context import check_project_access, parse_model, project_of, read_json
 from api_connector.api.middleware import Routes
+from api_connector.api.read_scope import read_scope
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services, install_project_providers
 from api_connector.auth.authenticator import Principal
@@ -100,11 +101,11 @@ async def create_organization(request: web.Request) -> web.Response:
 
 async def list_projects(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    principal: Principal = request[PRINCIPAL]
-    if principal.is_global_admin:
+    project_id = read_scope(request, default_all=True).project_or_every()
+    if project_id is None:
         projects = await services.tenancy.list_projects(request.query.get("organization_id"))
     else:
-        projects = [await services.tenancy.get_project(project_of(request))]
+        projects = [await services.tenancy.get_project(project_id)]
     return json_response({"data": _plain(projects)})
 
 
@@ -125,13 +126,9 @@ def _key_project(request: web.Request, named: str | None) -> str:
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    principal: Principal = request[PRINCIPAL]
-    if principal.is_global_admin and "project_id" not in request.query:
-        keys = await services.keys.list(None)
-    else:
-        keys = await services.keys.list(_key_project(request, request.query.get("project_id")))
-    return json_response({"data": _plain(keys)})
+    scope = read_scope(request, default_all=True, named=request.query.get("project_id"))
+    keys = await request.app[SERVICES].keys.list(scope.project_id)
+    return json_response({"data": _plain([key for key in keys if scope.shows(key.project_id)])})
 
 
 async def create_key(request: web.Request) -> web.Response:
@@ -197,7 +194,7 @@ plain = _plain
 
 async def list_providers(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return json_response({"data": provider_entries(services, project_of(request))})
+    return json_response({"data": provider_entries(services, read_scope(request).project())})
 
 
 async def create_provider(request: web.Request) -> web.Response:
@@ -238,19 +235,24 @@ async def delete_provider(request: web.Request) -> web.Response:
 async def list_usage(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     limit = _limit(request)
-    rows = await services.usage_queries.list_usage(project_of(request), None, None, limit)
+    rows = await services.usage_queries.list_usage(read_scope(request).project(), None, None, limit)
     return json_response({"data": _plain(rows)})
 
 
 async def usage_summary(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return json_response({"data": await services.usage_queries.usage_summary(project_of(request))})
+    project_id = read_scope(request).project_or_every()
+    return json_response({"data": await services.usage_queries.usage_summary(project_id)})
 
 
 async def list_audit(request: web.Request) -> web.Response:
+    """A project's events; for a global admin also every event (scope=all) or the operator's events,
+    which belong to no project (scope=global: master-key rotation and retirement, organizations)."""
     services = request.app[SERVICES]
+    scope = read_scope(request)
     rows = await services.audit_queries.list_audit(
-        project_of(request),
+        scope.project_id,
+        unowned=scope.unowned_only,
         action=request.query.get("action"),
         limit=_limit(request),
         since=_since(request),

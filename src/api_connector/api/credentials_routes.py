@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api_connector.api.context import actor_of, parse_model, project_of, read_json
 from api_connector.api.middleware import Routes
+from api_connector.api.read_scope import read_scope
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, SERVICES
 from api_connector.auth.authenticator import Principal
@@ -98,12 +99,12 @@ async def create_credential(request: web.Request) -> web.Response:
 
 
 async def list_credentials(request: web.Request) -> web.Response:
-    credentials = await _vault(request).store.list(project_of(request))
+    credentials = await _vault(request).store.list(read_scope(request).project())
     return json_response({"data": [public_view(c) for c in credentials]})
 
 
 async def get_credential(request: web.Request) -> web.Response:
-    credential = await _vault(request).store.get(project_of(request), request.match_info["credential_id"])
+    credential = await _vault(request).store.get(read_scope(request).project(), request.match_info["credential_id"])
     return json_response(public_view(credential))
 
 

@@ -1,8 +1,9 @@
 """The dead-letter queue's admin API: list, inspect, replay, delete.
 
-Scoped to the caller's project (a global admin picks one with ``x-project-id``, or every project with
-``?scope=all``). A replay goes through the whole pipeline again and answers what happened; the entry
-keeps the count, time and outcome of its replays. Replays and deletions are audited.
+Scoped like every admin read (``api/read_scope.py``): the caller's project; a global admin picks one
+with ``x-project-id``, or every project with ``?scope=all``. A replay goes through the whole pipeline
+again and answers what happened; the entry keeps the count, time and outcome of its replays. Replays
+and deletions are audited.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from api_connector.api.context import project_of
 from api_connector.api.middleware import Routes
+from api_connector.api.read_scope import read_scope
 from api_connector.api.render import envelope_error, json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
-from api_connector.errors import ConnectorError, PermissionDenied, ValidationFailed
+from api_connector.errors import ConnectorError, ValidationFailed
 from api_connector.pipeline.replay import replay
 from api_connector.storage.dlq import PENDING, REPLAYED, DeadLetter, DeadLetterStore
 
@@ -32,12 +33,7 @@ def _store(services: Services) -> DeadLetterStore:
 
 def _scope(request: web.Request) -> str | None:
     """The project to look in; None (every project) only for a global admin asking for it."""
-    if request.query.get("scope") == "all":
-        principal: Principal = request[PRINCIPAL]
-        if not principal.is_global_admin:
-            raise PermissionDenied("only a global admin key can list every project's dead letters")
-        return None
-    return project_of(request)
+    return read_scope(request).project_or_every()
 
 
 def view(entry: DeadLetter, full: bool) -> dict[str, Any]:

@@ -15,8 +15,9 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from api_connector.api.context import check_project_access, parse_model, project_of, read_json
+from api_connector.api.context import parse_model, project_of, read_json
 from api_connector.api.middleware import Routes
+from api_connector.api.read_scope import key_owners, read_scope
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES
 from api_connector.core.usage import Usage
@@ -65,11 +66,7 @@ def _governance(request: web.Request) -> Governance:
 
 def _scope(request: web.Request) -> str | None:
     """The project asked about: a global admin sees every project unless it names one (?project=)."""
-    named = request.query.get("project")
-    if named:
-        check_project_access(request, named)
-        return named
-    return None if request[PRINCIPAL].is_global_admin and "x-project-id" not in request.headers else project_of(request)
+    return read_scope(request, default_all=True).project_or_every()
 
 
 async def cache_stats(request: web.Request) -> web.Response:
@@ -124,11 +121,11 @@ async def estimate(request: web.Request) -> web.Response:
 
 
 async def budgets(request: web.Request) -> web.Response:
+    """Budgets of the projects and keys the caller's scope owns (a key's budget is its project's)."""
     rows = await _governance(request).budgets.status()
-    scope = _scope(request)
-    if scope is not None:
-        rows = [r for r in rows if r["kind"] != "project" or r["id"] == scope]
-    return json_response({"data": rows})
+    scope = read_scope(request, default_all=True)
+    owners = await key_owners(request, scope)
+    return json_response({"data": [r for r in rows if scope.shows_subject(str(r["kind"]), str(r["id"]), owners)]})
 
 
 class LimitBody(BaseModel):

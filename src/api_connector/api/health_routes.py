@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import Gauge
 
 from api_connector.api.context import project_of
 from api_connector.api.middleware import Routes
+from api_connector.api.read_scope import ReadScope, key_owners, read_scope
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES, Services
 from api_connector.errors import NotFound, UnknownProvider, ValidationFailed
@@ -27,9 +29,10 @@ def rollups_of(services: Services) -> Rollups:
     return services.rollups
 
 
-def health_reports(services: Services, project_id: str, provider: str | None) -> list[dict[str, Any]]:
-    """Per provider ``project_id`` can use (the file's and its own): provider, is_healthy, response_time_ms,
-    error_rate, last_checked, consecutive_failures, score (shared by the HTTP handler and the Connector)."""
+def health_reports(services: Services, project_id: str | None, provider: str | None) -> list[dict[str, Any]]:
+    """Per provider ``project_id`` can use (the file's and its own; every project's with None): provider,
+    is_healthy, response_time_ms, error_rate, last_checked, consecutive_failures, score (shared by the
+    HTTP handler and the Connector)."""
     monitor = _monitor(services)
     reports = monitor.reports(project_id, provider)
     if provider is not None and not reports:
@@ -41,33 +44,42 @@ _BREAKER_VALUES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
 
 
 async def refresh_gauges(services: Services) -> None:
-    """Gauges read at scrape time: queues, breaker states, provider health (nothing on the request path)."""
+    """Gauges read at scrape time: queues, breaker states, provider health (nothing on the request path).
+
+    Several targets or instances may share one label (the label policy hides projects' names, and
+    same-named instances of different projects share theirs): each label shows the worst of them.
+    """
     metrics = services.metrics
     metrics.record_queue_depth.set(services.writer.queued)
     metrics.queue_depth.labels("records").set(services.writer.queued)
     if services.routing is not None:
         metrics.queue_depth.labels("admission_in_flight").set(services.routing.admission.in_flight)
+        states: dict[Gauge, int] = {}
         for target, state in (await services.routing.resilience.breakers.states()).items():
-            metrics.breaker_state.labels(target).set(_BREAKER_VALUES.get(str(state.get("state")), 0))
+            gauge = metrics.breaker_state.labels(target)
+            states[gauge] = max(states.get(gauge, 0), _BREAKER_VALUES.get(str(state.get("state")), 0))
+        for gauge, state_value in states.items():
+            gauge.set(state_value)
     if services.health is not None:
-        # Labels carry the instance name only (no project ids): same-named instances show the worst of them.
-        worst: dict[str, tuple[float, int]] = {}
-        for report in services.health.reports():
-            score, healthy = worst.get(report["provider"], (1.0, 1))
-            worst[report["provider"]] = (min(score, report["score"]), min(healthy, int(report["is_healthy"])))
-        for provider, (score, healthy) in worst.items():
-            metrics.health_score.labels(provider).set(score)
-            metrics.provider_healthy.labels(provider).set(healthy)
+        worst: dict[Gauge, float] = {}
+        for pool, report in services.health.pool_reports():
+            score, healthy = metrics.health_score.labels(pool), metrics.provider_healthy.labels(pool)
+            worst[score] = min(worst.get(score, 1.0), report["score"])
+            worst[healthy] = min(worst.get(healthy, 1), int(report["is_healthy"]))
+        for gauge, lowest in worst.items():
+            gauge.set(lowest)
 
 
 async def list_health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return json_response({"data": health_reports(services, project_of(request), request.query.get("provider"))})
+    project_id = read_scope(request).project_or_every()
+    return json_response({"data": health_reports(services, project_id, request.query.get("provider"))})
 
 
 async def provider_health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return json_response(health_reports(services, project_of(request), request.match_info["name"])[0])
+    project_id = read_scope(request).project_or_every()
+    return json_response(health_reports(services, project_id, request.match_info["name"])[0])
 
 
 async def check_now(request: web.Request) -> web.Response:
@@ -88,22 +100,35 @@ async def check_now(request: web.Request) -> web.Response:
 
 
 async def list_alerts(request: web.Request) -> web.Response:
+    """The alerts this replica delivered about what the caller's scope owns: a project's own instances
+    and budgets; the file's instances and global keys' budgets are the operator's (scope=global)."""
     monitor = _monitor(request.app[SERVICES])
-    sent = monitor.alerts.sent[-100:] if monitor.alerts is not None else []
-    return json_response({"data": sent})
+    sent = monitor.alerts.sent if monitor.alerts is not None else []
+    scope = read_scope(request, default_all=True)
+    owners = await key_owners(request, scope)
+    visible = [alert for alert in sent if _alert_visible(scope, alert, owners)]
+    return json_response({"data": visible[-100:]})
+
+
+def _alert_visible(scope: ReadScope, alert: dict[str, Any], owners: dict[str, str | None]) -> bool:
+    data = alert["data"]
+    if alert["type"] == "budget.threshold":  # about a project or a key, named by kind and id
+        return scope.shows_subject(str(data["kind"]), str(data["id"]), owners)
+    return scope.shows(data.get("project_id"))
 
 
 async def get_metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     since, until, step = parse_time_range(request.query.get("time_range", "1h"), request.query.get("step"))
-    data = await rollups_of(services).metrics(project_of(request), since, until, step)
+    data = await rollups_of(services).metrics(read_scope(request).project_or_every(), since, until, step)
     return json_response(data)
 
 
 async def get_usage_stats(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     since, until, _ = parse_time_range(request.query.get("time_range", "30d"), None)
-    data = await rollups_of(services).usage_stats(project_of(request), request.query.get("provider"), since, until)
+    project_id = read_scope(request).project_or_every()
+    data = await rollups_of(services).usage_stats(project_id, request.query.get("provider"), since, until)
     return json_response(data)
 
 

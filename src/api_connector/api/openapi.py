@@ -58,7 +58,15 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     ("delete", "/admin/providers/{name}", "Remove a provider instance of this project", "admin", None, 204),
     ("get", "/admin/usage", "Usage records of this project", "admin", None, 200),
     ("get", "/admin/usage/summary", "Usage by provider and model", "admin", None, 200),
-    ("get", "/admin/audit", "Audit events of this project (filters: action, credential_id, since)", "admin", None, 200),
+    (
+        "get",
+        "/admin/audit",
+        "Audit events of this project (filters: action, credential_id, since); a global admin's scope=global "
+        "reads the operator's events (no project: master-key rotation), scope=all every event",
+        "admin",
+        None,
+        200,
+    ),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in credentials.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in routing.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in dlq.OPERATIONS),
@@ -66,11 +74,48 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in governance.OPERATIONS),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies", "system", None, 200),
-    ("get", "/metrics", "Prometheus metrics", "system", None, 200),
+    ("get", "/openapi.json", "This document", "system", None, 200),
+    (
+        "get",
+        "/metrics",
+        "Prometheus metrics (with METRICS_TOKEN set: Authorization: Bearer <token>)",
+        "system",
+        None,
+        200,
+    ),
 )
 
+# Every admin read takes these (api/read_scope.py): whose rows it shows.
+_READ_SCOPE_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "scope",
+        "in": "query",
+        "required": False,
+        "description": "Global admin keys only (403 otherwise): 'all' reads every project and the rows of none, "
+        "'global' only the rows that belong to no project, 'project' one project (the default project unless "
+        "x-project-id or ?project= names one). A read kept per project answers 400 to 'all' or 'global'.",
+        "schema": {"type": "string", "enum": ["project", "all", "global"]},
+    },
+    {
+        "name": "project",
+        "in": "query",
+        "required": False,
+        "description": "The project to read (global admin keys; a project key may name only its own).",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "x-project-id",
+        "in": "header",
+        "required": False,
+        "description": "The project to read, for a global admin key (ignored for a project's key).",
+        "schema": {"type": "string"},
+    },
+]
 
-def _operation(path: str, summary: str, tag: str, model: type[BaseModel] | None, status: int) -> dict[str, Any]:
+
+def _operation(
+    method: str, path: str, summary: str, tag: str, model: type[BaseModel] | None, status: int
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
@@ -81,9 +126,14 @@ def _operation(path: str, summary: str, tag: str, model: type[BaseModel] | None,
     }
     if tag != "system":
         op["security"] = [{"bearer": []}]
+    elif path == "/metrics":
+        op["security"] = [{}, {"bearer": []}]  # the token only when the operator sets METRICS_TOKEN
     params = [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]
-    if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    if method == "get" and path.startswith("/admin/"):
+        parameters += _READ_SCOPE_PARAMETERS
+    if parameters:
+        op["parameters"] = parameters
     if model is not None:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         defs = schema.pop("$defs", {})
@@ -97,7 +147,7 @@ def _document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     for method, path, summary, tag, model, status in _OPERATIONS:
-        op = _operation(path, summary, tag, model, status)
+        op = _operation(method, path, summary, tag, model, status)
         schemas.update(op.pop("x-defs", {}))
         paths.setdefault(path, {})[method] = op
     return {

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from api_connector.api.context import parse_model, project_of, read_json
 from api_connector.api.middleware import Routes
+from api_connector.api.read_scope import read_scope
 from api_connector.api.render import json_response
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
@@ -82,13 +83,13 @@ async def _reload(services: Services, project_id: str) -> None:
 
 async def list_routes(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    routes = services.catalog.routes(project_of(request))
+    routes = services.catalog.routes(read_scope(request).project())
     return json_response({"data": [_route_view(r) for r in routes.values()]})
 
 
 async def get_route(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    route = services.catalog.routes(project_of(request)).get(request.match_info["name"])
+    route = services.catalog.routes(read_scope(request).project()).get(request.match_info["name"])
     if route is None:
         raise NotFound(f"route {request.match_info['name']!r} not found")
     return json_response(_route_view(route))
@@ -131,14 +132,23 @@ async def delete_route(request: web.Request) -> web.Response:
 
 
 async def routing_state(request: web.Request) -> web.Response:
+    """Breakers and load of the targets the caller's scope can reach (a project: the file's and its
+    own, never another project's, whose target keys name its instances, models and credentials)."""
     services = request.app[SERVICES]
     routing = _routing(services)
     resilience = routing.resilience
     admission = routing.admission
+    breakers = await resilience.breakers.states()
+    targets = resilience.stats.snapshot()
+    scope = read_scope(request, default_all=True)
+    if not scope.every:
+        reachable = services.catalog.target_keys(scope.project_id)
+        breakers = {key: state for key, state in breakers.items() if key in reachable}
+        targets = {key: load for key, load in targets.items() if key in reachable}
     return json_response(
         {
-            "breakers": await resilience.breakers.states(),
-            "targets": resilience.stats.snapshot(),
+            "breakers": breakers,
+            "targets": targets,
             "admission": {"limit": admission.limit, "in_flight": admission.in_flight, "refused": admission.refused},
             "retry_budget": {"refused": resilience.budget.refused},
         }

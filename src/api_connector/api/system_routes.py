@@ -1,6 +1,9 @@
-"""Liveness, readiness, Prometheus metrics and the OpenAPI document (no key needed)."""
+"""Liveness, readiness, Prometheus metrics and the OpenAPI document (no gateway key needed; the metrics
+ask for their own token when the operator sets ``METRICS_TOKEN``)."""
 
 from __future__ import annotations
+
+import hmac
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -10,6 +13,7 @@ from api_connector.api.middleware import Routes
 from api_connector.api.openapi import openapi_document
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES
+from api_connector.errors import InvalidMetricsToken
 
 
 async def health(request: web.Request) -> web.Response:
@@ -31,6 +35,13 @@ async def ready(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
+    token = services.settings.metrics_token
+    if token is not None:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        # Compared in constant time; a missing and a wrong token get the same answer.
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            raise InvalidMetricsToken("GET /metrics needs 'Authorization: Bearer <METRICS_TOKEN>'")
     await refresh_gauges(services)
     response = web.Response(body=services.metrics.render())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]

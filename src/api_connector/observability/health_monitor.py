@@ -185,8 +185,16 @@ class HealthMonitor:
     def reports(self, project_id: str | None = None, provider: str | None = None) -> list[dict[str, Any]]:
         """The report of every instance ``project_id`` can use (or of the one named ``provider``),
         including instances not checked or called yet; with no project, every instance's."""
+        reports = [
+            report
+            for key, report in self.pool_reports(project_id)
+            if provider is None or provider_name(key) == provider
+        ]
+        return sorted(reports, key=lambda r: r["provider"])
+
+    def pool_reports(self, project_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(pool key, report) of every instance ``project_id`` can use; the key says whose instance it is."""
         keys = {i.pool for i in self.instances(project_id)}
         if project_id is None:  # the operator's view: also instances removed since they were seen
             keys.update(self.registry.pool_keys())
-        reports = [self.registry.report(k) for k in keys if provider is None or provider_name(k) == provider]
-        return sorted(reports, key=lambda r: r["provider"])
+        return [(key, self.registry.report(key)) for key in keys]

@@ -339,6 +339,20 @@ class Catalog:
             for t in route.targets
         )
 
+    def target_keys(self, project_id: str | None) -> set[str]:
+        """The breaker and load keys of every target ``project_id`` can reach (with None: the file's
+        alone): its routes' targets and its instances addressed directly. Another project's keys name
+        that project's instances, models and credentials, so a project's read shows only these."""
+        keys: set[str] = set()
+        for route in self.routes(project_id).values():
+            for target in route.targets:
+                keys.add(target.key)
+                keys.add(f"{target.instance.pool}/{target.model}")  # the same model addressed directly
+        for instance in self.instances(project_id):
+            keys.add(f"{instance.pool}/*")  # ad-hoc models share one key per instance
+            keys.update(f"{instance.pool}/{model}" for model in instance.models)
+        return keys
+
     def model_ids(self, project_id: str | None) -> list[tuple[str, str]]:
         """(model id, owner) pairs for ``GET /v1/models``: routes first, then every instance's models."""
         ids: list[tuple[str, str]] = [(name, "api-connector") for name in self.routes(project_id)]

@@ -176,10 +176,15 @@ class AuditQueries:
         limit: int = 100,
         since: datetime | None = None,
         credential_id: str | None = None,
+        *,
+        unowned: bool = False,
     ) -> list[AuditEntry]:
-        """Audit events, newest first: one project's, or every event when ``project_id`` is None."""
+        """Audit events, newest first: one project's, or every event when ``project_id`` is None, or with
+        ``unowned`` only the events of no project (the operator's: master-key rotation, organizations)."""
         query = select(AuditRow)
-        if project_id is not None:
+        if unowned:
+            query = query.where(AuditRow.project_id.is_(None))
+        elif project_id is not None:
             query = query.where(AuditRow.project_id == project_id)
         if action is not None:
             query = query.where(AuditRow.action == action)
