@@ -253,10 +253,16 @@ class Resilience:
                 f"no target of {route.name!r} supports {needs.capability.value}", param="model"
             )
         if all(isinstance(error, ProviderAtLimit) for error in errors):
-            # Every target refused by the gateway's own limits: the caller may come back when the
-            # soonest one frees a slot.
+            # Every target refused by the gateway's own limits: 429, to come back when the soonest
+            # one frees a slot.
             soonest = min(errors, key=lambda error: error.retry_after or 0.0)
-            return soonest if len(errors) == 1 else AllTargetsFailed(errors, retry_after=soonest.retry_after)
+            if len(errors) == 1:
+                return soonest
+            refusal = ProviderAtLimit(
+                f"every target of {route.name!r} is at its configured rate limit", retry_after=soonest.retry_after
+            )
+            refusal.details = AllTargetsFailed(errors).details
+            return refusal
         if len(targets) == 1:
             return errors[-1]  # one target: its own failure says more than "all targets failed"
         return AllTargetsFailed(errors)
