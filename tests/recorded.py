@@ -1,8 +1,9 @@
 """Recorded provider traffic (``tests/data/recorded``) as typed values.
 
-Two sources: VCR cassettes (YAML; the request as ``parsed_body``, the response as ``parsed_body`` for
-JSON or as raw text for SSE) and raw SSE streams (``.txt``). JSON bodies are re-serialised from the
-parsed form, so byte-exact framing of the original is not kept; the content is.
+Two sources: VCR cassettes (YAML; the request as ``parsed_body``, or as the JSON text ``body`` in
+cassettes written by plain vcrpy; the response as ``parsed_body`` for JSON or as raw text) and raw SSE
+streams (``.txt``). JSON bodies are re-serialised from the parsed form, so byte-exact framing of the
+original is not kept; the content is.
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ class _Request(_Open):
     method: str
     uri: str
     parsed_body: Any = None
+    body: str | None = None
+
+    def json_body(self) -> Any:
+        if "parsed_body" in self.model_fields_set or not self.body:
+            return self.parsed_body
+        return orjson.loads(self.body)
 
 
 class _Response(_Open):
@@ -125,7 +132,7 @@ def load_cassette(path: str | Path) -> list[Interaction]:
     return [
         Interaction(
             request=RecordedRequest(
-                method=item.request.method, uri=item.request.uri, body=item.request.parsed_body
+                method=item.request.method, uri=item.request.uri, body=item.request.json_body()
             ),
             response=_response(item.response),
         )

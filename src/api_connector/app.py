@@ -18,6 +18,7 @@ from api_connector.api import (
     health_routes,
     openai_routes,
     requests_routes,
+    rerank_routes,
     routing_routes,
     system_routes,
 )
@@ -239,6 +240,7 @@ def create_app(
     app[SERVICES] = services
     modules = (
         openai_routes,
+        rerank_routes,
         requests_routes,
         admin_routes,
         credentials_routes,

@@ -30,6 +30,8 @@ from tests.conformance.cases import (
     Step,
 )
 from tests.conformance.harness import Reply, complete, recorded_answer, sdk_arguments, stream
+from tests.conformance.providers import check_covered, check_credential, network_provider_types
+from tests.conformance.rerank_table import DOCUMENTED, RERANK_CASES
 from tests.conformance.table import CASES
 from tests.gateway import run_gateway
 from tests.recorded import RECORDED as RECORDED_DIR
@@ -38,16 +40,6 @@ from tests.replay_upstream import ReceivedRequest, replay_upstream
 
 INSTANCE = "replayed"
 KEY_ENV = "CONFORMANCE_UPSTREAM_KEY"
-
-# How each provider type presents its credential upstream, and the headers it must always send. Spelled
-# out here rather than read from the specs, so that a wrong spec fails the suite instead of passing it.
-CREDENTIAL_HEADER: dict[str, tuple[str, str]] = {
-    "openai": ("authorization", "Bearer {secret}"),
-    "groq": ("authorization", "Bearer {secret}"),
-    "openai_compatible": ("authorization", "Bearer {secret}"),
-    "anthropic": ("x-api-key", "{secret}"),
-}
-REQUIRED_HEADERS: dict[str, dict[str, str]] = {"anthropic": {"anthropic-version": "2023-06-01"}}
 
 
 def _variants() -> list[Any]:
@@ -92,7 +84,7 @@ async def test_replay(case: Case, include_usage: bool | None, tmp_path: Path,
                     assert len(received) == step.upstream_calls, "upstream calls for this step"
                     for call in received:
                         _check_upstream_request(case, step, recorded, request, call)
-                        _check_credential(case.provider, call, secret, gateway.admin_key)
+                        check_credential(case.provider, call, secret, gateway.admin_key)
                     answers += _check_outcome(step.outcome, outcome, recorded, endpoint.wire.name,
                                               include_usage, streamed=bool(request.get("stream")))
                     previous = outcome if isinstance(outcome, Reply) else previous
@@ -173,18 +165,6 @@ def _check_upstream_request(case: Case, step: Step, recorded: Interaction, sent:
         assert body == _without_default_is_error(_without(expected, *step.not_in_openai_shape))
 
 
-def _check_credential(provider: str, received: ReceivedRequest, secret: str, gateway_key: str) -> None:
-    header, template = CREDENTIAL_HEADER[provider]
-    assert received.headers.get(header) == template.format(secret=secret)
-    for name, value in REQUIRED_HEADERS.get(provider, {}).items():
-        assert received.headers.get(name) == value
-    if header != "authorization":
-        assert "authorization" not in received.headers, "no Authorization header besides the vendor's own"
-    assert not [value for value in received.headers.values() if gateway_key in value], (
-        "the caller's gateway key must not reach the upstream"
-    )
-
-
 def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | openai.APIStatusError,
                    recorded: Interaction, wire: str, include_usage: bool | None, *, streamed: bool) -> list[str]:
     """Check what the client got; return every text the gateway answered with (for the leak check)."""
@@ -252,20 +232,11 @@ def _check_failure(failure: Failure, error: openai.APIStatusError) -> None:
 
 
 def _chat_provider_types() -> set[str]:
-    """Every catalog type that sends chat to a vendor over the network (the sandbox answers in-process)."""
-    return {
-        name for name, spec in REGISTRY.items()
-        if (endpoint := spec.endpoints.get(Capability.CHAT)) is not None
-        and endpoint.wire is not None and spec.local is None
-    }
+    return network_provider_types(Capability.CHAT)
 
 
 def test_every_chat_provider_has_conformance_cases() -> None:
-    covered = {case.provider for case in CASES}
-    assert covered <= REGISTRY.keys()
-    missing = _chat_provider_types() - covered
-    assert not missing, f"provider types without a recorded conformance case: {sorted(missing)}"
-    assert _chat_provider_types() <= CREDENTIAL_HEADER.keys(), "say how each provider sends its credential"
+    check_covered(Capability.CHAT, {case.provider for case in CASES})
 
 
 def test_every_chat_wire_is_covered_streamed_and_failing() -> None:
@@ -278,10 +249,10 @@ def test_every_chat_wire_is_covered_streamed_and_failing() -> None:
 
 
 def test_every_recording_is_replayed() -> None:
-    used = {case.path.resolve() for case in CASES}
+    used = {case.path.resolve() for case in (*CASES, *RERANK_CASES)}
     recordings = {
-        path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA) for path in folder.rglob("*")
-        if path.suffix in (".yaml", ".txt")
+        path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED) for path in folder.rglob("*")
+        if path.suffix in (".yaml", ".txt", ".json")
     }
     unused = sorted(path.name for path in recordings - used)
     assert not unused, f"recordings no conformance case replays: {unused}"

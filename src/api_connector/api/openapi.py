@@ -16,6 +16,7 @@ from api_connector.api import health_routes as health
 from api_connector.api import routing_routes as routing
 from api_connector.api.requests_routes import GenericRequest
 from api_connector.core.chat import ChatRequest
+from api_connector.core.rerank import RerankRequest
 
 _ERROR = {
     "type": "object",
@@ -37,6 +38,15 @@ _ERROR = {
 _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] = (
     ("post", "/v1/chat/completions", "Chat completion (OpenAI-compatible, JSON or SSE)", "inference", ChatRequest, 200),
     ("get", "/v1/models", "Models and routes this key can use", "inference", None, 200),
+    (
+        "post",
+        "/v1/rerank",
+        "Documents ordered by relevance to a query: {id?, model, results: [{index, relevance_score, "
+        "document?}], usage: {search_units, total_tokens}}",
+        "inference",
+        RerankRequest,
+        200,
+    ),
     (
         "post",
         "/v1/requests",

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from api_connector.core.call import Call
 from api_connector.core.capabilities import Capability
-from api_connector.core.exchange import Inbound
+from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
 from api_connector.errors import CapabilityUnsupported, UpstreamError
 from api_connector.observability.redaction import Redactor
@@ -26,12 +26,13 @@ from api_connector.routing.classify import classify_status
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import AnswerStream
-from api_connector.wire.base import VendorError
+from api_connector.wire.base import VendorError, Wire
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 # A stream filter and what it gives once the stream ends (see AnswerStream.add_filter).
 StreamFilter = tuple[Callable[[list[bytes]], list[bytes]], Callable[[], list[bytes]] | None]
+_JSON = {"content-type": "application/json"}
 
 
 class CapabilitySpec(ABC, Generic[Req, Res]):
@@ -121,6 +122,17 @@ def endpoint_of(target: Target, capability: Capability) -> Endpoint:
     if endpoint is None or endpoint.wire is None:
         raise CapabilityUnsupported(f"provider {target.instance.name!r} does not offer {capability.value}")
     return endpoint
+
+
+async def send_json(exchange: Exchange, endpoint: Endpoint, body: bytes, wire: Wire) -> Inbound:
+    """One JSON request to the target's ``endpoint`` (``{model}`` filled in), answered in 2xx; any
+    other answer is raised as its classified failure, with what the vendor said in its body."""
+    target = exchange.target
+    path = endpoint.path.replace("{model}", target.model)
+    answer = await exchange.send(Outbound(path, body, _JSON, query=endpoint.query or None))
+    if not 200 <= answer.status < 300:
+        raise failure(answer, wire.decode_error, target)
+    return answer
 
 
 def failure(

@@ -12,7 +12,14 @@ from typing import Any, ClassVar, cast
 import orjson
 from pydantic import ValidationError
 
-from api_connector.capabilities.base import CapabilitySpec, StreamFilter, endpoint_of, failure, scrub_batch
+from api_connector.capabilities.base import (
+    CapabilitySpec,
+    StreamFilter,
+    endpoint_of,
+    failure,
+    scrub_batch,
+    send_json,
+)
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.core.exchange import Inbound, Outbound
@@ -28,7 +35,6 @@ from api_connector.routing.streams import AnswerStream, first_payloads
 from api_connector.wire.base import ChatResult, ChatWire
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
-_JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
@@ -100,11 +106,7 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
     async def fetch(self, request: ChatRequest, exchange: Exchange) -> ChatResult:
         target = exchange.target
         endpoint, wire = _wire(target)
-        path = endpoint.path.replace("{model}", target.model)
-        body = wire.encode_request(request, target.model)
-        answer = await exchange.send(Outbound(path, body, _JSON, query=endpoint.query or None))
-        if not 200 <= answer.status < 300:
-            raise failure(answer, wire.decode_error, target)
+        answer = await send_json(exchange, endpoint, wire.encode_request(request, target.model), wire)
         try:
             return wire.decode_response(answer.body, request)
         except (ValidationError, ValueError):

@@ -76,4 +76,4 @@ class PriceOverride(_Strict):
 class CacheConfig(_Strict):
     max_entries: int = Field(10_000, ge=1)
     max_entry_bytes: int = Field(1_048_576, ge=1)
-    default_ttl: int | None = Field(None, ge=1)  # when set, every chat completion is cached this long
+    default_ttl: int | None = Field(None, ge=1)  # when set, chat and rerank answers are cached this long

@@ -1,13 +1,20 @@
 """Cohere: its own API shapes (embed v2, rerank v2, chat v2)."""
 
-from api_connector.providers.spec import HealthProbe, ProviderSpec
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.cohere_rerank import COHERE_RERANK
+
+RERANK_MODELS = ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0")
 
 SPEC = ProviderSpec(
     type="cohere",
     title="Cohere",
     base_url="https://api.cohere.com",
-    endpoints={},
+    endpoints={
+        Capability.RERANK: Endpoint(path="/v2/rerank", wire=COHERE_RERANK),
+    },
     # Listing models is free and fails with 401 on a bad key.
     probe=HealthProbe(path="/v1/models"),
+    models=RERANK_MODELS,
     docs_url="https://docs.cohere.com/reference/about",
 )

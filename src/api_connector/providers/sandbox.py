@@ -3,6 +3,7 @@
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import NO_AUTH, Endpoint, HealthProbe, ProviderSpec
 from api_connector.sandbox.engine import MODELS, SandboxEngine
+from api_connector.wire.cohere_rerank import JINA_RERANK
 from api_connector.wire.openai_chat import OPENAI_CHAT
 
 SPEC = ProviderSpec(
@@ -10,7 +11,11 @@ SPEC = ProviderSpec(
     title="Sandbox (local, deterministic, fault controls)",
     base_url="http://sandbox.local/v1",
     auth=NO_AUTH,
-    endpoints={Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT)},
+    endpoints={
+        Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT),
+        # Jina's shape: strings or {"text"} objects in, results and token usage out.
+        Capability.RERANK: Endpoint(path="/rerank", wire=JINA_RERANK),
+    },
     probe=HealthProbe(path="/models"),
     models=MODELS,
     passthrough_header_prefixes=("x-sandbox-",),

@@ -1,12 +1,19 @@
 """Together AI: OpenAI-compatible chat and embeddings, and rerank."""
 
-from api_connector.providers.spec import HealthProbe, ProviderSpec
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.cohere_rerank import TOGETHER_RERANK
+
+RERANK_MODELS = ("Salesforce/Llama-Rank-v1", "mixedbread-ai/Mxbai-Rerank-Large-V2")
 
 SPEC = ProviderSpec(
     type="together",
     title="Together AI",
     base_url="https://api.together.xyz/v1",
-    endpoints={},
+    endpoints={
+        Capability.RERANK: Endpoint(path="/rerank", wire=TOGETHER_RERANK),
+    },
     probe=HealthProbe(path="/models"),
+    models=RERANK_MODELS,
     docs_url="https://docs.together.ai/reference",
 )

@@ -1,6 +1,7 @@
 """The sandbox upstream: answers in OpenAI format, deterministically, with faults on request.
 
-Content is derived from the input, so tests can assert it: the reply to a user message is
+Content is derived from the input, so tests can assert it (``/rerank`` scores by word overlap, see
+``sandbox.rerank``): the reply to a user message is
 ``"sandbox echo: <the message's text>"``; with tools offered and ``tool_choice`` "required" or naming a
 function (or the user's text naming a tool), it calls that tool with arguments filled from its schema;
 after a tool result it answers ``"tool result: <the result>"``. Usage is counted as a real tokenizer
@@ -26,9 +27,10 @@ import orjson
 from pydantic import ValidationError
 
 from api_connector.core.chat import ChatMessage, ChatRequest, ToolDefinition
+from api_connector.sandbox.rerank import rerank
 from api_connector.transport.local import LocalDisconnect, LocalResponse
 
-MODELS = ("sandbox-chat", "sandbox-fast")
+MODELS = ("sandbox-chat", "sandbox-fast", "sandbox-rerank")
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream", "cache-control": "no-cache"}
 _STATUS_TYPES = {
@@ -74,6 +76,9 @@ class SandboxEngine:
             return LocalResponse(200, dict(_JSON), self._models())
         if route.endswith("/chat/completions"):
             return self._chat(body, fault, latency / 10)
+        if route.endswith("/rerank"):
+            status, answer = rerank(body)
+            return LocalResponse(status, dict(_JSON), answer)
         if route.endswith("/echo") or "/echo/" in route:
             return self._echo(method, path, headers, body)
         return _error(404, f"the sandbox has no endpoint {path}")

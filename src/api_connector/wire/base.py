@@ -1,8 +1,9 @@
-"""The contract every chat wire module fulfils.
+"""The contract every wire module fulfils.
 
-A wire turns the canonical (OpenAI-shaped) chat request into the bytes a vendor expects, and the
+A chat wire turns the canonical (OpenAI-shaped) chat request into the bytes a vendor expects, and the
 vendor's answer back into OpenAI-format bytes plus the usage the gateway accounts for. Streams are
-translated event by event. Wires never see credentials or do I/O.
+translated event by event. A rerank wire does the same for the gateway's rerank request and answer.
+Wires never see credentials or do I/O.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from api_connector.core.chat import ChatRequest
+from api_connector.core.rerank import RerankRequest, RerankResult
 from api_connector.core.usage import Usage
 from api_connector.wire.sse import SSEEvent
 
@@ -86,4 +88,15 @@ class ChatWire(Wire, Protocol):
 
     def decode_error(self, body: bytes) -> VendorError | None:
         """The vendor's error body as typed fields, or None if it is not the vendor's error shape."""
+        ...
+
+
+class RerankWire(Wire, Protocol):
+
+    def encode_request(self, request: RerankRequest, upstream_model: str) -> bytes:
+        """The request body for the vendor."""
+        ...
+
+    def decode_response(self, body: bytes, request: RerankRequest, upstream_model: str) -> RerankResult:
+        """The vendor's JSON answer as the gateway's (ValueError or ValidationError when it is not one)."""
         ...
