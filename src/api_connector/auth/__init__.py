@@ -1,6 +1,6 @@
-"""Gateway keys: their format and scopes (``keys``) and the request-path ``Authenticator``."""
+"""Gateway keys (``keys``, ``authenticator``) and how a provider's credential is presented upstream
+(``strategies``: bearer, header, query, basic; structured secrets such as key pairs sign or exchange).
 
-from api_connector.auth.authenticator import Authenticator, KeyLookup, Principal
-from api_connector.auth.keys import KEY_PREFIX, Scope, generate_key, hash_key
-
-__all__ = ["KEY_PREFIX", "Authenticator", "KeyLookup", "Principal", "Scope", "generate_key", "hash_key"]
+Import from the submodules: this package imports none of them, so a provider declaration can use the
+strategies without pulling in the key store.
+"""

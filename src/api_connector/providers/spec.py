@@ -7,43 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from api_connector.auth.strategies import BEARER, NO_AUTH, Auth, AuthKind, AuthScheme
 from api_connector.core.capabilities import Capability
 
 if TYPE_CHECKING:
     from api_connector.transport.local import LocalUpstream
     from api_connector.wire.base import Wire
-
-
-class AuthKind(StrEnum):
-    BEARER = "bearer"  # Authorization: Bearer <secret>
-    HEADER = "header"  # <name>: <secret>
-    QUERY = "query"  # ?<name>=<secret>
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class AuthScheme:
-    kind: AuthKind = AuthKind.BEARER
-    name: str = "Authorization"
-    prefix: str = "Bearer "
-
-    def headers_for(self, secret: str) -> dict[str, str]:
-        if self.kind is AuthKind.BEARER:
-            return {"Authorization": f"Bearer {secret}"}
-        if self.kind is AuthKind.HEADER:
-            return {self.name: f"{self.prefix}{secret}"}
-        return {}
-
-    def query_for(self, secret: str) -> dict[str, str]:
-        return {self.name: secret} if self.kind is AuthKind.QUERY else {}
-
-
-BEARER = AuthScheme()
-NO_AUTH = AuthScheme(kind=AuthKind.NONE)
 
 
 def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -81,7 +53,7 @@ class ProviderSpec:
     type: str
     title: str
     base_url: str | None  # None: the instance must give one (custom providers)
-    auth: AuthScheme = BEARER
+    auth: Auth = BEARER
     endpoints: Mapping[Capability, Endpoint] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=_frozen)
     probe: HealthProbe | None = None
@@ -95,3 +67,6 @@ class ProviderSpec:
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.endpoints or capability is Capability.REQUESTS
+
+
+__all__ = ["BEARER", "NO_AUTH", "Auth", "AuthKind", "AuthScheme", "Endpoint", "HealthProbe", "ProviderSpec"]

@@ -3,7 +3,8 @@
 The wire gives the path, body and the headers its shape needs (``core.exchange.Outbound``). Here the
 provider's declared headers and the instance's own go under them, caller headers the provider wants
 passed on (by prefix) are added, the credential is resolved and injected by the provider's auth
-scheme last (so nothing a caller or wire sets can replace it), the call's deadline caps the timeouts,
+strategy last (so nothing a caller or wire sets can replace it, and a signature covers the final
+request: ``auth.strategies``), the call's deadline caps the timeouts,
 and the time spent waiting on the upstream is counted for the overhead metric. Redirects are never
 followed (the transport's client has no such feature): a 3xx is an answer, judged by ``classify``.
 """
@@ -58,8 +59,12 @@ class Exchange:
         reference = self.target.credential
         if secret is None and reference is not None:
             secret = self._up.credentials.known(reference) or await self._credential(reference)
-        url, headers, query, timeouts = self._complete(outbound, secret)
+        url, headers, query, timeouts = self._complete(outbound)
         instance = self.target.instance
+        if secret is not None:
+            pending = instance.spec.auth.apply(secret, outbound.method, url, headers, query, outbound.body)
+            if pending is not None:
+                await pending
         started = time.perf_counter()
         try:
             response = await self._up.transport.send(
@@ -85,8 +90,12 @@ class Exchange:
         reference = self.target.credential
         if secret is None and reference is not None:
             secret = self._up.credentials.known(reference) or await self._credential(reference)
-        url, headers, query, timeouts = self._complete(outbound, secret)
+        url, headers, query, timeouts = self._complete(outbound)
         instance = self.target.instance
+        if secret is not None:
+            pending = instance.spec.auth.apply(secret, outbound.method, url, headers, query, outbound.body)
+            if pending is not None:
+                await pending
         upstream = await self._up.transport.open_stream(
             instance.pool,
             outbound.method,
@@ -106,10 +115,9 @@ class Exchange:
         """A secret some store must be asked for (``env:`` ones are read without this coroutine)."""
         return await self._up.credentials.resolve(reference, self._call, self.target.credential_owner)
 
-    def _complete(
-        self, outbound: Outbound, secret: str | None
-    ) -> tuple[str, dict[str, str], dict[str, str], Timeouts]:
-        """Headers from the spec and the instance, forwarded controls, the wire's, then the credential last."""
+    def _complete(self, outbound: Outbound) -> tuple[str, dict[str, str], dict[str, str], Timeouts]:
+        """Headers from the spec and the instance, forwarded controls, the wire's (the credential goes on
+        last, by the provider's auth strategy, over the final request)."""
         call, target = self._call, self.target
         instance = target.instance
         spec = instance.spec
@@ -122,9 +130,6 @@ class Exchange:
         query = dict(outbound.query) if outbound.query else {}
         if instance.query:
             query.update(instance.query)  # the operator's own (an api-version override) over the wire's
-        if secret is not None:
-            headers.update(spec.auth.headers_for(secret))
-            query.update(spec.auth.query_for(secret))
         remaining = call.remaining()
         if remaining is not None and remaining <= 0:
             raise UpstreamTimeout(
