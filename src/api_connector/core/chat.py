@@ -104,6 +104,8 @@ class ChatRequest(_Open):
     def from_json_obj(cls, raw: dict[str, Any]) -> ChatRequest:
         request = cls.model_validate(raw)
         object.__setattr__(request, "_caller_json", raw)
+        # Set now: an unset slot is read through pydantic's __getattr__, several times slower.
+        object.__setattr__(request, "_prompt_tokens", -1)
         return request
 
     def wire_dict(self) -> dict[str, Any]:
@@ -133,9 +135,11 @@ class ChatRequest(_Open):
         """A rough count of the prompt's tokens (about four characters a token, plus per-message
         overhead), worked out once: routing (context windows) and limits (token reservations) both ask."""
         try:
-            return self._prompt_tokens  # type: ignore[attr-defined]  # the slot, once set
-        except AttributeError:
-            pass
+            known: int = self._prompt_tokens  # type: ignore[attr-defined]  # the slot, -1 until counted
+        except AttributeError:  # built in code, not parsed from a caller's JSON
+            known = -1
+        if known >= 0:
+            return known
         chars = 0
         for message in self.messages:  # on every request a target's window or a token limit applies to
             content = message.content

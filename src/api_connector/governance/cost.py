@@ -65,27 +65,32 @@ class CostModel:
 def compute(price: PriceOverride, usage: Usage) -> float | None:
     """What ``usage`` costs at ``price``: the sum over the units it used that have a rate; None when
     none of them has one (or nothing was used)."""
-    # Cached tokens are part of the input tokens: charged at their own rate (else the input one), the
-    # rest at the input rate. A provider reporting more cached than input tokens is capped, not trusted.
-    cached = min(usage.cached_tokens, usage.input_tokens)
-    cached_rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
     total = 0.0
     priced = False
-    for amount, rate in (
-        (usage.input_tokens - cached, price.input_per_mtok),
-        (cached, cached_rate),
-        (usage.output_tokens, price.output_per_mtok),
-    ):
-        if amount and rate is not None:
-            total += amount * rate / _MILLION
+    if usage.input_tokens or usage.output_tokens:
+        # Cached tokens are part of the input tokens: charged at their own rate (else the input one), the
+        # rest at the input rate. A provider reporting more cached than input tokens is capped, not trusted.
+        cached = min(usage.cached_tokens, usage.input_tokens)
+        cached_rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
+        fresh = usage.input_tokens - cached
+        if fresh and price.input_per_mtok is not None:
+            total += fresh * price.input_per_mtok / _MILLION
             priced = True
-    for unit, rate_name, per in _OTHER_UNITS:
-        amount = getattr(usage, unit)
-        if amount:
-            rate = getattr(price, rate_name)
-            if rate is not None:
-                total += amount * rate / per
-                priced = True
+        if cached and cached_rate is not None:
+            total += cached * cached_rate / _MILLION
+            priced = True
+        if usage.output_tokens and price.output_per_mtok is not None:
+            total += usage.output_tokens * price.output_per_mtok / _MILLION
+            priced = True
+    # The other units, looked at only when one was used (a chat call uses none of them).
+    if usage.characters or usage.audio_seconds or usage.pages or usage.rows or usage.requests or usage.searches:
+        for unit, rate_name, per in _OTHER_UNITS:
+            amount = getattr(usage, unit)
+            if amount:
+                rate = getattr(price, rate_name)
+                if rate is not None:
+                    total += amount * rate / per
+                    priced = True
     return round(total, 10) if priced else None
 
 
