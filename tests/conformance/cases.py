@@ -19,6 +19,8 @@ from typing import Any
 
 import openai
 
+from api_connector.core.capabilities import Capability
+from api_connector.providers import REGISTRY
 from tests.conformance.harness import UsageTuple
 from tests.recorded import RECORDED as RECORDED_DIR
 from tests.recorded import Interaction, RecordedRequest, load_cassette, stream_interaction
@@ -127,3 +129,15 @@ def tool_result(call_id: str, content: str) -> dict[str, Any]:
 
 def function(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
     return {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
+
+
+def network_provider_types(capability: Capability) -> set[str]:
+    """Every catalog type that sends ``capability`` to a vendor over the network (the sandbox answers
+    in-process): each must have conformance cases."""
+    return {
+        name
+        for name, spec in REGISTRY.items()
+        if (endpoint := spec.endpoints.get(capability)) is not None
+        and endpoint.wire is not None
+        and spec.local is None
+    }

@@ -28,8 +28,10 @@ from tests.conformance.cases import (
     Case,
     Failure,
     Step,
+    network_provider_types,
 )
-from tests.conformance.harness import Reply, complete, recorded_answer, sdk_arguments, stream
+from tests.conformance.embeddings_table import EMBED_CASES
+from tests.conformance.harness import Reply, check_failure, complete, recorded_answer, sdk_arguments, stream
 from tests.conformance.table import CASES
 from tests.gateway import run_gateway
 from tests.recorded import RECORDED as RECORDED_DIR
@@ -190,7 +192,7 @@ def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | o
     """Check what the client got; return every text the gateway answered with (for the leak check)."""
     if isinstance(expected, Failure):
         assert isinstance(outcome, openai.APIStatusError), f"expected an error, got {outcome!r}"
-        _check_failure(expected, outcome)
+        check_failure(expected, outcome, INSTANCE)
         return [outcome.response.text, *outcome.response.headers.values()]
     assert isinstance(outcome, Reply), f"expected an answer, got {outcome!r}"
     if isinstance(expected, BrokenStream):
@@ -234,30 +236,11 @@ def _check_answer(answer: Answer, reply: Reply, recorded: Interaction, wire: str
         assert reply.usage_chunks == 0, "no usage chunk when the caller did not ask for one"
 
 
-def _check_failure(failure: Failure, error: openai.APIStatusError) -> None:
-    assert type(error) is failure.error, f"{type(error).__name__}: {error}"
-    assert error.status_code == failure.status
-    body = error.body
-    assert isinstance(body, dict)
-    assert body["message"] == failure.message, "the provider's own message reaches the caller"
-    assert body.get("provider") == INSTANCE
-    assert error.param == failure.param
-    details = body.get("details") or {}
-    assert (details.get("upstream_type"), details.get("upstream_code")) == (
-        failure.upstream_type, failure.upstream_code,
-    )
-
-
 # -- coverage: a provider or a recording without a case fails the suite -------------------------------
 
 
 def _chat_provider_types() -> set[str]:
-    """Every catalog type that sends chat to a vendor over the network (the sandbox answers in-process)."""
-    return {
-        name for name, spec in REGISTRY.items()
-        if (endpoint := spec.endpoints.get(Capability.CHAT)) is not None
-        and endpoint.wire is not None and spec.local is None
-    }
+    return network_provider_types(Capability.CHAT)
 
 
 def test_every_chat_provider_has_conformance_cases() -> None:
@@ -278,15 +261,17 @@ def test_every_chat_wire_is_covered_streamed_and_failing() -> None:
 
 
 def test_every_recording_is_replayed() -> None:
-    used = {case.path.resolve() for case in CASES}
+    # Embeddings data (with answer bodies recorded alone, .json) is replayed by test_embeddings.py.
+    used = {case.path.resolve() for case in (*CASES, *EMBED_CASES)}
     recordings = {
         path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA) for path in folder.rglob("*")
-        if path.suffix in (".yaml", ".txt")
+        if path.suffix in (".yaml", ".txt", ".json")
     }
     unused = sorted(path.name for path in recordings - used)
     assert not unused, f"recordings no conformance case replays: {unused}"
 
 
 def test_case_ids_are_unique() -> None:
-    ids = [case.id for case in CASES]
-    assert len(ids) == len(set(ids))
+    for table in (CASES, EMBED_CASES):
+        ids = [case.id for case in table]
+        assert len(ids) == len(set(ids))
