@@ -14,6 +14,7 @@ from api_connector.api import (
     admin_routes,
     credentials_routes,
     dlq_routes,
+    embeddings_routes,
     governance_routes,
     health_routes,
     openai_routes,
@@ -225,6 +226,7 @@ def create_app(
     app[SERVICES] = services
     modules = (
         openai_routes,
+        embeddings_routes,
         requests_routes,
         admin_routes,
         credentials_routes,

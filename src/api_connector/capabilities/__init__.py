@@ -6,8 +6,9 @@ from typing import Any
 
 from api_connector.capabilities.base import CapabilitySpec
 from api_connector.capabilities.chat import CHAT
+from api_connector.capabilities.embeddings import EMBEDDINGS
 from api_connector.capabilities.requests import RAW
 
-BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {spec.kind: spec for spec in (CHAT, RAW)}
+BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {spec.kind: spec for spec in (CHAT, EMBEDDINGS, RAW)}
 
-__all__ = ["BY_KIND", "CHAT", "RAW", "CapabilitySpec"]
+__all__ = ["BY_KIND", "CHAT", "EMBEDDINGS", "RAW", "CapabilitySpec"]

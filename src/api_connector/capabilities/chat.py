@@ -10,14 +10,20 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, cast
 
 import orjson
-from pydantic import ValidationError
 
-from api_connector.capabilities.base import CapabilitySpec, StreamFilter, endpoint_of, failure, scrub_batch
+from api_connector.capabilities.base import (
+    CapabilitySpec,
+    StreamFilter,
+    endpoint_of,
+    failure,
+    scrub_batch,
+    send_json,
+)
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
-from api_connector.errors import UpstreamProtocolError, ValidationFailed
+from api_connector.errors import ValidationFailed
 from api_connector.governance.cost import estimate_tokens
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
@@ -28,7 +34,6 @@ from api_connector.routing.streams import AnswerStream, first_payloads
 from api_connector.wire.base import ChatResult, ChatWire
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
-_JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
@@ -111,19 +116,11 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
         return ChatResult(raw, usage)
 
     async def fetch(self, request: ChatRequest, exchange: Exchange) -> ChatResult:
-        target = exchange.target
-        endpoint, wire = _wire(target)
-        path = endpoint.path.replace("{model}", target.model)
-        body = wire.encode_request(request, target.model)
-        answer = await exchange.send(Outbound(path, body, _JSON, query=endpoint.query or None))
-        if not 200 <= answer.status < 300:
-            raise failure(answer, wire.decode_error, target)
-        try:
-            return wire.decode_response(answer.body, request)
-        except (ValidationError, ValueError):
-            raise UpstreamProtocolError(
-                "upstream answered with a body that is not a chat completion", provider=target.instance.name
-            ) from None
+        endpoint, wire = _wire(exchange.target)
+        body = wire.encode_request(request, exchange.target.model)
+        return await send_json(
+            exchange, endpoint, body, lambda raw: wire.decode_response(raw, request), "a chat completion"
+        )
 
     async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
         target = exchange.target

@@ -144,6 +144,7 @@ class DeadLetterLayer:
             await self._inner(run)
         except UpstreamError as error:
             if self._sink is not None and decide(error).dead_letter:
-                target, payload = run.spec.dead_letter(run.request)
+                # The whole request, not the part the cache narrowed it to: a replay answers the caller's.
+                target, payload = run.spec.dead_letter(run.asked)
                 await self._sink.capture(run.call, run.log, run.spec.kind, target, payload, error)
             raise

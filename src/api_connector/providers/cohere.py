@@ -1,13 +1,25 @@
 """Cohere: its own API shapes (embed v2, rerank v2, chat v2)."""
 
-from api_connector.providers.spec import HealthProbe, ProviderSpec
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.cohere_embed import COHERE_EMBED
 
 SPEC = ProviderSpec(
     type="cohere",
     title="Cohere",
     base_url="https://api.cohere.com",
-    endpoints={},
+    endpoints={
+        # Embed API (v2) reference: "Maximum number of texts per call is 96".
+        Capability.EMBEDDINGS: Endpoint(path="/v2/embed", wire=COHERE_EMBED, max_batch=96),
+    },
     # Listing models is free and fails with 401 on a bad key.
     probe=HealthProbe(path="/v1/models"),
+    models=(
+        "embed-v4.0",
+        "embed-english-v3.0",
+        "embed-multilingual-v3.0",
+        "embed-english-light-v3.0",
+        "embed-multilingual-light-v3.0",
+    ),
     docs_url="https://docs.cohere.com/reference/about",
 )

@@ -4,13 +4,17 @@ from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import NO_AUTH, Endpoint, HealthProbe, ProviderSpec
 from api_connector.sandbox.engine import MODELS, SandboxEngine
 from api_connector.wire.openai_chat import OPENAI_CHAT
+from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 
 SPEC = ProviderSpec(
     type="sandbox",
     title="Sandbox (local, deterministic, fault controls)",
     base_url="http://sandbox.local/v1",
     auth=NO_AUTH,
-    endpoints={Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT)},
+    endpoints={
+        Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT),
+        Capability.EMBEDDINGS: Endpoint(path="/embeddings", wire=OPENAI_EMBEDDINGS),
+    },
     probe=HealthProbe(path="/models"),
     models=MODELS,
     passthrough_header_prefixes=("x-sandbox-",),

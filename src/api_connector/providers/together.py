@@ -1,12 +1,17 @@
 """Together AI: OpenAI-compatible chat and embeddings, and rerank."""
 
-from api_connector.providers.spec import HealthProbe, ProviderSpec
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.openai_embeddings import COMPATIBLE_EMBEDDINGS
 
 SPEC = ProviderSpec(
     type="together",
     title="Together AI",
     base_url="https://api.together.xyz/v1",
-    endpoints={},
+    endpoints={
+        # OpenAI-compatible; Together documents no limit on the inputs of one request.
+        Capability.EMBEDDINGS: Endpoint(path="/embeddings", wire=COMPATIBLE_EMBEDDINGS),
+    },
     probe=HealthProbe(path="/models"),
     docs_url="https://docs.together.ai/reference",
 )
