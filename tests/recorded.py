@@ -1,13 +1,15 @@
 """Recorded provider traffic (``tests/data/recorded``) as typed values.
 
-Two sources: VCR cassettes (YAML; the request as ``parsed_body``, or as the JSON text ``body`` in
-cassettes written by plain vcrpy; the response as ``parsed_body`` for JSON or as raw text) and raw SSE
-streams (``.txt``). JSON bodies are re-serialised from the parsed form, so byte-exact framing of the
-original is not kept; the content is.
+Two sources: VCR cassettes (YAML; the request as ``parsed_body`` or as the raw ``body`` text, the
+response as ``parsed_body`` for JSON or as raw text for SSE, or as gzip bytes when it was recorded
+compressed) and raw SSE streams (``.txt``). JSON bodies are re-serialised from the parsed form, so
+byte-exact framing of the original is not kept; the content is. A response recorded gzip-encoded is
+kept decompressed (its ``content-encoding`` is a framing header and is dropped).
 """
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,12 +79,15 @@ class _Request(_Open):
     method: str
     uri: str
     parsed_body: Any = None
-    body: str | None = None
+    body: str | None = None  # the raw text, in cassettes that did not parse it
 
     def json_body(self) -> Any:
         if "parsed_body" in self.model_fields_set or not self.body:
             return self.parsed_body
-        return orjson.loads(self.body)
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return None
 
 
 class _Response(_Open):
@@ -115,12 +120,20 @@ def _headers(raw: dict[str, list[str] | str]) -> dict[str, str]:
     return headers
 
 
+def _gzipped(raw: dict[str, list[str] | str]) -> bool:
+    found = next((value for name, value in raw.items() if name.lower() == "content-encoding"), None)
+    first = found[0] if isinstance(found, list) and found else found
+    return isinstance(first, str) and first.lower() == "gzip"
+
+
 def _response(raw: _Response) -> RecordedResponse:
     if "parsed_body" in raw.model_fields_set:
         body = orjson.dumps(raw.parsed_body)
     elif raw.body is not None:
         text = raw.body.string
         body = text.encode("utf-8") if isinstance(text, str) else text
+        if _gzipped(raw.headers):
+            body = gzip.decompress(body)
     else:
         body = b""
     return RecordedResponse(status=raw.status.code, body=body, headers=_headers(raw.headers))

@@ -25,6 +25,7 @@ class ReceivedRequest(NamedTuple):
     path: str
     headers: Mapping[str, str]  # lower-case names
     body: Any  # parsed JSON; raw bytes when not JSON; None when empty
+    query: Mapping[str, str] = {}  # the query string's parameters (first value of each)
 
 
 class ReplayServer:
@@ -52,6 +53,7 @@ class ReplayServer:
             path=request.path,
             headers={name.lower(): value for name, value in request.headers.items()},
             body=_parse(raw),
+            query=dict(request.query),
         )
         self.received.append(received)
         interaction = self._take(request.method, request.path)

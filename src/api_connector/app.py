@@ -14,6 +14,7 @@ from api_connector.api import (
     admin_routes,
     credentials_routes,
     dlq_routes,
+    embeddings_routes,
     governance_routes,
     health_routes,
     openai_routes,
@@ -241,6 +242,7 @@ def create_app(
     modules = (
         openai_routes,
         rerank_routes,
+        embeddings_routes,
         requests_routes,
         admin_routes,
         credentials_routes,

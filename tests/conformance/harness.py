@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 import orjson
@@ -19,6 +19,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.completion_usage import CompletionUsage
 
 from tests.recorded import RecordedResponse, sse_events
+
+if TYPE_CHECKING:
+    from tests.conformance.cases import Failure
 
 # Request fields the SDK takes as keyword arguments; anything else a recording sent goes in extra_body.
 _SDK_PARAMS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {
@@ -144,6 +147,21 @@ def _take_chunk(reply: Reply, chunk: ChatCompletionChunk, text: list[str], calls
                     assert slot[1] in ("", call.function.name), f"tool call {call.index} changed its name"
                     slot[1] = call.function.name
                 slot[2] += call.function.arguments or ""
+
+
+def check_failure(failure: Failure, error: openai.APIStatusError, provider: str) -> None:
+    """The client got the provider's failure as the SDK's own exception, with what the provider said."""
+    assert type(error) is failure.error, f"{type(error).__name__}: {error}"
+    assert error.status_code == failure.status
+    body = error.body
+    assert isinstance(body, dict)
+    assert body["message"] == failure.message, "the provider's own message reaches the caller"
+    assert body.get("provider") == provider
+    assert error.param == failure.param
+    details = body.get("details") or {}
+    assert (details.get("upstream_type"), details.get("upstream_code")) == (
+        failure.upstream_type, failure.upstream_code,
+    )
 
 
 # -- the oracle: what a recorded answer says, read straight from the vendor's JSON ---------------------

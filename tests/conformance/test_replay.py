@@ -29,7 +29,8 @@ from tests.conformance.cases import (
     Failure,
     Step,
 )
-from tests.conformance.harness import Reply, complete, recorded_answer, sdk_arguments, stream
+from tests.conformance.embeddings_table import EMBED_CASES
+from tests.conformance.harness import Reply, check_failure, complete, recorded_answer, sdk_arguments, stream
 from tests.conformance.providers import check_covered, check_credential, network_provider_types
 from tests.conformance.rerank_table import DOCUMENTED, RERANK_CASES
 from tests.conformance.table import CASES
@@ -170,7 +171,7 @@ def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | o
     """Check what the client got; return every text the gateway answered with (for the leak check)."""
     if isinstance(expected, Failure):
         assert isinstance(outcome, openai.APIStatusError), f"expected an error, got {outcome!r}"
-        _check_failure(expected, outcome)
+        check_failure(expected, outcome, INSTANCE)
         return [outcome.response.text, *outcome.response.headers.values()]
     assert isinstance(outcome, Reply), f"expected an answer, got {outcome!r}"
     if isinstance(expected, BrokenStream):
@@ -214,20 +215,6 @@ def _check_answer(answer: Answer, reply: Reply, recorded: Interaction, wire: str
         assert reply.usage_chunks == 0, "no usage chunk when the caller did not ask for one"
 
 
-def _check_failure(failure: Failure, error: openai.APIStatusError) -> None:
-    assert type(error) is failure.error, f"{type(error).__name__}: {error}"
-    assert error.status_code == failure.status
-    body = error.body
-    assert isinstance(body, dict)
-    assert body["message"] == failure.message, "the provider's own message reaches the caller"
-    assert body.get("provider") == INSTANCE
-    assert error.param == failure.param
-    details = body.get("details") or {}
-    assert (details.get("upstream_type"), details.get("upstream_code")) == (
-        failure.upstream_type, failure.upstream_code,
-    )
-
-
 # -- coverage: a provider or a recording without a case fails the suite -------------------------------
 
 
@@ -249,7 +236,8 @@ def test_every_chat_wire_is_covered_streamed_and_failing() -> None:
 
 
 def test_every_recording_is_replayed() -> None:
-    used = {case.path.resolve() for case in (*CASES, *RERANK_CASES)}
+    # Embeddings data (with answer bodies recorded alone, .json) is replayed by test_embeddings.py.
+    used = {case.path.resolve() for case in (*CASES, *RERANK_CASES, *EMBED_CASES)}
     recordings = {
         path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED) for path in folder.rglob("*")
         if path.suffix in (".yaml", ".txt", ".json")
@@ -259,5 +247,6 @@ def test_every_recording_is_replayed() -> None:
 
 
 def test_case_ids_are_unique() -> None:
-    ids = [case.id for case in CASES]
-    assert len(ids) == len(set(ids))
+    for table in (CASES, EMBED_CASES):
+        ids = [case.id for case in table]
+        assert len(ids) == len(set(ids))

@@ -37,3 +37,19 @@ async def test_backend_contract(cache: ResponseCache) -> None:
     assert await cache.clear("proj_b", "*") == 0
     assert await cache.clear("proj_a", "faq:*") == 1
     assert (await cache.stats(None)).entries == 1
+
+
+async def test_many_keys_at_once(cache: ResponseCache) -> None:
+    # Per-item caching (embeddings) reads and writes one project's keys in bulk: past one Redis chunk,
+    # within the memory fixture's 100 entries.
+    count = 1200 if isinstance(cache, RedisCache) else 150
+    keys = [request_key("proj_m", None, ["item", i]) for i in range(count)]
+    await cache.put_many([(key, f"v{i}".encode()) for i, key in enumerate(keys) if i % 3], 60)
+    found = await cache.get_many(keys)
+    assert found == [None if i % 3 == 0 else f"v{i}".encode() for i in range(count)]
+    stats = await cache.stats("proj_m")
+    assert (stats.hits, stats.misses, stats.entries) == (count * 2 // 3, count // 3, count * 2 // 3)
+    assert await cache.get_many([]) == []
+    await cache.put_many([(keys[0], b"x")], 0)  # no TTL: not kept
+    assert await cache.get(keys[0]) is None
+    assert await cache.get_many([request_key("proj_other", None, ["item", 1])]) == [None]  # another project

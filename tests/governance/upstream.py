@@ -5,13 +5,14 @@ status; ``/hook`` receives alert webhooks."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.threaded_app import threaded_app
 
 
 @dataclass
@@ -25,9 +26,8 @@ class FakeUpstream:
     most_in_flight: int = 0
     hooks: list[dict[str, Any]] = field(default_factory=list)  # alert webhooks received on /hook
 
-    async def chat(self, request: web.Request) -> web.Response:
-        self.calls += 1
-        body: dict[str, Any] = await request.json()
+    async def answering(self) -> web.Response | None:
+        """After the configured delay (counted as a call in flight): the configured failure, if any."""
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -37,6 +37,14 @@ class FakeUpstream:
         if self.status >= 400:
             error = {"error": {"message": "upstream failed", "type": "server_error", "code": None}}
             return web.json_response(error, status=self.status, headers=self.headers)
+        return None
+
+    async def chat(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        body: dict[str, Any] = await request.json()
+        failed = await self.answering()
+        if failed is not None:
+            return failed
         text = body["messages"][-1]["content"]
         answer = {
             "id": f"chatcmpl-{self.calls}",
@@ -58,39 +66,14 @@ class FakeUpstream:
 @contextmanager
 def fake_upstream(**kwargs: Any) -> Iterator[FakeUpstream]:
     upstream = FakeUpstream(**kwargs)
-    started = threading.Event()
-    holder: dict[str, Any] = {}
 
-    def serve() -> None:
-        loop = asyncio.new_event_loop()
+    def routes(app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", upstream.chat)
+        app.router.add_post("/hook", upstream.hook)
 
-        async def main() -> None:
-            app = web.Application()
-            app.router.add_post("/v1/chat/completions", upstream.chat)
-            app.router.add_post("/hook", upstream.hook)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            upstream.base_url = f"http://127.0.0.1:{port}/v1"
-            holder["stop"] = asyncio.Event()
-            started.set()
-            await holder["stop"].wait()
-            await runner.cleanup()
-
-        holder["loop"] = loop
-        loop.run_until_complete(main())
-        loop.close()
-
-    thread = threading.Thread(target=serve, name="fake-upstream", daemon=True)
-    thread.start()
-    assert started.wait(10)
-    try:
+    with threaded_app(routes) as url:
+        upstream.base_url = url + "/v1"
         yield upstream
-    finally:
-        holder["loop"].call_soon_threadsafe(holder["stop"].set)
-        thread.join(10)
 
 
 def two_provider_route(

@@ -16,6 +16,7 @@ from api_connector.api import health_routes as health
 from api_connector.api import routing_routes as routing
 from api_connector.api.requests_routes import GenericRequest
 from api_connector.core.chat import ChatRequest
+from api_connector.core.embeddings import EmbeddingsRequest
 from api_connector.core.rerank import RerankRequest
 
 _ERROR = {
@@ -34,9 +35,62 @@ _ERROR = {
     },
 }
 
+_EMBEDDINGS_ANSWER = {
+    "type": "object",
+    "properties": {
+        "object": {"const": "list"},
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "object": {"const": "embedding"},
+                    "index": {"type": "integer", "minimum": 0},
+                    "embedding": {
+                        "oneOf": [
+                            {"type": "array", "items": {"type": "number"}},
+                            {
+                                "type": "string",
+                                "contentEncoding": "base64",
+                                "description": "little-endian float32 values (encoding_format: base64)",
+                            },
+                        ]
+                    },
+                },
+                "required": ["object", "index", "embedding"],
+            },
+        },
+        "model": {"type": "string"},
+        "usage": {
+            "type": "object",
+            "properties": {
+                "prompt_tokens": {"type": "integer", "minimum": 0},
+                "total_tokens": {"type": "integer", "minimum": 0},
+            },
+            "required": ["prompt_tokens", "total_tokens"],
+        },
+    },
+    "required": ["object", "data", "model", "usage"],
+}
+_EMBEDDINGS_HEADERS = {
+    "x-cache": {
+        "description": "hit: every vector came from the cache; partial: some did",
+        "schema": {"type": "string", "enum": ["hit", "partial"]},
+    },
+    "x-usage-estimated": {
+        "description": "true when the vendor did not say what it used and the tokens are estimated",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+# Success answers documented with their body: path -> (JSON schema, response headers).
+_ANSWERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "/v1/embeddings": (_EMBEDDINGS_ANSWER, _EMBEDDINGS_HEADERS),
+}
+
 # (method, path, summary, tag, request body model, success status)
 _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] = (
     ("post", "/v1/chat/completions", "Chat completion (OpenAI-compatible, JSON or SSE)", "inference", ChatRequest, 200),
+    ("post", "/v1/embeddings", "Embeddings (OpenAI-compatible; float or base64)", "inference", EmbeddingsRequest, 200),
     ("get", "/v1/models", "Models and routes this key can use", "inference", None, 200),
     (
         "post",
@@ -134,6 +188,13 @@ def _operation(
             "default": {"description": "error", "content": {"application/json": {"schema": _ERROR}}},
         },
     }
+    if path in _ANSWERS:
+        schema, headers = _ANSWERS[path]
+        op["responses"][str(status)] = {
+            "description": "success",
+            "headers": headers,
+            "content": {"application/json": {"schema": schema}},
+        }
     if tag != "system":
         op["security"] = [{"bearer": []}]
     elif path == "/metrics":

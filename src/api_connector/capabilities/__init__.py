@@ -6,9 +6,10 @@ from typing import Any
 
 from api_connector.capabilities.base import CapabilitySpec
 from api_connector.capabilities.chat import CHAT
+from api_connector.capabilities.embeddings import EMBEDDINGS
 from api_connector.capabilities.requests import RAW
 from api_connector.capabilities.rerank import RERANK
 
-BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {spec.kind: spec for spec in (CHAT, RAW, RERANK)}
+BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {spec.kind: spec for spec in (CHAT, EMBEDDINGS, RAW, RERANK)}
 
-__all__ = ["BY_KIND", "CHAT", "RAW", "RERANK", "CapabilitySpec"]
+__all__ = ["BY_KIND", "CHAT", "EMBEDDINGS", "RAW", "RERANK", "CapabilitySpec"]

@@ -6,19 +6,25 @@ whether identical requests may share one upstream call, whether it is safe to se
 attempt is made with a target (``fetch`` for a whole answer, ``open`` for a stream), how its answers
 are scrubbed of secrets, and how a dead letter keeps and replays it. Every layer of the pipeline asks
 these questions; none of them branches on which capability it is.
+
+A capability whose answer is one entry per input (embeddings) may also declare that the cache keeps
+each entry on its own (``itemized``): a request whose inputs were mostly seen before then sends only
+the others upstream, and the answer is assembled in order.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import ValidationError
 
 from api_connector.core.call import Call
 from api_connector.core.capabilities import Capability
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
-from api_connector.errors import CapabilityUnsupported, UpstreamError
+from api_connector.errors import CapabilityUnsupported, UpstreamError, UpstreamProtocolError
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
@@ -26,13 +32,38 @@ from api_connector.routing.classify import classify_status
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import AnswerStream
-from api_connector.wire.base import VendorError, Wire
+from api_connector.wire.base import VendorError
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
+T = TypeVar("T")
+_JSON = {"content-type": "application/json"}
 # A stream filter and what it gives once the stream ends (see AnswerStream.add_filter).
 StreamFilter = tuple[Callable[[list[bytes]], list[bytes]], Callable[[], list[bytes]] | None]
 _JSON = {"content-type": "application/json"}
+
+
+class Itemized(ABC, Generic[Req, Res]):
+    """One request's items for the per-item cache (``pipeline.cache``): what identifies each item's
+    answer, and how to ask for some of them and put an answer back together."""
+
+    # What decides each item's answer, in the request's order; each is hashed into its own key (with
+    # the project), so it must hold everything that changes that answer and nothing that does not.
+    materials: list[Any]
+
+    @abstractmethod
+    def narrow(self, positions: Sequence[int]) -> Req:
+        """The request for the items at ``positions`` only, in that order."""
+
+    @abstractmethod
+    def split(self, result: Res) -> list[bytes]:
+        """Each item of an answer (to this request or a narrowed one), in order, as the cache keeps it."""
+
+    @abstractmethod
+    def assemble(self, items: Sequence[bytes], fetched: Res | None) -> Res:
+        """The answer to the whole request from its items in order, cached or fetched. ``fetched`` is the
+        upstream's answer for the others (what the call used is its usage alone), None when every item
+        came from the cache."""
 
 
 class CapabilitySpec(ABC, Generic[Req, Res]):
@@ -75,6 +106,10 @@ class CapabilitySpec(ABC, Generic[Req, Res]):
     def deterministic(self, request: Req) -> bool:
         """Identical requests get the same answer, so those in flight at once may share one call."""
         return False
+
+    def itemized(self, request: Req) -> Itemized[Req, Res] | None:
+        """The request's items, when the cache keeps each on its own; None (the default): cached whole."""
+        return None
 
     @abstractmethod
     def dump_result(self, result: Res) -> bytes:
@@ -124,23 +159,41 @@ def endpoint_of(target: Target, capability: Capability) -> Endpoint:
     return endpoint
 
 
-async def send_json(exchange: Exchange, endpoint: Endpoint, body: bytes, wire: Wire) -> Inbound:
-    """One JSON request to the target's ``endpoint`` (``{model}`` filled in), answered in 2xx; any
-    other answer is raised as its classified failure, with what the vendor said in its body."""
-    target = exchange.target
-    path = endpoint.path.replace("{model}", target.model)
-    answer = await exchange.send(Outbound(path, body, _JSON, query=endpoint.query or None))
-    if not 200 <= answer.status < 300:
-        raise failure(answer, wire.decode_error, target)
-    return answer
-
-
 def failure(
     answer: Inbound, vendor: Callable[[bytes], VendorError | None] | None, target: Target
 ) -> UpstreamError:
     """An answer that is not the capability's: classified with what the vendor said in its body."""
     said = vendor(answer.body) if vendor is not None and answer.body else None
     return classify_status(answer.status, said, answer.headers, provider=target.instance.name)
+
+
+async def send_json(
+    exchange: Exchange, endpoint: Endpoint, body: bytes, decode: Callable[[bytes], T], answer_is: str
+) -> T:
+    """One JSON request to the target's ``endpoint`` (``{model}`` filled in) and its answer decoded: a
+    status outside 2xx is the classified failure, with what the vendor said; a body ``decode`` refuses
+    (ValueError, ValidationError) is a protocol error naming what the answer should have been."""
+    target = exchange.target
+    path = endpoint.path.replace("{model}", target.model)
+    answer = await exchange.send(Outbound(path, body, _JSON, query=endpoint.query or None))
+    if not 200 <= answer.status < 300:
+        raise failure(answer, endpoint.wire.decode_error if endpoint.wire is not None else None, target)
+    try:
+        return decode(answer.body)
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise UpstreamProtocolError(
+            f"upstream answered with a body that is not {answer_is}: {_first_problem(exc)}",
+            provider=target.instance.name,
+        ) from None
+
+
+def _first_problem(exc: ValueError) -> str:
+    """What was wrong with a vendor's answer, briefly (the first problem pydantic found)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    return str(exc)
 
 
 def scrub_batch(redactor: Redactor) -> Callable[[list[bytes]], list[bytes]]:

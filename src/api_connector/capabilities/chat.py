@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, cast
 
 import orjson
-from pydantic import ValidationError
 
 from api_connector.capabilities.base import (
     CapabilitySpec,
@@ -24,7 +23,7 @@ from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
-from api_connector.errors import UpstreamProtocolError, ValidationFailed
+from api_connector.errors import ValidationFailed
 from api_connector.governance.cost import DEFAULT_COMPLETION_TOKENS
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
@@ -104,15 +103,11 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
         return ChatResult(raw, usage)
 
     async def fetch(self, request: ChatRequest, exchange: Exchange) -> ChatResult:
-        target = exchange.target
-        endpoint, wire = _wire(target)
-        answer = await send_json(exchange, endpoint, wire.encode_request(request, target.model), wire)
-        try:
-            return wire.decode_response(answer.body, request)
-        except (ValidationError, ValueError):
-            raise UpstreamProtocolError(
-                "upstream answered with a body that is not a chat completion", provider=target.instance.name
-            ) from None
+        endpoint, wire = _wire(exchange.target)
+        body = wire.encode_request(request, exchange.target.model)
+        return await send_json(
+            exchange, endpoint, body, lambda raw: wire.decode_response(raw, request), "a chat completion"
+        )
 
     async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
         target = exchange.target

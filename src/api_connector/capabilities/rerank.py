@@ -16,7 +16,7 @@ from api_connector.capabilities.base import CapabilitySpec, endpoint_of, send_js
 from api_connector.core.capabilities import Capability
 from api_connector.core.rerank import RerankRequest, RerankResult
 from api_connector.core.usage import Usage
-from api_connector.errors import UpstreamProtocolError, ValidationFailed
+from api_connector.errors import ValidationFailed
 from api_connector.observability.redaction import Redactor
 from api_connector.routing.catalog import Catalog, Route
 from api_connector.routing.exchange import Exchange
@@ -57,14 +57,10 @@ class RerankCapability(CapabilitySpec[RerankRequest, RerankResult]):
         target = exchange.target
         endpoint = endpoint_of(target, Capability.RERANK)
         wire = cast(RerankWire, endpoint.wire)  # a rerank endpoint declares a rerank wire
-        answer = await send_json(exchange, endpoint, wire.encode_request(request, target.model), wire)
-        try:
-            return wire.decode_response(answer.body, request, target.model)
-        except ValueError as exc:  # pydantic's ValidationError included
-            raise UpstreamProtocolError(
-                f"upstream answered with a body that is not a rerank answer: {_first_problem(exc)}",
-                provider=target.instance.name,
-            ) from None
+        body = wire.encode_request(request, target.model)
+        return await send_json(
+            exchange, endpoint, body, lambda raw: wire.decode_response(raw, request, target.model), "a rerank answer"
+        )
 
     def scrub(self, result: RerankResult, redactor: Redactor) -> RerankResult:
         raw = result.dumps()
@@ -83,14 +79,6 @@ class RerankCapability(CapabilitySpec[RerankRequest, RerankResult]):
             return RerankRequest.model_validate(payload.get("body") or {})
         except ValidationError as exc:
             raise ValidationFailed(f"the stored request is no longer valid: {exc}") from None
-
-
-def _first_problem(exc: ValueError) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return f"{where}: {first['msg']}" if where else first["msg"]
-    return str(exc)
 
 
 RERANK = RerankCapability()

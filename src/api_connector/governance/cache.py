@@ -3,6 +3,7 @@
 Entries are keyed ``<project>:<key>``, so one project can never read another's answers. Only complete
 successes are stored (callers never hand an error or a broken stream to ``put``). Memory (LRU with
 expiry, bounded) by default; Redis with ``REDIS_URL``. Looked up only when a request asks for caching.
+Capabilities cached per item (embeddings: one entry per input) read and write many keys in one call.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import fnmatch
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -99,6 +101,13 @@ class ResponseCache(Protocol):
 
     async def put(self, key: str, value: bytes, ttl: float) -> None: ...
 
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each key's entry (None when absent), in order; every key counts as a hit or a miss.
+        The keys of one call belong to one project (the items of one request)."""
+        ...
+
+    async def put_many(self, entries: Sequence[tuple[str, bytes]], ttl: float) -> None: ...
+
     async def clear(self, project_id: str | None, pattern: str) -> int: ...
 
     async def stats(self, project_id: str | None) -> CacheStats: ...
@@ -132,6 +141,13 @@ class MemoryCache:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
+
+    async def put_many(self, entries: Sequence[tuple[str, bytes]], ttl: float) -> None:
+        for key, value in entries:
+            await self.put(key, value, ttl)
+
     async def clear(self, project_id: str | None, pattern: str) -> int:
         doomed = [k for k in self._entries if _matches(k, project_id, pattern)]
         for k in doomed:
@@ -161,6 +177,18 @@ redis.call('HINCRBY', KEYS[2], 'misses', 1)
 return false
 """
 
+# KEYS[1] is the project's stats hash, the rest the entries: one round trip per chunk of keys.
+_LOOKUP_MANY = """
+local found = redis.call('MGET', unpack(KEYS, 2))
+local hits = 0
+for _, v in ipairs(found) do if v then hits = hits + 1 end end
+if hits > 0 then redis.call('HINCRBY', KEYS[1], 'hits', hits) end
+if hits < #found then redis.call('HINCRBY', KEYS[1], 'misses', #found - hits) end
+return found
+"""
+# Keys per script call: well below Lua's limit on unpacked arguments.
+_CHUNK = 500
+
 
 class RedisCache:
     """Shared by every replica; hit and miss counts live in one hash per project."""
@@ -171,6 +199,7 @@ class RedisCache:
         self._stats = prefix + "cachestats:"
         self._max_bytes = max_entry_bytes
         self._lookup: Any = redis.register_script(_LOOKUP)
+        self._lookup_many: Any = redis.register_script(_LOOKUP_MANY)
 
     async def get(self, key: str) -> bytes | None:
         project = key.split(":", 1)[0]
@@ -182,6 +211,26 @@ class RedisCache:
         if len(value) > self._max_bytes or ttl <= 0:
             return
         await self._redis.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        stats = self._stats + keys[0].split(":", 1)[0]
+        found: list[bytes | None] = []
+        for start in range(0, len(keys), _CHUNK):
+            chunk = [self._prefix + key for key in keys[start : start + _CHUNK]]
+            # MGET's nil comes back from Lua as false (None from redis-py): both mean absent.
+            found += [bytes(v) if v else None for v in await self._lookup_many(keys=[stats, *chunk])]
+        return found
+
+    async def put_many(self, entries: Sequence[tuple[str, bytes]], ttl: float) -> None:
+        kept = [(key, value) for key, value in entries if len(value) <= self._max_bytes]
+        if ttl <= 0 or not kept:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key, value in kept:
+                pipe.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))
+            await pipe.execute()
 
     async def clear(self, project_id: str | None, pattern: str) -> int:
         match = f"{self._prefix}{project_id or '*'}:?:{pattern}"

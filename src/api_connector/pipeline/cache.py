@@ -5,14 +5,23 @@ operator set a default TTL for capabilities that are cached by default (model an
 per project (``governance.cache.request_key``); only complete successes from an upstream are stored
 (an answer shared by coalescing is stored by the call that fetched it). A stream is kept piece by
 piece as it passes and stored only if it ended cleanly; a hit replays it as a stream.
+
+A capability that declares its requests ``itemized`` (embeddings) is cached per item instead, unless
+the caller named the whole answer with a key of its own: each item's entry is keyed by what decides
+it (the project always part of the key), the ones found are kept, only the others are sent on (the
+request narrowed to them, each distinct one once), and the answer is assembled in the request's order.
+Its usage is the fetched items' alone: what the cached ones once used was counted when they were
+fetched. All found: a hit like any other (``x-cache: hit``, recorded as cached); some found:
+``x-cache: partial``, recorded as an upstream call of the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from api_connector.core.call import NO_CACHE_ASK
+from api_connector.core.usage import Usage
 from api_connector.errors import ConnectorError
 from api_connector.governance.cache import CachedAnswer, request_key
 from api_connector.pipeline.layers import Step
@@ -21,6 +30,7 @@ from api_connector.routing.catalog import Catalog, Target
 from api_connector.routing.streams import ReplayStream
 
 if TYPE_CHECKING:
+    from api_connector.capabilities.base import Itemized
     from api_connector.governance.wiring import Governance
 
 # A caller's own cache key without a TTL keeps the answer this long (seconds).
@@ -41,10 +51,14 @@ class CacheLayer:
         ttl = self._ttl(run)
         if not ttl:
             return self._inner(run)
+        call = run.call
+        if call.cache.key is None:
+            itemized = run.spec.itemized(run.request)
+            if itemized is not None:
+                return self._itemized(run, itemized, ttl)
         material = run.spec.cache_material(run.request)
         if material is None:
             return self._inner(run)
-        call = run.call
         return self._cached(run, request_key(call.project_id, call.cache.key, material), ttl)
 
     def _ttl(self, run: Run[Any, Any]) -> int | None:
@@ -79,6 +93,51 @@ class CacheLayer:
                     await self._gov.cache.put(key, answer.encode(), ttl)
 
             run.on_end(keep)
+
+    async def _itemized(self, run: Run[Any, Any], itemized: Itemized[Any, Any], ttl: int) -> None:
+        project, kind = run.call.project_id, run.spec.kind
+        keys = [request_key(project, None, ["item", kind, material]) for material in itemized.materials]
+        found = [CachedAnswer.decode(raw) if raw is not None else None for raw in await self._gov.cache.get_many(keys)]
+        lacking: dict[str, int] = {}  # each distinct key not found -> its first position
+        for position, (key, entry) in enumerate(zip(keys, found, strict=True)):
+            if entry is None and key not in lacking:
+                lacking[key] = position
+        if not lacking:
+            self._serve_items(run, itemized, found)
+            return
+        whole = run.request
+        narrowed = len(lacking) < len(keys)
+        if narrowed:
+            run.request = itemized.narrow(list(lacking.values()))
+        try:
+            await self._inner(run)
+        finally:
+            run.request = whole
+        fetched = dict(zip(lacking, itemized.split(run.result), strict=True))
+        if run.source == "upstream":
+            await self._keep_items(run, fetched, ttl)
+        if narrowed:
+            items = [entry.body if entry is not None else fetched[key] for key, entry in zip(keys, found, strict=True)]
+            run.result = itemized.assemble(items, run.result)
+            if found.count(None) < len(found):  # narrowed because some came from the cache (not repeats)
+                run.headers["x-cache"] = "partial"
+
+    def _serve_items(
+        self, run: Run[Any, Any], itemized: Itemized[Any, Any], found: Sequence[CachedAnswer | None]
+    ) -> None:
+        entries = [entry for entry in found if entry is not None]
+        run.source = "cache"
+        run.headers["x-cache"] = "hit"
+        run.log.served_by = self._origin(run, entries[0])
+        run.result = itemized.assemble([entry.body for entry in entries], None)
+
+    async def _keep_items(self, run: Run[Any, Any], fetched: dict[str, bytes], ttl: int) -> None:
+        served_by = run.log.served_by
+        provider, model = (served_by.instance.name, served_by.model) if served_by is not None else (None, "")
+        # Entries carry no usage: the call that fetched an item was charged for it, and an answer later
+        # assembled from entries costs nothing again.
+        entries = [(key, CachedAnswer(b"W", item, provider, model, Usage()).encode()) for key, item in fetched.items()]
+        await self._gov.cache.put_many(entries, ttl)
 
     def _serve(self, run: Run[Any, Any], answer: CachedAnswer) -> None:
         run.source = "cache"

@@ -77,7 +77,8 @@ class DispatchLayer:
         except UpstreamError as error:
             sink = self._dead_letters
             if sink is not None and call.dead_letter and decide(error).dead_letter:
-                target, payload = spec.dead_letter(request)
+                # The whole request, not the part the cache narrowed it to: a replay answers the caller's.
+                target, payload = spec.dead_letter(run.asked)
                 await sink.capture(call, log, spec.kind, target, payload, error)
             raise
         if streamed:

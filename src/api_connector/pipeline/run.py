@@ -30,12 +30,25 @@ log = logging.getLogger(__name__)
 
 
 class Run(Generic[Req, Res]):
-    __slots__ = ("_ends", "call", "headers", "log", "request", "result", "scope", "source", "spec", "stream")
+    __slots__ = (
+        "_ends",
+        "asked",
+        "call",
+        "headers",
+        "log",
+        "request",
+        "result",
+        "scope",
+        "source",
+        "spec",
+        "stream",
+    )
 
     def __init__(self, call: Call, spec: CapabilitySpec[Req, Res], request: Req) -> None:
         self.call = call
         self.spec = spec
-        self.request = request
+        self.request = request  # what the layers below the cache send: it may narrow it to what it lacks
+        self.asked = request  # the request as the caller sent it
         self.log = AttemptLog()
         self.result: Res | None = None  # a whole answer
         self.stream: AnswerStream | None = None  # or a streamed one

@@ -4,7 +4,9 @@ The instance gives ``base_url`` (``https://<resource>.openai.azure.com``); route
 deployment as their model. ``query: {api-version: ...}`` on the instance overrides the default version.
 """
 
-from api_connector.providers.spec import AuthKind, AuthScheme, ProviderSpec
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, ProviderSpec
+from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 
 API_VERSION = "2024-10-21"
 
@@ -13,6 +15,14 @@ SPEC = ProviderSpec(
     title="Azure OpenAI",
     base_url=None,
     auth=AuthScheme(kind=AuthKind.HEADER, name="api-key", prefix=""),
-    endpoints={},
+    endpoints={
+        # Azure OpenAI reference, "Embeddings": input arrays of up to 2048 items.
+        Capability.EMBEDDINGS: Endpoint(
+            path="/openai/deployments/{model}/embeddings",
+            wire=OPENAI_EMBEDDINGS,
+            query={"api-version": API_VERSION},
+            max_batch=2048,
+        ),
+    },
     docs_url="https://learn.microsoft.com/azure/ai-services/openai/reference",
 )

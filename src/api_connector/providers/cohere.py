@@ -2,6 +2,7 @@
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.cohere_embed import COHERE_EMBED
 from api_connector.wire.cohere_rerank import COHERE_RERANK
 
 RERANK_MODELS = ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0")
@@ -12,9 +13,18 @@ SPEC = ProviderSpec(
     base_url="https://api.cohere.com",
     endpoints={
         Capability.RERANK: Endpoint(path="/v2/rerank", wire=COHERE_RERANK),
+        # Embed API (v2) reference: "Maximum number of texts per call is 96".
+        Capability.EMBEDDINGS: Endpoint(path="/v2/embed", wire=COHERE_EMBED, max_batch=96),
     },
     # Listing models is free and fails with 401 on a bad key.
     probe=HealthProbe(path="/v1/models"),
-    models=RERANK_MODELS,
+    models=(
+        "embed-v4.0",
+        "embed-english-v3.0",
+        "embed-multilingual-v3.0",
+        "embed-english-light-v3.0",
+        "embed-multilingual-light-v3.0",
+        *RERANK_MODELS,
+    ),
     docs_url="https://docs.cohere.com/reference/about",
 )

@@ -1,12 +1,21 @@
 """Mistral AI: OpenAI-like shapes on its own base URL."""
 
-from api_connector.providers.spec import HealthProbe, ProviderSpec
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.openai_embeddings import MISTRAL_EMBEDDINGS
 
 SPEC = ProviderSpec(
     type="mistral",
     title="Mistral AI",
     base_url="https://api.mistral.ai/v1",
-    endpoints={},
+    endpoints={
+        # Mistral caps the tokens of one embeddings request (16,384; LangChain's client batches at
+        # 16,000) and documents no count; 128 inputs is what other clients send (Continue, Airweave).
+        Capability.EMBEDDINGS: Endpoint(
+            path="/embeddings", wire=MISTRAL_EMBEDDINGS, max_batch=128, max_batch_tokens=16_000
+        ),
+    },
     probe=HealthProbe(path="/models"),
+    models=("mistral-embed", "codestral-embed"),
     docs_url="https://docs.mistral.ai/api/",
 )

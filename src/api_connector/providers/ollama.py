@@ -1,12 +1,18 @@
 """Ollama: local models, no key; OpenAI-compatible routes under /v1 and its own under /api."""
 
-from api_connector.providers.spec import HealthProbe, ProviderSpec
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.openai_embeddings import COMPATIBLE_EMBEDDINGS
 
 SPEC = ProviderSpec(
     type="ollama",
     title="Ollama (local)",
     base_url="http://127.0.0.1:11434",
-    endpoints={},
+    endpoints={
+        # Its OpenAI-compatible route, not /api/embed: the answer carries usage in OpenAI's shape and it
+        # takes ``dimensions``, so the compatible wire serves it. A local server documents no batch limit.
+        Capability.EMBEDDINGS: Endpoint(path="/v1/embeddings", wire=COMPATIBLE_EMBEDDINGS),
+    },
     probe=HealthProbe(path="/api/tags"),
     requires_credential=False,
     docs_url="https://github.com/ollama/ollama/blob/main/docs/api.md",

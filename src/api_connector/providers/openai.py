@@ -3,14 +3,32 @@
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
 from api_connector.wire.openai_chat import OPENAI_CHAT
+from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 
 SPEC = ProviderSpec(
     type="openai",
     title="OpenAI",
     base_url="https://api.openai.com/v1",
-    endpoints={Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT)},
+    endpoints={
+        Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT),
+        # API reference, "Create embeddings": at most 2048 inputs, and 300,000 tokens summed over them.
+        Capability.EMBEDDINGS: Endpoint(
+            path="/embeddings", wire=OPENAI_EMBEDDINGS, max_batch=2048, max_batch_tokens=300_000
+        ),
+    },
     # Listing models is free and fails with 401 on a bad key: the cheapest proof a key works.
     probe=HealthProbe(path="/models"),
-    models=("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini"),
+    models=(
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4.1-nano",
+        "o3-mini",
+        "o4-mini",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "text-embedding-ada-002",
+    ),
     docs_url="https://platform.openai.com/docs/api-reference/chat",
 )

@@ -6,12 +6,16 @@ The instance gives the base URL; the credential is optional since local servers 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
 from api_connector.wire.openai_chat import OPENAI_CHAT
+from api_connector.wire.openai_embeddings import COMPATIBLE_EMBEDDINGS
 
 SPEC = ProviderSpec(
     type="openai_compatible",
     title="OpenAI-compatible endpoint",
     base_url=None,
-    endpoints={Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT)},
+    endpoints={
+        Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT),
+        Capability.EMBEDDINGS: Endpoint(path="/embeddings", wire=COMPATIBLE_EMBEDDINGS),
+    },
     probe=HealthProbe(path="/models"),
     requires_credential=False,
 )

@@ -5,6 +5,7 @@ from api_connector.providers.spec import NO_AUTH, Endpoint, HealthProbe, Provide
 from api_connector.sandbox.engine import MODELS, SandboxEngine
 from api_connector.wire.cohere_rerank import JINA_RERANK
 from api_connector.wire.openai_chat import OPENAI_CHAT
+from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 
 SPEC = ProviderSpec(
     type="sandbox",
@@ -15,6 +16,7 @@ SPEC = ProviderSpec(
         Capability.CHAT: Endpoint(path="/chat/completions", wire=OPENAI_CHAT),
         # Jina's shape: strings or {"text"} objects in, results and token usage out.
         Capability.RERANK: Endpoint(path="/rerank", wire=JINA_RERANK),
+        Capability.EMBEDDINGS: Endpoint(path="/embeddings", wire=OPENAI_EMBEDDINGS),
     },
     probe=HealthProbe(path="/models"),
     models=MODELS,

@@ -28,7 +28,8 @@ class Endpoint:
 
     ``wire`` is the capability's kind of codec (``ChatWire`` for chat, ...): the capability's
     declaration knows which and reads it so. ``max_batch``: the most items one call may carry
-    (embedding inputs, ...); larger requests are split and merged back in order.
+    (embedding inputs, ...); larger requests are split and merged back in order. ``max_batch_tokens``:
+    the most tokens (summed over the items) a vendor takes in one call, where it caps them.
     """
 
     path: str
@@ -37,6 +38,7 @@ class Endpoint:
     method: str = "POST"
     query: Mapping[str, str] = field(default_factory=_frozen)  # sent with every call (Azure's api-version)
     max_batch: int | None = None
+    max_batch_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
 from api_connector.wire.cohere_rerank import TOGETHER_RERANK
+from api_connector.wire.openai_embeddings import COMPATIBLE_EMBEDDINGS
 
 RERANK_MODELS = ("Salesforce/Llama-Rank-v1", "mixedbread-ai/Mxbai-Rerank-Large-V2")
 
@@ -12,6 +13,8 @@ SPEC = ProviderSpec(
     base_url="https://api.together.xyz/v1",
     endpoints={
         Capability.RERANK: Endpoint(path="/rerank", wire=TOGETHER_RERANK),
+        # OpenAI-compatible; Together documents no limit on the inputs of one request.
+        Capability.EMBEDDINGS: Endpoint(path="/embeddings", wire=COMPATIBLE_EMBEDDINGS),
     },
     probe=HealthProbe(path="/models"),
     models=RERANK_MODELS,

@@ -42,7 +42,7 @@ class Upstreams:
 
 
 class Exchange:
-    __slots__ = ("_call", "_log", "_secret", "_up", "target")
+    __slots__ = ("_call", "_log", "_secret", "_sending", "_since", "_up", "target")
 
     def __init__(
         self, upstreams: Upstreams, call: Call, log: AttemptLog, target: Target, secret: str | None = None
@@ -52,6 +52,10 @@ class Exchange:
         self._log = log
         self._secret = secret
         self.target = target
+        # Sends of one attempt may overlap (an embeddings request in batches): time spent waiting on
+        # them together counts once, or the gateway's own overhead (total minus upstream) would go below 0.
+        self._sending = 0
+        self._since = 0.0
 
     async def send(self, outbound: Outbound) -> Inbound:
         """The whole answer (any status: the capability judges it)."""
@@ -65,7 +69,9 @@ class Exchange:
             pending = instance.spec.auth.apply(secret, outbound.method, url, headers, query, outbound.body)
             if pending is not None:
                 await pending
-        started = time.perf_counter()
+        if not self._sending:
+            self._since = time.perf_counter()
+        self._sending += 1
         try:
             response = await self._up.transport.send(
                 instance.pool,
@@ -79,7 +85,9 @@ class Exchange:
                 path=outbound.path,
             )
         finally:
-            self._log.upstream_seconds += time.perf_counter() - started
+            self._sending -= 1
+            if not self._sending:
+                self._log.upstream_seconds += time.perf_counter() - self._since
         if self._up.observe is not None:
             self._up.observe(self.target, response.status, response.headers)
         return response

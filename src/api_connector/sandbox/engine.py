@@ -5,7 +5,9 @@ Content is derived from the input, so tests can assert it (``/rerank`` scores by
 ``"sandbox echo: <the message's text>"``; with tools offered and ``tool_choice`` "required" or naming a
 function (or the user's text naming a tool), it calls that tool with arguments filled from its schema;
 after a tool result it answers ``"tool result: <the result>"``. Usage is counted as a real tokenizer
-would roughly count (about four characters a token, plus per-message overhead).
+would roughly count (about four characters a token, plus per-message overhead). ``/embeddings`` answers
+each input with a unit vector derived from its hash (``dimensions`` long, 16 by default), floats or
+base64 as asked.
 
 Fault controls, from request headers (callers set them; the gateway forwards ``x-sandbox-*``) or from
 the provider instance's static ``headers``:
@@ -18,7 +20,10 @@ the provider instance's static ``headers``:
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import math
+import struct
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -27,10 +32,12 @@ import orjson
 from pydantic import ValidationError
 
 from api_connector.core.chat import ChatMessage, ChatRequest, ToolDefinition
+from api_connector.core.embeddings import EmbeddingsRequest, Item
 from api_connector.sandbox.rerank import rerank
 from api_connector.transport.local import LocalDisconnect, LocalResponse
 
-MODELS = ("sandbox-chat", "sandbox-fast", "sandbox-rerank")
+MODELS = ("sandbox-chat", "sandbox-fast", "sandbox-embed", "sandbox-rerank")
+EMBEDDING_DIMENSIONS = 16
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream", "cache-control": "no-cache"}
 _STATUS_TYPES = {
@@ -79,6 +86,8 @@ class SandboxEngine:
         if route.endswith("/rerank"):
             status, answer = rerank(body)
             return LocalResponse(status, dict(_JSON), answer)
+        if route.endswith("/embeddings"):
+            return self._embeddings(body, fault)
         if route.endswith("/echo") or "/echo/" in route:
             return self._echo(method, path, headers, body)
         return _error(404, f"the sandbox has no endpoint {path}")
@@ -119,6 +128,36 @@ class SandboxEngine:
         if fault == "malformed":
             payload = b"<html>sandbox says: not json</html>"
         return LocalResponse(200, dict(_JSON), payload)
+
+    def _embeddings(self, body: bytes, fault: str) -> LocalResponse:
+        try:
+            request = EmbeddingsRequest.model_validate_json(body)
+        except ValidationError as exc:
+            return _error(400, f"invalid embeddings request: {exc.errors()[0]['msg']}")
+        items = request.items()
+        size = request.dimensions or EMBEDDING_DIMENSIONS
+        vectors = [sandbox_vector(item, size) for item in items]
+        data = [
+            {"object": "embedding", "index": i, "embedding": base64.b64encode(struct.pack(f"<{size}f", *v)).decode()}
+            if request.encoding_format == "base64"
+            else {"object": "embedding", "index": i, "embedding": v}
+            for i, v in enumerate(vectors)
+        ]
+        tokens = sum(count_tokens(item) if isinstance(item, str) else len(item) for item in items)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        payload = orjson.dumps({"object": "list", "data": data, "model": request.model, "usage": usage})
+        if fault == "malformed":
+            payload = b"<html>sandbox says: not json</html>"
+        return LocalResponse(200, dict(_JSON), payload)
+
+
+def sandbox_vector(item: Item, size: int) -> list[float]:
+    """A unit vector of ``size`` values drawn from the input's hash: the same input, the same vector."""
+    seed = item.encode() if isinstance(item, str) else orjson.dumps(item)
+    raw = hashlib.shake_256(seed).digest(2 * size)
+    values = [value / 32767.5 - 1.0 for value in struct.unpack(f"<{size}H", raw)]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
 
 
 class SandboxReply:

@@ -1,9 +1,8 @@
-"""The contract every wire module fulfils.
+"""The contracts wire modules fulfil: every wire (``Wire``), chat wires, embeddings wires.
 
-A chat wire turns the canonical (OpenAI-shaped) chat request into the bytes a vendor expects, and the
-vendor's answer back into OpenAI-format bytes plus the usage the gateway accounts for. Streams are
-translated event by event. A rerank wire does the same for the gateway's rerank request and answer.
-Wires never see credentials or do I/O.
+A wire turns the canonical (OpenAI-shaped) request into the bytes a vendor expects, and the vendor's
+answer back into the gateway's result plus the usage it accounts for. Chat streams are translated
+event by event. Wires never see credentials or do I/O.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from api_connector.core.chat import ChatRequest
+from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult
 from api_connector.core.rerank import RerankRequest, RerankResult
 from api_connector.core.usage import Usage
 from api_connector.wire.sse import SSEEvent
@@ -65,7 +65,8 @@ class ChatStreamTranslator(Protocol):
 class Wire(Protocol):
     """What every wire, of any capability, offers: its name and its vendor's error shape."""
 
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only: a wire may be a frozen instance of a shared shape
 
     def decode_error(self, body: bytes) -> VendorError | None:
         """The vendor's error body as typed fields, or None if it is not the vendor's error shape."""
@@ -99,4 +100,15 @@ class RerankWire(Wire, Protocol):
 
     def decode_response(self, body: bytes, request: RerankRequest, upstream_model: str) -> RerankResult:
         """The vendor's JSON answer as the gateway's (ValueError or ValidationError when it is not one)."""
+class EmbeddingsWire(Wire, Protocol):
+    """One batch of inputs (the capability splits larger requests) to a vendor and back."""
+
+    def encode_request(self, request: EmbeddingsRequest, upstream_model: str) -> bytes:
+        """The body for the vendor; raises ``CapabilityUnsupported`` for inputs the vendor cannot take
+        (token arrays for a text-only API), so routing passes the target over."""
+        ...
+
+    def decode_response(self, body: bytes, request: EmbeddingsRequest) -> EmbeddingsResult:
+        """One vector per input of ``request``, in its order; ValueError (or a pydantic
+        ValidationError) when the body is not such an answer."""
         ...

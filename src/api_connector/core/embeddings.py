@@ -1,0 +1,181 @@
+"""Embeddings: the OpenAI ``/v1/embeddings`` request, typed, and its result as float32 vectors.
+
+A request's inputs are its items (a text, or a token array), always handled as a list so a request can
+be split into batches, narrowed to the items the cache lacks, and merged back in order. Vectors are
+kept as little-endian float32 bytes: what the vendors compute in, exactly what OpenAI's base64 answers
+carry, and a quarter of their JSON's size in the cache. The encoding a caller asked for (``float`` or
+``base64``) changes only how the answer is written, never which vector it holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, cast
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from api_connector.core.usage import Usage
+from api_connector.errors import CapabilityUnsupported
+
+# Batching lets the gateway take more inputs than one vendor call carries; this bound keeps a single
+# request's fan-out (a few batches) and its cache lookups small.
+MAX_INPUTS = 10_000
+MAX_DIMENSIONS = 16_384
+
+Text = Annotated[str, StringConstraints(min_length=1)]
+Tokens = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+Item = str | list[int]
+
+
+class EmbeddingsRequest(BaseModel):
+    """OpenAI's embeddings request, plus input_type: a hint (query or document, or the vendor's own value)
+    that vendors with such a notion (Cohere, Voyage, Jina, Gemini) are given and the others ignore.
+    Other fields a caller sends are kept and forwarded to OpenAI-shaped upstreams as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    input: (
+        Text
+        | Annotated[list[Text], Field(min_length=1, max_length=MAX_INPUTS)]
+        | Tokens
+        | Annotated[list[Tokens], Field(min_length=1, max_length=MAX_INPUTS)]
+    )
+    encoding_format: Literal["float", "base64"] = "float"
+    # No vendor's model goes past 4096 today; the bound keeps a typo from asking for a huge vector.
+    dimensions: int | None = Field(None, ge=1, le=MAX_DIMENSIONS)
+    user: str | None = None
+    input_type: str | None = Field(None, min_length=1)
+
+    @field_validator("input", mode="wrap")
+    @classmethod
+    def _one_clear_problem(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # Four shapes are allowed: say so once, rather than why the value fits none of them.
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(
+                "embeddings_input",
+                "must be a non-empty text, a list of non-empty texts, an array of token ids, or a list of "
+                "token arrays (at most {most} inputs)",
+                {"most": MAX_INPUTS},
+            ) from None
+
+    def items(self) -> list[Item]:
+        """The inputs as a list, one entry per vector asked for."""
+        value = self.input
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value[0], int):
+            return [cast(list[int], value)]  # one token array
+        return cast(list[Item], list(value))  # texts, or token arrays
+
+    def texts(self, vendor: str) -> list[str]:
+        """The inputs for a vendor that embeds text only: token arrays it cannot take are refused, which
+        passes its target over (another target of the route may take them)."""
+        items = self.items()
+        if not all(isinstance(item, str) for item in items):
+            raise CapabilityUnsupported(f"{vendor} embeds texts only, not token arrays", param="input")
+        return cast(list[str], items)
+
+    def subset(self, positions: Sequence[int]) -> EmbeddingsRequest:
+        """The same request for some of its items, in the order given (extra fields kept)."""
+        items = self.items()
+        return self.model_copy(update={"input": [items[i] for i in positions]})
+
+    def extras(self) -> dict[str, Any]:
+        """Fields the gateway does not know, as the caller sent them."""
+        return dict(self.model_extra or {})
+
+    def vector_material(self) -> list[Any]:
+        """Everything besides the inputs that decides the vectors: the model as addressed, dimensions,
+        the input type and unknown fields. Not the encoding (written on the way out) nor ``user``."""
+        return [self.model, self.dimensions, self.input_type, sorted(self.extras().items())]
+
+    def caller_json(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+@dataclass(slots=True)
+class EmbeddingsResult:
+    vectors: list[bytes]  # little-endian float32, one per input, in input order
+    model: str  # as the upstream named it
+    usage: Usage = field(default_factory=Usage)
+    # The vendor's answer did not say what it used: the input tokens are the gateway's estimate.
+    estimated: bool = False
+
+
+def pack(values: Sequence[float]) -> bytes:
+    return struct.pack(f"<{len(values)}f", *values)
+
+
+def unpack(vector: bytes) -> tuple[float, ...]:
+    return struct.unpack(f"<{len(vector) // 4}f", vector)
+
+
+def from_base64(text: str) -> bytes:
+    """A base64 vector (little-endian float32, as OpenAI and Voyage send it)."""
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) % 4:
+        raise ValueError("a base64 embedding is not a whole number of float32 values")
+    return raw
+
+
+def estimate_tokens(item: Item, chars_per_token: int = 4) -> int:
+    """A token array's own length; a text's rough count (about four characters a token)."""
+    if isinstance(item, str):
+        return max(1, -(-len(item) // chars_per_token))
+    return len(item)
+
+
+def render(result: EmbeddingsResult, encoding_format: str) -> bytes:
+    """The OpenAI ``list`` of ``embedding`` objects, vectors written as the caller asked."""
+    if encoding_format == "base64":
+        vectors: list[Any] = [base64.b64encode(vector).decode("ascii") for vector in result.vectors]
+    else:
+        vectors = [unpack(vector) for vector in result.vectors]
+    tokens = result.usage.input_tokens
+    return orjson.dumps(
+        {
+            "object": "list",
+            "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+            "model": result.model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
+
+
+def merge(parts: Sequence[EmbeddingsResult]) -> EmbeddingsResult:
+    """Answers to consecutive batches of one request as one answer: vectors in order, usage summed."""
+    vectors = [vector for part in parts for vector in part.vectors]
+    tokens = sum(part.usage.input_tokens for part in parts)
+    return EmbeddingsResult(vectors, parts[0].model, Usage(input_tokens=tokens), any(p.estimated for p in parts))
+
+
+def dump(result: EmbeddingsResult) -> bytes:
+    """A whole answer for the cache: a JSON head (model, flag, each vector's size), then the vectors."""
+    head = orjson.dumps({"m": result.model, "e": result.estimated, "n": [len(v) for v in result.vectors]})
+    return head + b"\n" + b"".join(result.vectors)
+
+
+def load(raw: bytes, usage: Usage) -> EmbeddingsResult:
+    head_raw, _, body = raw.partition(b"\n")
+    head = orjson.loads(head_raw)
+    vectors, at = [], 0
+    for size in head["n"]:
+        vectors.append(body[at : at + size])
+        at += size
+    return EmbeddingsResult(vectors, head["m"], usage, head["e"])
