@@ -44,6 +44,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
         ├── QuotaExhausted              429 quota_exhausted
         ├── UpstreamTimeout             504 timeout             (retryable)
         ├── UpstreamConnectError        502 connect_error       (retryable)
+        │   └── AddressForbidden        502 connect_error       (the address policy refused every address)
         ├── UpstreamServerError         502 upstream_error      (retryable)
         ├── UpstreamProtocolError       502 protocol_error      (retryable)
         ├── CircuitOpen                 503 circuit_open        (retryable)
@@ -318,6 +319,11 @@ class UpstreamTimeout(UpstreamError):
 class UpstreamConnectError(UpstreamError):
     code = "connect_error"
     retryable = True
+
+
+class AddressForbidden(UpstreamConnectError):
+    """Every address of the host is one the SSRF policy refuses: nothing was contacted. Callers that
+    retry on their own (alert deliveries) stop here: the same address would be refused again."""
 
 
 class UpstreamServerError(UpstreamError):
