@@ -43,6 +43,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
         ├── RateLimited                 429 rate_limited        (retryable)
         ├── QuotaExhausted              429 quota_exhausted
         ├── UpstreamTimeout             504 timeout             (retryable)
+        │   └── DeadlinePassed          504 timeout             (the caller's deadline, before any attempt)
         ├── UpstreamConnectError        502 connect_error       (retryable)
         │   └── AddressForbidden        502 connect_error       (the address policy refused every address)
         ├── UpstreamServerError         502 upstream_error      (retryable)
@@ -314,6 +315,11 @@ class UpstreamTimeout(UpstreamError):
     code = "timeout"
     retryable = True
     openai_type = "timeout_error"
+
+
+class DeadlinePassed(UpstreamTimeout):
+    """The caller's own deadline ran out before an attempt could be sent: nothing reached the provider,
+    so nothing is held against it (breaker, health), retried elsewhere or kept as a dead letter."""
 
 
 class UpstreamConnectError(UpstreamError):

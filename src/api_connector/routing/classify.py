@@ -24,6 +24,7 @@ from api_connector.errors import (
     ContentFiltered,
     ContextLengthExceeded,
     CredentialError,
+    DeadlinePassed,
     QuotaExhausted,
     RateLimited,
     RequestError,
@@ -78,6 +79,7 @@ _TOO_LONG = Decision(retry=False, failover=True, breaker_failure=False, dead_let
 _DECISIONS: tuple[tuple[type[ConnectorError], Decision], ...] = (
     (ContextLengthExceeded, _TOO_LONG),
     (ContentFiltered, _CALLER_FAULT),
+    (DeadlinePassed, _CALLER_FAULT),  # the caller's deadline, not the provider: no other target has more time
     (UpstreamBadRequest, _CALLER_FAULT),
     (UpstreamAuthFailed, _TARGET_BROKEN),
     (QuotaExhausted, _TARGET_BROKEN),

@@ -23,9 +23,9 @@ from api_connector.core.chat import ChatRequest
 from api_connector.credentials.resolver import CredentialResolver
 from api_connector.errors import (
     CapabilityUnsupported,
+    DeadlinePassed,
     UpstreamError,
     UpstreamProtocolError,
-    UpstreamTimeout,
 )
 from api_connector.routing.catalog import Catalog, ProviderInstance, Route, Target
 from api_connector.routing.classify import classify_status, decide
@@ -216,7 +216,7 @@ class Dispatcher:
             query.update(spec.auth.query_for(secret))
         remaining = ctx.remaining()
         if remaining is not None and remaining <= 0:
-            raise UpstreamTimeout("the request's deadline passed before it could be sent", provider=instance.name)
+            raise DeadlinePassed("the request's deadline passed before it could be sent", provider=instance.name)
         if self.governance is not None:
             await self.governance.before_attempt(target)
         if ctx.tracing is not None:
