@@ -35,7 +35,10 @@ def address_refusal(address: IPAddress, allow_private: bool) -> str | None:
 
 def check_base_url(url: str, allow_private: bool) -> None:
     """Refuse a base URL whose host is a forbidden literal address (names are checked at connect time)."""
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # a malformed IPv6 literal: not a URL this service can call
+        raise ValidationFailed("base_url: not a valid URL", param="base_url") from None
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
