@@ -172,6 +172,7 @@ def _build_health(
             redis=routing.redis,
             prefix=settings.redis_key_prefix,
             allow_private=settings.allow_private_upstreams,
+            transport=upstreams.transport,  # webhooks go out through the same client as every other call
         )
     return HealthMonitor(
         registry,

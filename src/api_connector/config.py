@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from yarl import URL
 
 from api_connector.errors import ConfigError
 from api_connector.governance.settings_model import BudgetsConfig, CacheConfig, LimitsConfig, PriceOverride
@@ -22,16 +24,22 @@ from api_connector.providers import REGISTRY
 
 CREDENTIAL_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|vault:[^#\s]+#[^#\s]+|aws:[^\s]+|cred_[A-Za-z0-9]+)$")
 INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# http(s), a host, no blank or control character anywhere (the OpenAPI document states the same pattern).
+BASE_URL = re.compile(r"^https?://[^/?#\s\x00-\x1f\x7f]+[^\s\x00-\x1f\x7f]*$")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_DAY = 86_400.0  # the longest timeout that means anything (and that every event loop can schedule)
+Seconds = Annotated[float, Field(gt=0, le=_DAY)]
+
+
 class TimeoutConfig(_Strict):
-    connect: float = Field(10.0, gt=0)
-    read: float = Field(60.0, gt=0)
-    total: float = Field(120.0, gt=0)
+    connect: Seconds = 10.0
+    read: Seconds = 60.0
+    total: Seconds = 120.0
 
 
 class RateLimitConfig(_Strict):
@@ -51,11 +59,21 @@ class HealthCheckConfig(_Strict):
     enabled: bool = True
 
 
+def _parses(url: str) -> bool:
+    """Whether the URL's host and port can be read, as the client and the address guard will read them."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number in range
+        return bool(parts.hostname) and bool(URL(url).host)
+    except ValueError:  # a malformed IPv6 literal or port, a host IDNA cannot encode
+        return False
+
+
 class ProviderConfig(_Strict):
     type: str
     base_url: str | None = None
     credential: str | None = None
-    timeout: float | TimeoutConfig = TimeoutConfig()
+    timeout: Seconds | TimeoutConfig = TimeoutConfig()
     rate_limit: RateLimitConfig | None = None
     health_check: HealthCheckConfig | None = None
     headers: dict[str, str] = Field(default_factory=dict)
@@ -82,7 +100,7 @@ class ProviderConfig(_Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        if value is not None and not (BASE_URL.match(value) and _parses(value)):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/") if value else value
 

@@ -46,7 +46,9 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
         │   └── ProviderAtLimit         429 rate_limited (the gateway's own: a provider's configured limit)
         ├── QuotaExhausted              429 quota_exhausted
         ├── UpstreamTimeout             504 timeout             (retryable)
+        │   └── DeadlinePassed          504 timeout             (the caller's deadline, before any attempt)
         ├── UpstreamConnectError        502 connect_error       (retryable)
+        │   └── AddressForbidden        502 connect_error       (the address policy refused every address)
         ├── UpstreamServerError         502 upstream_error      (retryable)
         ├── UpstreamProtocolError       502 protocol_error      (retryable)
         ├── CircuitOpen                 503 circuit_open        (retryable)
@@ -347,9 +349,19 @@ class UpstreamTimeout(UpstreamError):
     openai_type = "timeout_error"
 
 
+class DeadlinePassed(UpstreamTimeout):
+    """The caller's own deadline ran out before an attempt could be sent: nothing reached the provider,
+    so nothing is held against it (breaker, health), retried elsewhere or kept as a dead letter."""
+
+
 class UpstreamConnectError(UpstreamError):
     code = "connect_error"
     retryable = True
+
+
+class AddressForbidden(UpstreamConnectError):
+    """Every address of the host is one the SSRF policy refuses: nothing was contacted. Callers that
+    retry on their own (alert deliveries) stop here: the same address would be refused again."""
 
 
 class UpstreamServerError(UpstreamError):

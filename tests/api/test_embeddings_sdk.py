@@ -73,4 +73,5 @@ def test_the_route_is_described_in_openapi(gateway: RunningGateway) -> None:
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert answer["required"] == ["object", "data", "model", "usage"]
     assert "x-usage-estimated" in operation["responses"]["200"]["headers"]
-    assert operation["responses"]["default"]["content"]["application/json"]["schema"]["properties"]["error"]
+    error = operation["responses"]["400"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/Error"}  # OpenAI's error shape

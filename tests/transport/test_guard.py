@@ -11,7 +11,7 @@ import pytest
 from tests.gateway import run_gateway
 
 from api_connector.errors import ValidationFailed
-from api_connector.transport.guard import ForbiddenAddress, GuardedResolver, address_refusal, check_base_url
+from api_connector.transport.guard import address_refusal, check_base_url
 
 
 @pytest.mark.parametrize(
@@ -39,16 +39,6 @@ def test_base_url_check() -> None:
         check_base_url("http://10.0.0.7:8000/v1", allow_private=False)
     check_base_url("http://localhost:8000/v1", allow_private=False)  # a name: judged when it resolves
     check_base_url("https://api.example.com/v1", allow_private=False)
-
-
-async def test_resolver_drops_forbidden_addresses() -> None:
-    resolver = GuardedResolver(allow_private=False)
-    with pytest.raises(ForbiddenAddress):
-        await resolver.resolve("localhost", 80)
-    await resolver.close()
-    permissive = GuardedResolver(allow_private=True)
-    assert await permissive.resolve("localhost", 80)
-    await permissive.close()
 
 
 def test_project_providers_are_held_to_the_policy(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ from api_connector.errors import ConnectorError, PermissionDenied, UnknownProvid
 from api_connector.routing.catalog import ProviderInstance
 
 _MAX_OVERLAP = 90 * 24 * 3600
+# Where an external secret lives (config.CREDENTIAL_REF without cred_: a stored credential is not a reference).
+_EXTERNAL_REF = r"^(env:[A-Za-z_][A-Za-z0-9_]*|vault:[^#\s]+#[^#\s]+|aws:\S+)$"
 
 
 class _Body(BaseModel):
@@ -36,7 +38,9 @@ class CreateCredential(_Body):
     provider: str = Field(min_length=1, max_length=64, description="A provider instance of this project, or a type")
     secret: str | dict[str, Any] | None = Field(None, description="An API key or token, or a JSON object")
     reference: str | None = Field(
-        None, description="Instead of a secret: env:NAME, vault:MOUNT/PATH#FIELD or aws:SECRET_ID (global admins)"
+        None,
+        pattern=_EXTERNAL_REF,
+        description="Instead of a secret: env:NAME, vault:MOUNT/PATH#FIELD or aws:SECRET_ID (global admins)",
     )
     verify: bool = True
     overlap_seconds: int | None = Field(None, ge=0, le=_MAX_OVERLAP)
@@ -44,7 +48,7 @@ class CreateCredential(_Body):
 
 class RotateCredential(_Body):
     secret: str | dict[str, Any] | None = None
-    reference: str | None = None
+    reference: str | None = Field(None, pattern=_EXTERNAL_REF)
     verify: bool = True
     overlap_seconds: int | None = Field(None, ge=0, le=_MAX_OVERLAP)
 

@@ -114,7 +114,8 @@ async def put_route(request: web.Request) -> web.Response:
             )
         if services.vault is not None:
             await services.vault.check_owned(project_id, target.credential)
-    _, created = await routing.route_store.put(project_id, name, config.model_dump(mode="json"))
+    stored, created = await routing.route_store.put(project_id, name, config.model_dump(mode="json"))
+    name = stored.name  # as stored: the store trims surrounding blanks off a name
     await _reload(services, project_id)
     await _audit(request, "route.create" if created else "route.update", name, project_id)
     route = services.catalog.routes(project_id)[name]

@@ -34,7 +34,7 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 # Headers a caller may not set: credentials are the service's job, the rest belong to the connection.
-_FORBIDDEN_HEADERS = frozenset(
+FORBIDDEN_HEADERS = frozenset(
     {
         "authorization",
         "proxy-authorization",
@@ -82,7 +82,7 @@ class GenericRequest(BaseModel):
     @field_validator("headers")
     @classmethod
     def _no_credentials(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(name for name in value if name.lower() in _FORBIDDEN_HEADERS)
+        bad = sorted(name for name in value if name.lower() in FORBIDDEN_HEADERS)
         if bad:
             raise ValueError(f"may not set {', '.join(bad)}: credentials are injected by the service")
         # A name that is not an HTTP token or a value with a line break would let a caller add headers

@@ -31,6 +31,7 @@ from api_connector.errors import (
     CredentialRejected,
     DecryptionFailed,
     NotFound,
+    SecretStoreUnavailable,
     ValidationFailed,
 )
 from api_connector.observability.redaction import Redactor
@@ -214,7 +215,7 @@ class CredentialVault:
             raise ValidationFailed("verify: name a provider to verify against, or send verify=false", param="verify")
         secret = new.secret
         if secret is None:
-            secret = Secret(await self._external(new.reference or ""))
+            secret = Secret(await self._resolve_new(new.reference or ""))
         verdict = await self.verifier.verify(ctx, instance, secret)
         await self._audit(
             ctx,
@@ -228,6 +229,16 @@ class CredentialVault:
         if verdict.status == REJECTED:
             raise CredentialRejected(f"the provider rejected the credential: {verdict.detail}", provider=instance.name)
         return verdict
+
+    async def _resolve_new(self, reference: str) -> str:
+        """The secret a caller's new reference names. One that names nothing (an unset variable, a store
+        this service has no client for) is the caller's mistake, a 400; a store that is down stays a 503."""
+        try:
+            return await self._external(reference)
+        except SecretStoreUnavailable:
+            raise
+        except CredentialError as unresolved:
+            raise ValidationFailed(f"reference: {unresolved.message}", param="reference") from None
 
     async def create(
         self,

@@ -8,12 +8,14 @@ threshold; it produces one ``provider.unhealthy`` alert however long it lasts (n
 the base64 part of the ``whsec_...`` secret. Failed deliveries are retried with exponential backoff.
 ``format: slack`` sends a Slack incoming-webhook payload (``{"text": ...}``) instead.
 
-Deliveries go through the transport's SSRF guard, as a project's own providers do: a literal address
-in the URL is checked when the manager is built, and every address a host name resolves to when the
-connection is made. Link-local and metadata addresses are never reached; loopback and private ones
-only where the service allows them (``UPSTREAM_ALLOW_PRIVATE``) or the operator allows them for that
-webhook (``allow_private: true``). A refused webhook is logged (host only: webhook paths often hold
-tokens) and never contacted.
+Deliveries go through the service's own HTTP client (``transport.http.Transport``), in guarded pools,
+as a project's own providers do: a literal address in the URL is checked when the manager is built, and
+every address the URL's host stands for (a literal one included) when the connection is made.
+Link-local and metadata addresses are never reached; loopback and private ones only where the service
+allows them (``UPSTREAM_ALLOW_PRIVATE``) or the operator allows them for that webhook
+(``allow_private: true``). A redirect is never followed: a 3xx is a failed delivery, not retried (its
+``Location`` could point anywhere, the guard's refusals included). A refused webhook is logged (host
+only: webhook paths often hold tokens) and never contacted.
 """
 
 from __future__ import annotations
@@ -29,19 +31,24 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
-from api_connector.errors import ValidationFailed
+from api_connector.errors import AddressForbidden, UpstreamError, ValidationFailed
 from api_connector.observability.logging import get_logger
 from api_connector.observability.redaction import Redactor
 from api_connector.observability.settings_model import AlertsConfig, WebhookConfig
-from api_connector.transport.guard import ForbiddenAddress, check_base_url, resolver_kwargs
+from api_connector.transport.guard import check_base_url
+from api_connector.transport.http import Timeouts, Transport
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 log = get_logger("api_connector.alerts")
+# The transport's pools for deliveries: the service's private-address policy, and the webhooks the
+# operator marked ``allow_private``. Provider pools are named "<project>:<name>": no colon, no clash.
+_POOL = "alert-webhooks"
+_POOL_PRIVATE = "alert-webhooks-private"
+_MAX_CONNECTIONS = 16
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -89,9 +96,15 @@ class AlertManager:
         redis: Redis | None = None,
         prefix: str = "apc:",
         allow_private: bool = False,
+        transport: Transport | None = None,
     ) -> None:
         self.config = config
-        self._allow_private = allow_private
+        # The service's transport when given (one client for every outbound call); else one of our own.
+        self._own_transport = transport is None
+        self._transport = transport if transport is not None else Transport()
+        for pool, private in ((_POOL, allow_private), (_POOL_PRIVATE, True)):
+            self._transport.configure_pool(pool, max_connections=_MAX_CONNECTIONS, guarded=True, allow_private=private)
+        self._timeouts = Timeouts(connect=config.timeout, read=config.timeout, total=config.timeout)
         # With several replicas, each sees the incident; a Redis key decides which one announces it.
         self._redis = redis
         self._prefix = prefix
@@ -108,9 +121,8 @@ class AlertManager:
                 log.error("alert webhook refused: it will not be called", webhook=_host(hook.url), reason=reason)
         self._open: dict[str, dict[str, Any]] = {}  # instance pool key -> the incident's alert
         self._tasks: set[asyncio.Task[None]] = set()
-        # One session per policy: private addresses allowed (for the webhooks the operator marked) or not.
-        self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self.sent: list[dict[str, Any]] = []  # delivered alerts, newest last (admin view, tests)
+        self.failed_deliveries = 0  # (webhook, alert) pairs given up on: refused, redirected or out of retries
 
     def _reasons(self, report: Mapping[str, Any]) -> list[str]:
         c = self.config
@@ -208,20 +220,10 @@ class AlertManager:
             return orjson.dumps({"text": f"{icon} {alert['type']}: {data['provider']} ({why})"})
         return orjson.dumps(alert)
 
-    def _session(self, hook: WebhookConfig) -> aiohttp.ClientSession:
-        allow = self._allow_private or hook.allow_private
-        session = self._sessions.get(allow)
-        if session is None:
-            # The guarded resolver drops every address the policy forbids, whatever DNS answers later.
-            connector = aiohttp.TCPConnector(**resolver_kwargs(True, allow))
-            timeout = aiohttp.ClientTimeout(total=self.config.timeout)
-            session = self._sessions[allow] = aiohttp.ClientSession(connector=connector, timeout=timeout)
-        return session
-
     async def _deliver(self, hook: WebhookConfig, secret: str | None, alert: dict[str, Any]) -> None:
         body = self._payload(hook, alert)
         message_id = f"msg_{uuid.uuid4().hex}"
-        session = self._session(hook)
+        pool = _POOL_PRIVATE if hook.allow_private else _POOL
         delay = self.config.backoff
         for attempt in range(self.config.retries + 1):
             timestamp = int(time.time())
@@ -233,27 +235,40 @@ class AlertManager:
             if secret:
                 headers["webhook-signature"] = sign(secret, message_id, timestamp, body)
             try:
-                async with session.post(hook.url, data=body, headers=headers) as response:
-                    if response.status < 300:
-                        self.sent.append(alert)
-                        return
-                    why = f"HTTP {response.status}"
-            except aiohttp.ClientConnectorDNSError as exc:
-                if isinstance(exc.os_error, ForbiddenAddress):  # the policy, not a hiccup: no retry
-                    log.error("alert webhook refused", webhook=_host(hook.url), reason=str(exc.os_error))
+                response = await self._transport.send(
+                    pool, "POST", hook.url, headers=headers, body=body, timeouts=self._timeouts
+                )
+            except AddressForbidden as refused:  # the policy, not a hiccup: no retry
+                log.error("alert webhook refused", webhook=_host(hook.url), reason=refused.message)
+                self.failed_deliveries += 1
+                return
+            except UpstreamError as exc:  # messages name no URL (the transport's rule)
+                why = exc.message
+            else:
+                if response.status < 300:
+                    self.sent.append(alert)
                     return
-                why = type(exc).__name__
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                why = type(exc).__name__
+                why = f"HTTP {response.status}"
+                if response.status < 400:
+                    # Not followed, and not retried: the same redirect would come back. Its Location stays
+                    # out of the log, as the URL's path does (either may carry a token).
+                    why += ": a redirect, which is not followed"
+                    break
             if attempt < self.config.retries:
                 await asyncio.sleep(delay)
                 delay *= 2
-        log.error("alert not delivered", type=alert["type"], provider=alert["data"]["provider"], reason=why)
+        self.failed_deliveries += 1
+        log.error(
+            "alert not delivered",
+            type=alert["type"],
+            provider=alert["data"]["provider"],
+            webhook=_host(hook.url),
+            reason=why,
+        )
 
     async def close(self) -> None:
         if self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 2)
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
+        if self._own_transport:
+            await self._transport.close()

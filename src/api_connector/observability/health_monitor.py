@@ -63,6 +63,7 @@ class HealthMonitor:
         self._clock = clock
         self._due: dict[str, float] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._failing: set[str] = set()  # pools whose last probe here failed (logged once per run)
         self._loop: asyncio.Task[None] | None = None
         self.probes_sent = 0  # this replica's probes (tests count them across replicas)
 
@@ -143,6 +144,12 @@ class HealthMonitor:
         ok, elapsed_ms, error = await self.probe(instance)
         checked = now_utc()
         self.registry.record_probe(key, ok, elapsed_ms, checked, error)
+        if ok:
+            self._failing.discard(key)
+        elif key not in self._failing:
+            # Once per run of failing probes, not every interval; the reason names no URL, only the answer.
+            self._failing.add(key)
+            log.warning("health probe failed", provider=instance.name, reason=error)
         if self._redis is not None:
             state = self.registry.state(key)
             shared = {
@@ -180,6 +187,8 @@ class HealthMonitor:
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         if response.status in probe.ok_statuses:
             return True, elapsed, None
+        if 300 <= response.status < 400:  # the transport never follows one: say so, not where it pointed
+            return False, elapsed, f"probe answered HTTP {response.status}: a redirect, which is not followed"
         return False, elapsed, f"probe answered HTTP {response.status}"
 
     def reports(self, project_id: str | None = None, provider: str | None = None) -> list[dict[str, Any]]:

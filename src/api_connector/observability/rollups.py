@@ -62,6 +62,8 @@ def parse_time_range(time_range: str, step: str | None) -> tuple[datetime, datet
     since = until - timedelta(seconds=span)
     if step:
         every = _seconds(step, "step")
+        if every > MAX_RANGE.total_seconds():  # beyond any range: no date arithmetic can take it
+            raise ValidationFailed("step must be between 1m and 366d", param="step")
     else:
         every = max(60, (span // 60) // 60 * 60)
         if every > _HOUR:  # whole hours: long ranges are then answered from the hourly roll-ups

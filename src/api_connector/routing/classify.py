@@ -24,6 +24,7 @@ from api_connector.errors import (
     ContentFiltered,
     ContextLengthExceeded,
     CredentialError,
+    DeadlinePassed,
     ProviderAtLimit,
     QuotaExhausted,
     RateLimited,
@@ -83,6 +84,7 @@ _DECISIONS: tuple[tuple[type[ConnectorError], Decision], ...] = (
     (ProviderAtLimit, _GATEWAY_REFUSAL),
     (ContextLengthExceeded, _TOO_LONG),
     (ContentFiltered, _CALLER_FAULT),
+    (DeadlinePassed, _CALLER_FAULT),  # the caller's deadline, not the provider: no other target has more time
     (UpstreamBadRequest, _CALLER_FAULT),
     (UpstreamAuthFailed, _TARGET_BROKEN),
     (QuotaExhausted, _TARGET_BROKEN),

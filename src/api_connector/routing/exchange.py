@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from api_connector.core.call import Call
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.credentials.resolver import CredentialResolver
-from api_connector.errors import UpstreamTimeout
+from api_connector.errors import DeadlinePassed
 from api_connector.routing.attempts import AttemptLog
 from api_connector.routing.catalog import Target
 from api_connector.transport.http import Timeouts, Transport, UpstreamStream
@@ -140,7 +140,7 @@ class Exchange:
             query.update(instance.query)  # the operator's own (an api-version override) over the wire's
         remaining = call.remaining()
         if remaining is not None and remaining <= 0:
-            raise UpstreamTimeout(
+            raise DeadlinePassed(
                 "the request's deadline passed before it could be sent", provider=instance.name, sent=False
             )
         if call.tracing is not None:

@@ -119,7 +119,10 @@ class SandboxEngine:
             request = ChatRequest.model_validate_json(body)
         except ValidationError as exc:
             return _error(400, f"invalid chat request: {exc.errors()[0]['msg']}")
-        reply = SandboxReply.for_request(request)
+        try:
+            reply = SandboxReply.for_request(request)
+        except ValidationError:  # a tool_choice object naming no function, as OpenAI answers it
+            return _error(400, "invalid chat request: tool_choice must name a function")
         if request.stream:
             return LocalResponse(200, dict(_SSE), lines=reply.stream(request, fault, gap))
         payload = orjson.dumps(reply.completion(request.model))
@@ -292,7 +295,14 @@ def _arguments_for(tool: ToolDefinition | None) -> dict[str, Any]:
     if tool is None or not tool.function.parameters:
         return {}
     schema = tool.function.parameters
-    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
-    required = schema.get("required", list(props)) if isinstance(schema, dict) else []
+    # Any JSON may come as a schema: what is not a schema's shape is read as "no constraint".
+    props = schema.get("properties")
+    props = props if isinstance(props, dict) else {}
+    required = schema.get("required", list(props))
+    required = [name for name in required if isinstance(name, str)] if isinstance(required, list) else []
     samples = {"string": "sandbox", "integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}
-    return {name: samples.get(str(props.get(name, {}).get("type", "string")), "sandbox") for name in required}
+
+    def sample(prop: Any) -> Any:
+        return samples.get(str(prop.get("type", "string")), "sandbox") if isinstance(prop, dict) else "sandbox"
+
+    return {name: sample(props.get(name)) for name in required}

@@ -1,21 +1,18 @@
-"""Where a project's own provider instances may connect: no SSRF through a custom base URL.
+"""Where a project's own provider instances and the alert webhooks may connect: no SSRF through a URL.
 
 Operators' instances (the configuration file) go where the operator says. Instances a project adds
 through the admin API are checked twice: their base URL when they are saved, and every address their
 host name resolves to when a connection is made (so DNS that changes after the check gains nothing).
 Link-local and cloud metadata addresses are never allowed; loopback and private ranges only when the
-service allows them (``UPSTREAM_ALLOW_PRIVATE``, on by default outside production).
+service allows them (``UPSTREAM_ALLOW_PRIVATE``, on by default outside production). Literal addresses in
+a URL are held to the same policy as resolved ones (``transport.pool`` checks both), and no redirect is
+ever followed, so an answer cannot send a call past the check.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
-from typing import Any
 from urllib.parse import urlsplit
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from api_connector.errors import ValidationFailed
 
@@ -38,7 +35,10 @@ def address_refusal(address: IPAddress, allow_private: bool) -> str | None:
 
 def check_base_url(url: str, allow_private: bool) -> None:
     """Refuse a base URL whose host is a forbidden literal address (names are checked at connect time)."""
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # a malformed IPv6 literal: not a URL this service can call
+        raise ValidationFailed("base_url: not a valid URL", param="base_url") from None
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -49,28 +49,5 @@ def check_base_url(url: str, allow_private: bool) -> None:
 
 
 class ForbiddenAddress(OSError):
-    """A host name resolved only to addresses the policy forbids (an OSError, as resolvers raise)."""
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolves like the default resolver, then drops every address the policy forbids."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self._inner = DefaultResolver()
-        self._allow_private = allow_private
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        allowed = [r for r in results if address_refusal(ipaddress.ip_address(r["host"]), self._allow_private) is None]
-        if not allowed:
-            raise ForbiddenAddress(f"refusing to connect to {host}: it resolves only to forbidden addresses")
-        return allowed
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def resolver_kwargs(guarded: bool, allow_private: bool) -> dict[str, Any]:
-    return {"resolver": GuardedResolver(allow_private)} if guarded else {}
+    """A host resolved only to addresses the policy forbids (raised by ``transport.pool`` for guarded
+    pools, before any connection; an OSError, as resolvers raise)."""

@@ -6,6 +6,10 @@ ten times cheaper than httpx's under concurrency). Each provider instance gets i
 provider cannot starve the others of connections, with its own connection limit and timeouts. TLS
 verification is always on. The client's exceptions are translated here into the error tree; nobody
 above sees them.
+
+Every outbound HTTP call of the service goes through here: provider calls, credential verification
+probes, health probes and alert webhooks. A 3xx is an answer like any other: no ``Location`` is ever
+fetched, so no answer can lead a call past the address guard of a guarded pool.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from dataclasses import dataclass
 from yarl import URL
 
 from api_connector.core.exchange import Inbound
-from api_connector.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from api_connector.errors import (
+    AddressForbidden,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
 from api_connector.transport.guard import ForbiddenAddress
 from api_connector.transport.http1 import BadResponse, ConnectFailed, Response, UpstreamClosed
 from api_connector.transport.local import LocalDisconnect, LocalResponse, LocalUpstream
@@ -106,15 +116,24 @@ class Transport:
         self._pools: dict[str, Pool] = {}
         self._limits: dict[str, int] = {}
         self._guarded: set[str] = set()
+        self._private: dict[str, bool] = {}  # pools whose private-address policy is not the service's
         self._user_agent = user_agent
         self._allow_private = allow_private
         self._ssl = ssl_context or default_ssl_context()
 
-    def configure_pool(self, pool: str, *, max_connections: int, guarded: bool = False) -> None:
-        """Connection limit of a pool; ``guarded`` pools connect only where the SSRF policy allows."""
+    def configure_pool(
+        self, pool: str, *, max_connections: int, guarded: bool = False, allow_private: bool | None = None
+    ) -> None:
+        """Connection limit of a pool; ``guarded`` pools connect only where the SSRF policy allows.
+
+        ``allow_private`` overrides the service's policy for this pool's loopback and private addresses
+        (an operator may allow them for one alert webhook); link-local and metadata stay refused.
+        """
         self._limits[pool] = max_connections
         if guarded:
             self._guarded.add(pool)
+        if allow_private is not None:
+            self._private[pool] = allow_private
 
     def _pool(self, name: str) -> Pool:
         pool = self._pools.get(name)
@@ -123,7 +142,7 @@ class Transport:
                 self._limits.get(name, 100),
                 ssl_context=self._ssl,
                 guarded=name in self._guarded,
-                allow_private=self._allow_private,
+                allow_private=self._private.get(name, self._allow_private),
                 user_agent=self._user_agent,
             )
         return pool
@@ -245,7 +264,7 @@ def _translate(exc: BaseException, when: str) -> UpstreamError:
     if isinstance(exc, TimeoutError):
         return UpstreamTimeout(f"upstream did not answer in time{suffix}")
     if isinstance(exc, ForbiddenAddress):
-        return UpstreamConnectError(str(exc), sent=False)
+        return AddressForbidden(str(exc), sent=False)
     if isinstance(exc, ConnectFailed):
         # Nothing was sent: safe to send again whatever the request does.
         return UpstreamConnectError(f"cannot connect to upstream: {type(exc.__cause__).__name__}", sent=False)
