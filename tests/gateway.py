@@ -63,6 +63,9 @@ def run_gateway(tmp_path: Path, config: dict[str, Any] | None = None, **settings
         "env": "test",
         "record_flush_interval": 0.05,
         "log_level": "INFO",
+        # Providers are not asked for their model lists unless a test says so: recorded upstreams
+        # answer only what was recorded.
+        "model_list_ttl": 0,
     }
     overrides.update(settings)
     resolved = load_settings(**overrides)

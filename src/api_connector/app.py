@@ -45,6 +45,7 @@ from api_connector.observability.tracing import Tracing
 from api_connector.pipeline.pipeline import Pipeline
 from api_connector.routing.catalog import Catalog
 from api_connector.routing.exchange import Upstreams
+from api_connector.routing.model_lists import ModelLists
 from api_connector.routing.wiring import Routing, build_routing, load_project_routes
 from api_connector.settings import Settings, environment
 from api_connector.storage.db import Database
@@ -133,6 +134,7 @@ def build_services(
         routing=routing,
         governance=governance,
         rollups=Rollups(database),
+        model_lists=_model_lists(settings, catalog, upstreams, routing),
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
     )
 
@@ -146,6 +148,16 @@ def _label_policy(settings: Settings, catalog: Catalog) -> MetricLabels:
     return MetricLabels(
         (instance.name for instance in instances), models, project_labels=settings.metrics_project_labels
     )
+
+
+def _model_lists(settings: Settings, catalog: Catalog, upstreams: Upstreams, routing: Routing) -> ModelLists:
+    """Providers' live model lists, shared by the replicas through Redis when there is one; routing
+    refuses a model a live list lacks (``Catalog.offers``)."""
+    lists = ModelLists(
+        catalog, upstreams, ttl=settings.model_list_ttl, redis=routing.redis, prefix=settings.redis_key_prefix
+    )
+    catalog.offers = lists.offers
+    return lists
 
 
 def _build_health(
@@ -270,6 +282,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         services.health.start()
     if services.rollups is not None:
         services.rollups.start()
+    if services.model_lists is not None:
+        services.model_lists.start()
     flushers = [asyncio.create_task(_flush_last_used(services)), asyncio.create_task(_flush_metrics(services))]
     log.info("started", providers=len(services.catalog.instances(None)))
     yield
@@ -291,6 +305,8 @@ async def shutdown(services: Services) -> None:
         await services.health.close()
     if services.rollups is not None:
         await services.rollups.close()
+    if services.model_lists is not None:
+        await services.model_lists.close()
     if services.routing is not None:
         await services.routing.close()  # breaker counts still buffered go to Redis first
     await services.writer.close()

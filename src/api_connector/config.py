@@ -81,6 +81,9 @@ class ProviderConfig(_Strict):
     query: dict[str, str] = Field(default_factory=dict)
     max_connections: int = Field(100, ge=1, le=10_000)
     models: list[str] = Field(default_factory=list)
+    # Refuse a model the provider's live list lacks before calling it; off for providers whose lists
+    # are incomplete (private fine-tunes, deployments the list does not show).
+    check_models: bool = True
 
     @field_validator("type")
     @classmethod

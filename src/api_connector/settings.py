@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     external_secret_timeout: float = Field(5.0, gt=0)
     oauth_callback_url: str | None = None
 
+    # Seconds a provider's live model list is kept before it is asked again (0: never asked; the
+    # declared models are shown and nothing is refused).
+    model_list_ttl: float = Field(3600.0, ge=0)
+
     default_openai_model: str = "gpt-4o-mini"
     default_stt_provider: str = "openai"
     default_tts_provider: str = "openai"

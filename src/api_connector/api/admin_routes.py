@@ -21,6 +21,7 @@ from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, Services
 from api_connector.auth.authenticator import Principal
 from api_connector.config import ProviderConfig, parse_config
 from api_connector.errors import ConfigError, PermissionDenied, ValidationFailed
+from api_connector.routing.model_lists import Listing
 from api_connector.transport.guard import check_base_url
 
 
@@ -192,6 +193,32 @@ reload_project_providers = _reload_project_providers
 plain = _plain
 
 
+async def provider_models(request: web.Request) -> web.Response:
+    """The models an instance serves: its live list (``?refresh=true`` asks the provider now), else the
+    declared ones, with when it was listed and why the last listing failed, if it did."""
+    services = request.app[SERVICES]
+    instance = services.catalog.instance(read_scope(request).project(), request.match_info["name"])
+    lists = services.model_lists
+    if lists is None:
+        listing = Listing(instance.models, "declared")
+    elif request.query.get("refresh") in ("1", "true"):
+        listing = await lists.refresh(instance)
+    else:
+        listing = lists.listing(instance)
+    checked = listing.source == "live" and (instance.config is None or instance.config.check_models)
+    fetched = datetime.fromtimestamp(listing.fetched_at, UTC).isoformat() if listing.fetched_at else None
+    return json_response(
+        {
+            "provider": instance.name,
+            "source": listing.source,
+            "fetched_at": fetched,
+            "checked": checked,  # whether a model outside this list is refused
+            "error": listing.error,
+            "models": list(listing.models),
+        }
+    )
+
+
 async def list_providers(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     return json_response({"data": provider_entries(services, read_scope(request).project())})
@@ -290,6 +317,7 @@ def setup(r: Routes) -> None:
     r.add_get("/admin/providers", list_providers)
     r.add_post("/admin/providers", create_provider)
     r.add_delete("/admin/providers/{name}", delete_provider)
+    r.add_get("/admin/providers/{name}/models", provider_models)
     r.add_get("/admin/usage", list_usage)
     r.add_get("/admin/usage/summary", usage_summary)
     r.add_get("/admin/audit", list_audit)

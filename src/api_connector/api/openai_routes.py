@@ -34,12 +34,22 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def list_models(request: web.Request) -> web.Response:
+    """Every model the caller's project may use: its routes, then each instance's models as
+    ``<instance>/<model>`` (the provider's live list when one is known, else the declared models)."""
     services = request.app[SERVICES]
     created = int(time.time())
+    project_id = project_of(request)
+    catalog, lists = services.catalog, services.model_lists
     data = [
-        {"id": model_id, "object": "model", "created": created, "owned_by": owner}
-        for model_id, owner in services.catalog.model_ids(project_of(request))
+        {"id": name, "object": "model", "created": created, "owned_by": "api-connector"}
+        for name in catalog.routes(project_id)
     ]
+    for instance in catalog.instances(project_id):
+        models = lists.listing(instance).models if lists is not None else instance.models
+        data.extend(
+            {"id": f"{instance.name}/{model}", "object": "model", "created": created, "owned_by": instance.name}
+            for model in models
+        )
     return json_response({"object": "list", "data": data})
 
 

@@ -68,6 +68,14 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     ("get", "/admin/providers", "Provider instances this project can use", "admin", None, 200),
     ("post", "/admin/providers", "Add a provider instance to this project", "admin", admin.CreateProvider, 201),
     ("delete", "/admin/providers/{name}", "Remove a provider instance of this project", "admin", None, 204),
+    (
+        "get",
+        "/admin/providers/{name}/models",
+        "The models a provider instance serves: its live list (refresh=true asks now), else the declared ones",
+        "admin",
+        None,
+        200,
+    ),
     ("get", "/admin/usage", "Usage records of this project", "admin", None, 200),
     ("get", "/admin/usage/summary", "Usage by provider and model", "admin", None, 200),
     (

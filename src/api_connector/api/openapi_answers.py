@@ -117,6 +117,9 @@ ANSWERS: dict[tuple[str, str], Answer] = {
     ("get", "/admin/providers"): Answer(s.data_of(s.arr(s.PROVIDER_ENTRY))),
     ("post", "/admin/providers"): Answer(s.STORED_PROVIDER, (*_WRITE, 409)),
     ("delete", "/admin/providers/{name}"): Answer(None, (404,)),
+    ("get", "/admin/providers/{name}/models"): Answer(
+        s.PROVIDER_MODELS, (404,), (_q("refresh", enum("true", "1"), "Ask the provider now instead of the kept list"),)
+    ),
     ("get", "/admin/usage"): Answer(s.data_of(s.arr(s.USAGE_RECORD)), (400,), (LIMIT,)),
     ("get", "/admin/usage/summary"): Answer(s.data_of(s.arr(s.USAGE_SUMMARY))),
     ("get", "/admin/audit"): Answer(

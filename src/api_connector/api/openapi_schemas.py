@@ -371,3 +371,13 @@ RERANK = obj(
     },
     {"id": nullable(STR)},
 )
+PROVIDER_MODELS = obj(
+    {
+        "provider": STR,
+        "source": enum("live", "declared"),
+        "fetched_at": nullable(TIME),
+        "checked": BOOL,
+        "error": nullable(STR),
+        "models": arr(STR),
+    }
+)

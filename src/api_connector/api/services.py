@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from api_connector.routing.catalog import Catalog
     from api_connector.routing.exchange import Upstreams
     from api_connector.routing.failover import Resilience
+    from api_connector.routing.model_lists import ModelLists
     from api_connector.routing.wiring import Routing
     from api_connector.settings import Settings
     from api_connector.storage.db import Database
@@ -62,6 +63,7 @@ class Services:
     governance: Governance | None = None
     health: HealthMonitor | None = None
     rollups: Rollups | None = None
+    model_lists: ModelLists | None = None
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -1,8 +1,9 @@
 """Anthropic: Claude through the Messages API, translated from and to the OpenAI shape."""
 
 from api_connector.core.capabilities import Capability
-from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, HealthProbe, ProviderSpec
+from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, HealthProbe, ModelListing, ProviderSpec
 from api_connector.wire.anthropic_messages import ANTHROPIC_MESSAGES
+from api_connector.wire.model_lists import openai_models
 
 SPEC = ProviderSpec(
     type="anthropic",
@@ -14,6 +15,7 @@ SPEC = ProviderSpec(
     # Every request must name the API version it was written against.
     headers={"anthropic-version": "2023-06-01"},
     # Listing models is free and fails with 401 on a bad key.
+    listing=ModelListing("/v1/models", openai_models),
     probe=HealthProbe(path="/v1/models"),
     models=(
         "claude-opus-4-1",

@@ -1,9 +1,10 @@
 """Cohere: its own API shapes (embed v2, rerank v2, chat v2)."""
 
 from api_connector.core.capabilities import Capability
-from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.providers.spec import Endpoint, HealthProbe, ModelListing, ProviderSpec
 from api_connector.wire.cohere_embed import COHERE_EMBED
 from api_connector.wire.cohere_rerank import COHERE_RERANK
+from api_connector.wire.model_lists import named_models
 
 RERANK_MODELS = ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0")
 
@@ -17,6 +18,7 @@ SPEC = ProviderSpec(
         Capability.EMBEDDINGS: Endpoint(path="/v2/embed", wire=COHERE_EMBED, max_batch=96),
     },
     # Listing models is free and fails with 401 on a bad key.
+    listing=ModelListing("/v1/models", named_models),
     probe=HealthProbe(path="/v1/models"),
     models=(
         "embed-v4.0",

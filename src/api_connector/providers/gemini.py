@@ -1,8 +1,9 @@
 """Google Gemini (AI Studio): the Generative Language API, key in the x-goog-api-key header."""
 
 from api_connector.core.capabilities import Capability
-from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, HealthProbe, ProviderSpec
+from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, HealthProbe, ModelListing, ProviderSpec
 from api_connector.wire.gemini_embeddings import GEMINI_EMBEDDINGS
+from api_connector.wire.model_lists import google_models
 
 SPEC = ProviderSpec(
     type="gemini",
@@ -15,6 +16,7 @@ SPEC = ProviderSpec(
             path="/models/{model}:batchEmbedContents", wire=GEMINI_EMBEDDINGS, max_batch=100
         ),
     },
+    listing=ModelListing("/models", google_models),
     probe=HealthProbe(path="/models"),
     models=("gemini-embedding-001", "gemini-embedding-2"),
     docs_url="https://ai.google.dev/api",

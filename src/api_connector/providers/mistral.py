@@ -1,7 +1,8 @@
 """Mistral AI: OpenAI-like shapes on its own base URL."""
 
 from api_connector.core.capabilities import Capability
-from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.providers.spec import Endpoint, HealthProbe, ModelListing, ProviderSpec
+from api_connector.wire.model_lists import openai_models
 from api_connector.wire.openai_embeddings import MISTRAL_EMBEDDINGS
 
 SPEC = ProviderSpec(
@@ -15,6 +16,7 @@ SPEC = ProviderSpec(
             path="/embeddings", wire=MISTRAL_EMBEDDINGS, max_batch=128, max_batch_tokens=16_000
         ),
     },
+    listing=ModelListing("/models", openai_models),
     probe=HealthProbe(path="/models"),
     models=("mistral-embed", "codestral-embed"),
     docs_url="https://docs.mistral.ai/api/",

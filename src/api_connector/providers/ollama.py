@@ -1,7 +1,8 @@
 """Ollama: local models, no key; OpenAI-compatible routes under /v1 and its own under /api."""
 
 from api_connector.core.capabilities import Capability
-from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.providers.spec import Endpoint, HealthProbe, ModelListing, ProviderSpec
+from api_connector.wire.model_lists import named_models
 from api_connector.wire.openai_embeddings import COMPATIBLE_EMBEDDINGS
 
 SPEC = ProviderSpec(
@@ -13,6 +14,7 @@ SPEC = ProviderSpec(
         # takes ``dimensions``, so the compatible wire serves it. A local server documents no batch limit.
         Capability.EMBEDDINGS: Endpoint(path="/v1/embeddings", wire=COMPATIBLE_EMBEDDINGS),
     },
+    listing=ModelListing("/api/tags", named_models),
     probe=HealthProbe(path="/api/tags"),
     requires_credential=False,
     docs_url="https://github.com/ollama/ollama/blob/main/docs/api.md",

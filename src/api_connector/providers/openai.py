@@ -1,7 +1,8 @@
 """OpenAI: the reference Chat Completions API."""
 
 from api_connector.core.capabilities import Capability
-from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.providers.spec import Endpoint, HealthProbe, ModelListing, ProviderSpec
+from api_connector.wire.model_lists import openai_models
 from api_connector.wire.openai_chat import OPENAI_CHAT
 from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 
@@ -17,6 +18,7 @@ SPEC = ProviderSpec(
         ),
     },
     # Listing models is free and fails with 401 on a bad key: the cheapest proof a key works.
+    listing=ModelListing("/models", openai_models),
     probe=HealthProbe(path="/models"),
     models=(
         "gpt-4o",

@@ -5,7 +5,7 @@ The router, the executor and the API read these fields; none of them branches on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -42,6 +42,15 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelListing:
+    """How a provider lists the models it serves: a free GET below the base URL, and how to read it
+    (a function of ``wire.model_lists``)."""
+
+    path: str
+    parse: Callable[[bytes], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
 class HealthProbe:
     """A cheap call that costs nothing at the provider and proves the credential works."""
 
@@ -59,7 +68,8 @@ class ProviderSpec:
     endpoints: Mapping[Capability, Endpoint] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=_frozen)
     probe: HealthProbe | None = None
-    models: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()  # declared: shown until (or unless) a live listing says otherwise
+    listing: ModelListing | None = None
     # Caller headers with these prefixes reach the upstream (e.g. the sandbox's fault controls).
     passthrough_header_prefixes: tuple[str, ...] = ()
     requires_credential: bool = True
@@ -71,4 +81,14 @@ class ProviderSpec:
         return capability in self.endpoints or capability is Capability.REQUESTS
 
 
-__all__ = ["BEARER", "NO_AUTH", "Auth", "AuthKind", "AuthScheme", "Endpoint", "HealthProbe", "ProviderSpec"]
+__all__ = [
+    "BEARER",
+    "NO_AUTH",
+    "Auth",
+    "AuthKind",
+    "AuthScheme",
+    "Endpoint",
+    "HealthProbe",
+    "ModelListing",
+    "ProviderSpec",
+]

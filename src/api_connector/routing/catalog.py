@@ -7,7 +7,7 @@ request path does one dictionary lookup to find where a model name leads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -196,6 +196,8 @@ class Catalog:
         self._global = _Scope()
         self._projects: dict[str, _Scope] = {}
         self._direct_routes: dict[tuple[str, str], Route] = {}
+        # Whether an instance serves a model (its live list: ``routing.model_lists``); None: not checked.
+        self.offers: Callable[[ProviderInstance, str], bool] | None = None
         # Caller headers any provider wants forwarded (the sandbox's fault controls), lower-case.
         self.passthrough_prefixes: tuple[str, ...] = tuple(
             sorted({prefix for spec in REGISTRY.values() for prefix in spec.passthrough_header_prefixes})
@@ -294,6 +296,12 @@ class Catalog:
         if slash and upstream_model:
             candidate = (own.instances.get(instance_name) if own else None) or self._global.instances.get(instance_name)
             if candidate is not None:
+                if self.offers is not None and not self.offers(candidate, upstream_model):
+                    raise UnknownModel(
+                        f"The provider {instance_name!r} does not offer the model {upstream_model!r} (its list: "
+                        f"GET /admin/providers/{instance_name}/models)",
+                        param="model",
+                    )
                 return self._direct(candidate, model, upstream_model)
         advertised = (own.advertised.get(model) if own else None) or self._global.advertised.get(model)
         if advertised is not None:
@@ -352,10 +360,3 @@ class Catalog:
             keys.add(f"{instance.pool}/*")  # ad-hoc models share one key per instance
             keys.update(f"{instance.pool}/{model}" for model in instance.models)
         return keys
-
-    def model_ids(self, project_id: str | None) -> list[tuple[str, str]]:
-        """(model id, owner) pairs for ``GET /v1/models``: routes first, then every instance's models."""
-        ids: list[tuple[str, str]] = [(name, "api-connector") for name in self.routes(project_id)]
-        for instance in self.instances(project_id):
-            ids.extend((f"{instance.name}/{m}", instance.name) for m in instance.models)
-        return ids

@@ -56,6 +56,8 @@ class Connector:
                 services.health.start()
             if services.rollups is not None:
                 services.rollups.start()
+            if services.model_lists is not None:
+                services.model_lists.start()
             self._services = services
         return self
 
