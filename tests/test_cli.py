@@ -43,14 +43,16 @@ def serving(tmp_path: Path, port: int, log: Path, **extra: str) -> Iterator[str]
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        # Generous: on a loaded machine two workers importing and migrating at once take a while.
+        deadline = time.monotonic() + 90
+        ready = False
+        while not ready and time.monotonic() < deadline:
             try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
+                ready = httpx.get(base + "/health", timeout=1).status_code == 200
             except httpx.TransportError:
                 time.sleep(0.1)
             assert proc.poll() is None, log.read_text()
+        assert ready, f"the service did not come up: {log.read_text()}"
         yield base
     finally:
         proc.send_signal(signal.SIGINT)
