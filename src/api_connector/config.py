@@ -173,6 +173,9 @@ class TargetConfig(_Strict):
 class RouteConfig(_Strict):
     strategy: Strategy = Strategy.PRIORITY
     targets: list[TargetConfig] = Field(min_length=1)
+    # Seconds past its TTL a cached answer of this route may stand in when every target fails
+    # (over the cache section's default; a request's x-cache-stale-if-error over both).
+    stale_if_error: int | None = Field(None, ge=0, le=30 * 86400)
 
 
 class RetryConfig(_Strict):

@@ -77,6 +77,7 @@ TIMEOUT_HEADER = "x-timeout"  # seconds for the whole request, retries and failo
 RETRIES_HEADER = "x-retries"  # tries on the same target after the first
 CACHE_TTL_HEADER = "x-cache-ttl"  # seconds: cache this answer (and answer from the cache)
 CACHE_KEY_HEADER = "x-cache-key"  # the caller's own cache key instead of the request hash
+STALE_HEADER = "x-cache-stale-if-error"  # seconds past its TTL a cached answer may stand in for a failure
 COALESCE_HEADER = "x-coalesce"  # "1": share one upstream call with identical requests in flight
 IDEMPOTENCY_HEADER = "idempotency-key"  # sending this request twice is safe (retries, failover)
 _MAX_TTL = 30 * 86400
@@ -87,6 +88,7 @@ _CONTROLS = (
     PRIORITY_HEADER,
     CACHE_TTL_HEADER,
     CACHE_KEY_HEADER,
+    STALE_HEADER,
     COALESCE_HEADER,
     IDEMPOTENCY_HEADER,
 )
@@ -124,7 +126,7 @@ def call_for(
         if priority is None:
             priority = parse_priority(headers.get(PRIORITY_HEADER))
         if cache is None:
-            cache = _cache_ask(request)
+            cache = cache_ask(request)
         coalesce = headers.get(COALESCE_HEADER) == "1"
         idempotency_key = headers.get(IDEMPOTENCY_HEADER) or None
     tracing = services.recorder.tracing
@@ -147,14 +149,17 @@ def call_for(
     )
 
 
-def _cache_ask(request: web.Request) -> CacheAsk:
+def cache_ask(request: web.Request) -> CacheAsk:
+    """What the request's headers ask of the response cache."""
     headers = request.headers
-    if CACHE_TTL_HEADER not in headers and CACHE_KEY_HEADER not in headers:
+    if CACHE_TTL_HEADER not in headers and CACHE_KEY_HEADER not in headers and STALE_HEADER not in headers:
         return NO_CACHE_ASK
-    ttl = None
+    ttl = stale = None
     if CACHE_TTL_HEADER in headers:
         ttl = int(_header_number(request, CACHE_TTL_HEADER, int, 0, _MAX_TTL))
-    return CacheAsk(ttl=ttl, key=headers.get(CACHE_KEY_HEADER) or None)
+    if STALE_HEADER in headers:
+        stale = int(_header_number(request, STALE_HEADER, int, 0, _MAX_TTL))
+    return CacheAsk(ttl=ttl, key=headers.get(CACHE_KEY_HEADER) or None, stale_if_error=stale)
 
 
 def actor_of(request: web.Request) -> Actor:
@@ -175,7 +180,7 @@ def _header_number(request: web.Request, name: str, kind: type[float] | type[int
     try:
         value = kind(request.headers[name])
     except ValueError:
-        what = "whole seconds" if name == CACHE_TTL_HEADER else "a number"
+        what = "whole seconds" if name in (CACHE_TTL_HEADER, STALE_HEADER) else "a number"
         raise ValidationFailed(f"header {name} must be {what}", param=name) from None
     if not low <= value <= high:
         raise ValidationFailed(f"header {name} must be between {low:.15g} and {high:.15g}", param=name)

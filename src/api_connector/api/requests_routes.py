@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api_connector.api.context import call_for, parse_model, read_json
+from api_connector.api.context import cache_ask, call_for, parse_model, read_json
 from api_connector.api.middleware import Routes
 from api_connector.api.render import json_response
 from api_connector.api.services import SERVICES, Services
@@ -35,7 +35,8 @@ async def _planned(request: web.Request, stream: bool) -> tuple[Services, Call, 
         timeout=generic.timeout,
         # The body's priority when it names one, else the x-priority header.
         priority=generic.priority if "priority" in generic.model_fields_set else None,
-        cache=CacheAsk(ttl=generic.cache_ttl, key=generic.cache_key) if asked else None,
+        # The body's cache fields over the headers' (a stale-if-error window only comes as a header).
+        cache=CacheAsk(generic.cache_ttl, generic.cache_key, cache_ask(request).stale_if_error) if asked else None,
     )
     return services, call, RawRequest.plan(services.catalog, call.project_id, generic, stream)
 
@@ -53,6 +54,7 @@ def envelope(run: Run[RawRequest, Inbound]) -> dict[str, Any]:
             "status": answer.status,
             "response_time_ms": round((time.perf_counter() - call.started) * 1000, 2),
             "cached": run.source in ("cache", "stale"),
+            "stale": run.source == "stale",
             "request_id": call.request_id,
         },
     }

@@ -46,30 +46,41 @@ class CachedAnswer:
     provider: str | None = None
     model: str = ""
     usage: Usage = field(default_factory=Usage)
+    # Until when (wall clock) it answers as fresh; past it, an entry kept longer only stands in for a
+    # failure (stale-if-error). None: fresh for as long as it is kept (entries of earlier versions).
+    fresh_until: float | None = None
 
     def encode(self) -> bytes:
         u = self.usage
-        meta = orjson.dumps({"p": self.provider, "m": self.model, "u": u.as_list()})
-        return b"V" + meta + b"\n" + self.kind + self.body
+        meta: dict[str, object] = {"p": self.provider, "m": self.model, "u": u.as_list()}
+        if self.fresh_until is not None:
+            meta["f"] = self.fresh_until
+        return b"V" + orjson.dumps(meta) + b"\n" + self.kind + self.body
 
     @classmethod
     def decode(cls, raw: bytes) -> CachedAnswer:
         if raw[:1] == b"V":
             meta_raw, _, rest = raw[1:].partition(b"\n")
             meta = orjson.loads(meta_raw)
-            return cls(rest[:1], rest[1:], meta["p"], meta["m"], Usage.from_list(meta["u"]))
+            usage = Usage.from_list(meta["u"])
+            return cls(rest[:1], rest[1:], meta["p"], meta["m"], usage, meta.get("f"))
         if raw[:1] == b"{":  # a generic response written before entries said who gave them
             return cls(b"R", raw)
         return cls(raw[:1], raw[1:])
+
+    def fresh(self, now: float) -> bool:
+        return self.fresh_until is None or now < self.fresh_until
 
     @property
     def whole(self) -> bool:
         return self.kind in (b"W", b"J", b"R")
 
     @classmethod
-    def of_pieces(cls, pieces: list[bytes], provider: str | None, model: str, usage: Usage) -> CachedAnswer:
+    def of_pieces(
+        cls, pieces: list[bytes], provider: str | None, model: str, usage: Usage, fresh_until: float | None = None
+    ) -> CachedAnswer:
         body = orjson.dumps([base64.b64encode(piece).decode() for piece in pieces])
-        return cls(b"P", body, provider, model, usage)
+        return cls(b"P", body, provider, model, usage, fresh_until)
 
     def pieces(self) -> list[bytes]:
         listed = orjson.loads(self.body)

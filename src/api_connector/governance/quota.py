@@ -95,4 +95,4 @@ class QuotaTracker:
         keep = tuple(t for t in route.targets if not self.exhausted(t.key))
         if not keep or len(keep) == len(route.targets):
             return route
-        return Route(route.name, route.strategy, keep, route.project_id)
+        return Route(route.name, route.strategy, keep, route.project_id, route.stale_if_error)

@@ -77,3 +77,7 @@ class CacheConfig(_Strict):
     max_entries: int = Field(10_000, ge=1)
     max_entry_bytes: int = Field(1_048_576, ge=1)
     default_ttl: int | None = Field(None, ge=1)  # when set, chat and rerank answers are cached this long
+    # Seconds past its TTL a cached answer may still answer an idempotent request whose every target
+    # failed (graceful degradation; routes and requests may set their own). Answers are kept that much
+    # longer for it. None: never.
+    stale_if_error: int | None = Field(None, ge=1, le=30 * 86400)

@@ -67,6 +67,7 @@ class Governance:
     quota: QuotaTracker
     live: LiveLimits | None = None
     default_ttl: int | None = None
+    stale_if_error: int | None = None  # the cache section's stale window (routes and requests may set theirs)
     provider_limits: bool = False  # some provider has a rate_limit: attempts need a scope
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -230,5 +231,6 @@ def build_governance(
         quota=quota,
         live=live,
         default_ttl=config.cache.default_ttl,
+        stale_if_error=config.cache.stale_if_error,
         provider_limits=provider_limited(config),
     )

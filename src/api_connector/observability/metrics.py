@@ -119,6 +119,15 @@ class Metrics:
         self.cache_hits = Labelled(
             Counter("api_connector_cache_hits", "Responses served from the cache.", ["provider"], registry=r), provider
         )
+        self.stale_answers = Labelled(
+            Counter(
+                "api_connector_cache_stale_answers",
+                "Answers past their TTL served because every target failed (stale-if-error).",
+                ["provider"],
+                registry=r,
+            ),
+            provider,
+        )
         self.cache_misses = Labelled(
             Counter(
                 "api_connector_cache_misses", "Cacheable requests not found in the cache.", ["provider"], registry=r

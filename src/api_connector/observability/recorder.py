@@ -99,6 +99,10 @@ class Recorder:
             self.tracing.request(call, log, usage=usage, error=error, provider=provider)
         # From the cache or another request's call: units recorded, the cost counted once elsewhere.
         fresh = source == "upstream"
+        if source == "cache":
+            self._metrics.cache_hits.labels(provider).inc()
+        elif source == "stale":
+            self._metrics.stale_answers.labels(provider).inc()
         cost = None if fresh else 0.0
         if self.governance is not None and target is not None and error is None and fresh:
             cost = self.governance.account(call.project_id, call.key_id, target, usage)

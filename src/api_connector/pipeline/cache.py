@@ -13,16 +13,23 @@ request narrowed to them, each distinct one once), and the answer is assembled i
 Its usage is the fetched items' alone: what the cached ones once used was counted when they were
 fetched. All found: a hit like any other (``x-cache: hit``, recorded as cached); some found:
 ``x-cache: partial``, recorded as an upstream call of the rest.
+
+Graceful degradation (stale-if-error): when a stale window applies (the request's
+``x-cache-stale-if-error``, else its route's ``stale_if_error``, else the cache section's), answers are
+kept that much past their TTL; an idempotent request whose every target failed is then answered with
+the kept one if it expired no longer ago than the window (``x-cache: stale``, recorded as cached, cost
+0). A request that is not safe to repeat never gets one: its failure stands. Whole answers only.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from api_connector.core.call import NO_CACHE_ASK
 from api_connector.core.usage import Usage
-from api_connector.errors import ConnectorError
+from api_connector.errors import ConnectorError, UpstreamError
 from api_connector.governance.cache import CachedAnswer, request_key
 from api_connector.pipeline.layers import Step
 from api_connector.pipeline.run import Run
@@ -46,20 +53,44 @@ class CacheLayer:
         self._catalog = catalog
 
     def __call__(self, run: Run[Any, Any]) -> Awaitable[None]:
-        if run.call.cache is NO_CACHE_ASK and self._gov.default_ttl is None:
+        gov = self._gov
+        if run.call.cache is NO_CACHE_ASK and gov.default_ttl is None and not self._stale_possible():
             return self._inner(run)  # nothing asked, nothing by default: the usual call
-        ttl = self._ttl(run)
-        if not ttl:
+        ttl = self._ttl(run) or 0
+        keep = self._stale_window(run)
+        if not ttl and not keep:
             return self._inner(run)
         call = run.call
-        if call.cache.key is None:
+        if call.cache.key is None and ttl:
             itemized = run.spec.itemized(run.request)
             if itemized is not None:
                 return self._itemized(run, itemized, ttl)
         material = run.spec.cache_material(run.request)
         if material is None:
             return self._inner(run)
-        return self._cached(run, request_key(call.project_id, call.cache.key, material), ttl)
+        return self._cached(run, request_key(call.project_id, call.cache.key, material), ttl, keep)
+
+    def _stale_possible(self) -> bool:
+        return self._gov.stale_if_error is not None or self._catalog.stale_routes
+
+    def _stale_window(self, run: Run[Any, Any]) -> int:
+        """Seconds past its TTL a kept answer may stand in for a failure of this request (0: never)."""
+        call, spec = run.call, run.spec
+        asked = call.cache.stale_if_error
+        if asked is None and not self._stale_possible():
+            return 0
+        if spec.streamed(run.request) or not spec.resendable(call, run.request):
+            return 0  # a stream is not kept for this, and a request not safe to repeat keeps its failure
+        if asked is not None:
+            return asked
+        if self._catalog.stale_routes:
+            try:
+                route = spec.route(self._catalog, call.project_id, run.request)
+            except ConnectorError:
+                route = None
+            if route is not None and route.stale_if_error is not None:
+                return route.stale_if_error
+        return self._gov.stale_if_error or 0
 
     def _ttl(self, run: Run[Any, Any]) -> int | None:
         asked = run.call.cache
@@ -69,30 +100,41 @@ class CacheLayer:
             return DEFAULT_KEYED_TTL
         return self._gov.default_ttl if run.spec.cached_by_default else None
 
-    async def _cached(self, run: Run[Any, Any], key: str, ttl: int) -> None:
+    async def _cached(self, run: Run[Any, Any], key: str, ttl: int, keep: int) -> None:
         hit = await self._gov.cache.get(key)
+        stale: CachedAnswer | None = None
         if hit is not None:
-            self._serve(run, CachedAnswer.decode(hit))
+            answer = CachedAnswer.decode(hit)
+            if ttl and answer.fresh(time.time()):
+                self._serve(run, answer)
+                return
+            stale = answer  # past its TTL: kept only to stand in for a failure
+        try:
+            await self._inner(run)
+        except UpstreamError:
+            if stale is None or stale.fresh_until is None or time.time() - stale.fresh_until > keep:
+                raise
+            self._serve(run, stale, "stale")
             return
-        await self._inner(run)
         if run.source != "upstream":
             return
         served_by = run.log.served_by
         provider, model = (served_by.instance.name, served_by.model) if served_by is not None else (None, "")
+        fresh_until = time.time() + ttl
         if run.result is not None:
             body = run.spec.dump_result(run.result)
-            answer = CachedAnswer(b"W", body, provider, model, run.spec.usage(run.result))
-            await self._gov.cache.put(key, answer.encode(), ttl)
-        elif run.stream is not None:
+            answer = CachedAnswer(b"W", body, provider, model, run.spec.usage(run.result), fresh_until)
+            await self._gov.cache.put(key, answer.encode(), ttl + keep)
+        elif run.stream is not None and ttl:
             run.stream.captured = []
 
-            async def keep(done: Run[Any, Any], failure: ConnectorError | None) -> None:
+            async def kept(done: Run[Any, Any], failure: ConnectorError | None) -> None:
                 stream = done.stream
                 if failure is None and stream is not None and stream.complete and stream.captured is not None:
-                    answer = CachedAnswer.of_pieces(stream.captured, provider, model, stream.usage)
+                    answer = CachedAnswer.of_pieces(stream.captured, provider, model, stream.usage, fresh_until)
                     await self._gov.cache.put(key, answer.encode(), ttl)
 
-            run.on_end(keep)
+            run.on_end(kept)
 
     async def _itemized(self, run: Run[Any, Any], itemized: Itemized[Any, Any], ttl: int) -> None:
         project, kind = run.call.project_id, run.spec.kind
@@ -139,9 +181,9 @@ class CacheLayer:
         entries = [(key, CachedAnswer(b"W", item, provider, model, Usage()).encode()) for key, item in fetched.items()]
         await self._gov.cache.put_many(entries, ttl)
 
-    def _serve(self, run: Run[Any, Any], answer: CachedAnswer) -> None:
-        run.source = "cache"
-        run.headers["x-cache"] = "hit"
+    def _serve(self, run: Run[Any, Any], answer: CachedAnswer, how: Literal["hit", "stale"] = "hit") -> None:
+        run.source = "cache" if how == "hit" else "stale"
+        run.headers["x-cache"] = how
         origin = self._origin(run, answer)
         run.log.served_by = origin
         if answer.whole:

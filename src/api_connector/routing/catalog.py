@@ -164,6 +164,7 @@ class Route:
     strategy: Strategy
     targets: tuple[Target, ...]
     project_id: str | None = None  # None: from the configuration file
+    stale_if_error: int | None = None  # seconds a cached answer may stand in when every target fails
     _capable: dict[Capability, tuple[Target, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def capable(self, capability: Capability) -> tuple[Target, ...]:
@@ -196,6 +197,8 @@ class Catalog:
         self._global = _Scope()
         self._projects: dict[str, _Scope] = {}
         self._direct_routes: dict[tuple[str, str], Route] = {}
+        # Whether some route sets stale_if_error (the cache layer then looks a request's route up).
+        self.stale_routes = any(r.stale_if_error is not None for r in config.routes.values())
         # Whether an instance serves a model (its live list: ``routing.model_lists``); None: not checked.
         self.offers: Callable[[ProviderInstance, str], bool] | None = None
         # Caller headers any provider wants forwarded (the sandbox's fault controls), lower-case.
@@ -222,7 +225,7 @@ class Catalog:
             for t in sorted(rconf.targets, key=lambda t: t.priority)
             if t.provider in instances
         )
-        return Route(name, rconf.strategy, targets, project_id)
+        return Route(name, rconf.strategy, targets, project_id, rconf.stale_if_error)
 
     @staticmethod
     def _advertise(scope: _Scope) -> None:
@@ -248,6 +251,8 @@ class Catalog:
         scope = self._projects.setdefault(project_id, _Scope())
         scope.route_configs = dict(routes)
         self._build_project_routes(project_id, scope)
+        if any(r.stale_if_error is not None for _, r in scope.route_configs.items()):
+            self.stale_routes = True
         self._direct_routes.clear()  # whether a direct model is "configured" may have changed
 
     def _build_project_routes(self, project_id: str, scope: _Scope) -> None:
