@@ -125,4 +125,4 @@ def test_never_for_a_request_that_is_not_safe_to_repeat(tmp_path: Path) -> None:
                 if expected:
                     assert answer.status_code == 200 and answer.json()["metadata"]["stale"] is True
                 else:
-                    assert answer.status_code == 503 and answer.json()["success"] is False
+                    assert answer.status_code == 502 and answer.json()["success"] is False
