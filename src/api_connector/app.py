@@ -27,6 +27,7 @@ from api_connector.api.middleware import Routes
 from api_connector.api.services import SERVICES, Services, install_project_providers
 from api_connector.auth.authenticator import Authenticator
 from api_connector.auth.keys import Scope
+from api_connector.auth.throttle import AuthThrottle
 from api_connector.config import GatewayConfig, ProviderConfig, load_config
 from api_connector.credentials.resolver import CredentialResolver
 from api_connector.credentials.wiring import build_vault
@@ -135,6 +136,12 @@ def build_services(
         governance=governance,
         rollups=Rollups(database),
         model_lists=_model_lists(settings, catalog, upstreams, routing),
+        auth_throttle=AuthThrottle(
+            settings.auth_failure_limit,
+            settings.auth_failure_window,
+            redis=routing.redis,
+            prefix=settings.redis_key_prefix,
+        ),
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
     )
 

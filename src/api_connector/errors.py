@@ -30,6 +30,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     ├── StorageUnavailable              503 storage_unavailable (retryable)
     ├── Overloaded                      503 overloaded (retryable; admission control, Retry-After)
     ├── LimitExceeded                   429 rate_limited (retryable; gateway limits, x-ratelimit-*)
+    ├── AuthThrottled                   429 auth_throttled (too many failed authentications from an address)
     ├── LimiterUnavailable              503 limiter_unavailable (shared limit store down, fail closed)
     ├── BudgetExceeded                  402 budget_exceeded (hard budget stop)
     ├── CredentialError                 500 credential_unavailable
@@ -222,6 +223,19 @@ class LimitExceeded(ConnectorError):
         super().__init__(message)
         self.retry_after: float | None = retry_after
         self.headers = headers or {}
+
+
+class AuthThrottled(ConnectorError):
+    """An address presented too many invalid gateway keys: refused before any key lookup."""
+
+    status = 429
+    code = "auth_throttled"
+    retryable = True
+    openai_type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after: float | None = retry_after
 
 
 class LimiterUnavailable(ConnectorError):

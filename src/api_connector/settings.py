@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     external_secret_timeout: float = Field(5.0, gt=0)
     oauth_callback_url: str | None = None
 
+    # Invalid gateway keys one client address may present in a window of AUTH_FAILURE_WINDOW seconds before
+    # its requests are refused (429 auth_throttled) for the rest of that window (0: never refused).
+    auth_failure_limit: int = Field(20, ge=0)
+    auth_failure_window: float = Field(60.0, gt=0)
     # Seconds a provider's live model list is kept before it is asked again (0: never asked; the
     # declared models are shown and nothing is refused).
     model_list_ttl: float = Field(3600.0, ge=0)

@@ -9,6 +9,7 @@ route matches reach the same wrapper through a catch-all route added last (``add
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -20,12 +21,14 @@ from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, STARTED,
 from api_connector.auth.keys import Scope
 from api_connector.errors import (
     ConnectorError,
+    InvalidAPIKey,
     MethodNotAllowed,
     PayloadTooLarge,
+    PermissionDenied,
     RouteNotFound,
     ValidationFailed,
 )
-from api_connector.observability.logging import get_logger, request_id_var
+from api_connector.observability.logging import client_var, get_logger, request_id_var
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = get_logger("api_connector.http")
@@ -98,6 +101,8 @@ def gateway(handler: Handler) -> Handler:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else services.request_ids.next()
         token = request_id_var.set(request_id)
+        client = request.remote or ""
+        client_token = client_var.set(client)
         started = time.perf_counter()
         request[REQUEST_ID] = request_id
         request[STARTED] = started
@@ -106,13 +111,11 @@ def gateway(handler: Handler) -> Handler:
             try:
                 scope = _required_scope(request.path)
                 if scope is not None:
-                    principal = await services.authenticator.authenticate(
-                        request.headers.get("Authorization"), request.headers.get("x-api-key")
-                    )
-                    principal.require(scope)
-                    request[PRINCIPAL] = principal
+                    await _authenticated(request, services, client, scope)
                 response = await handler(request)
             except Exception as exc:
+                if isinstance(exc, PermissionDenied):
+                    _denied(request, services, exc)
                 response = _failure_response(request, services, exc)
             status = response.status
             if not response.prepared:
@@ -124,8 +127,64 @@ def gateway(handler: Handler) -> Handler:
                 elapsed = (time.perf_counter() - started) * 1000
                 services.access_log.record(request.method, request.path, status, elapsed, request_id)
             request_id_var.reset(token)
+            client_var.reset(client_token)
 
     return handle
+
+
+async def _authenticated(request: web.Request, services: Services, client: str, scope: Scope) -> None:
+    """The caller's principal (kept on the request) for a route needing ``scope``; an address that keeps
+    presenting invalid keys is turned away before its key is looked at, and every invalid key is a
+    security event."""
+    throttle = services.auth_throttle
+    if throttle is not None:
+        throttle.check(client)
+    authorization, x_api_key = request.headers.get("Authorization"), request.headers.get("x-api-key")
+    try:
+        principal = await services.authenticator.authenticate(authorization, x_api_key)
+    except InvalidAPIKey:
+        presented = (authorization or "") + (x_api_key or "")
+        pending = services.recorder.audit_soon(
+            request_id=request[REQUEST_ID],
+            actor_key_id=None,
+            project_id=None,
+            action="security.auth_failed",
+            target_type="gateway_key",
+            # A short fingerprint of what was presented, never the key: repeated tries show as one value.
+            target_id=hashlib.sha256(presented.encode()).hexdigest()[:12],
+            outcome="failure",
+            details={"route": _route_pattern(request)},
+        )
+        if pending is not None:
+            await pending
+        if throttle is not None:
+            await throttle.failed(client)
+        raise
+    request[PRINCIPAL] = principal  # before the scope check: a denial names who was denied
+    principal.require(scope)
+
+
+def _route_pattern(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "?"
+
+
+def _denied(request: web.Request, services: Services, error: PermissionDenied) -> None:
+    """A permission denial is a security event: who tried what (the queue's back-pressure is not waited
+    for here: the answer goes out either way and the record follows)."""
+    principal = request.get(PRINCIPAL)
+    services.recorder.audit_soon(
+        request_id=request[REQUEST_ID],
+        actor_key_id=principal.key_id if principal is not None else None,
+        project_id=principal.project_id if principal is not None else None,
+        action="security.permission_denied",
+        target_type="route",
+        # The route's pattern, not the path: a path may carry another project's names the caller tried.
+        target_id=f"{request.method} {_route_pattern(request)}"[:255],
+        outcome="failure",
+        # The code, not the message: a message may repeat what the caller named (another project's id).
+        details={"code": error.code},
+    )
 
 
 def _failure_response(request: web.Request, services: Services, exc: Exception) -> web.StreamResponse:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from api_connector.auth.authenticator import Authenticator, Principal
+    from api_connector.auth.throttle import AuthThrottle
     from api_connector.config import GatewayConfig, ProviderConfig
     from api_connector.credentials.vault import CredentialVault
     from api_connector.governance.wiring import Governance
@@ -64,6 +65,7 @@ class Services:
     health: HealthMonitor | None = None
     rollups: Rollups | None = None
     model_lists: ModelLists | None = None
+    auth_throttle: AuthThrottle | None = None
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

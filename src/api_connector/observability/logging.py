@@ -14,6 +14,8 @@ import structlog
 from api_connector.observability.redaction import Redactor
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+# The address of the client whose request is being served: every audit event written meanwhile names it.
+client_var: ContextVar[str | None] = ContextVar("client_address", default=None)
 
 
 def _add_request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

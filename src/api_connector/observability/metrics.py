@@ -134,6 +134,13 @@ class Metrics:
             ),
             provider,
         )
+        self.security_events = Counter(
+            "api_connector_security_events",
+            "Security events by audit action and outcome (failed authentications, permission denials, refused "
+            "addresses, failed decryptions, key and credential changes).",
+            ["action", "outcome"],
+            registry=r,
+        )
         self.rate_limited = Counter(
             "api_connector_rate_limit_refusals",
             "Requests refused by a rate limit or budget, by scope (key, project, provider, budget).",

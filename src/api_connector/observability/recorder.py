@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from api_connector.core.call import Call
 from api_connector.core.usage import Usage
-from api_connector.errors import ConnectorError
+from api_connector.errors import AddressForbidden, ConnectorError
 from api_connector.observability.health import HealthRegistry
+from api_connector.observability.logging import client_var
 from api_connector.observability.metrics import Metrics
 from api_connector.observability.tally import CounterTally
 from api_connector.observability.tracing import Tracing
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from api_connector.governance.wiring import Governance
 
 
+# Audit actions that are security events (counted by action and outcome besides being audited).
+_SECURITY_PREFIXES = ("security.", "key.", "credential.create", "credential.rotate", "credential.delete",
+                      "credential.disable", "credential.enable", "master_key.")
 # Per-request metrics reach prometheus_client in bulk this often at most (see observability/tally.py).
 _FLUSH_SECONDS = 1.0
 
@@ -91,6 +95,8 @@ class Recorder:
         series.completion_tokens.pending += usage.output_tokens
         for failure in log.failures:
             self._metrics.attempt_failures.labels(failure.error.provider or "none", failure.error.code).inc()
+            if isinstance(failure.error, AddressForbidden):
+                self._refused_address(call, failure.target.instance.name, failure.error)
         if log.made > 1:
             self._metrics.retries.labels(provider).inc(log.made - 1)
         if self.health is not None:
@@ -137,6 +143,20 @@ class Recorder:
             return self._writer.submit_wait(record)
         return None
 
+    def _refused_address(self, call: Call, provider: str, error: AddressForbidden) -> None:
+        """The address guard refused where a provider instance points (loopback, private, metadata):
+        a security event, whoever configured it."""
+        self.audit_soon(
+            request_id=call.request_id,
+            actor_key_id=call.key_id,
+            project_id=call.project_id,
+            action="security.address_refused",
+            target_type="provider",
+            target_id=provider,
+            outcome="failure",
+            details={"reason": error.message[:200]},
+        )
+
     def flush_metrics(self) -> None:
         """Pass the gathered per-request figures on to the metrics (about once a second, and on demand)."""
         self._next_flush = time.perf_counter() + _FLUSH_SECONDS
@@ -175,19 +195,57 @@ class Recorder:
         outcome: str = "success",
         details: dict[str, Any] | None = None,
     ) -> None:
-        await self._submit(
-            AuditRecord(
-                request_id=request_id,
-                actor_key_id=actor_key_id,
-                project_id=project_id,
-                action=action,
-                target_type=target_type,
-                target_id=target_id,
-                outcome=outcome,
-                details=details or {},
-                created_at=datetime.now(UTC),
-            )
+        pending = self.audit_soon(
+            request_id=request_id,
+            actor_key_id=actor_key_id,
+            project_id=project_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            details=details,
         )
+        if pending is not None:
+            await pending
+
+    def audit_soon(
+        self,
+        *,
+        request_id: str | None,
+        actor_key_id: str | None,
+        project_id: str | None,
+        action: str,
+        target_type: str,
+        target_id: str | None,
+        outcome: str = "success",
+        details: dict[str, Any] | None = None,
+    ) -> Awaitable[None] | None:
+        """``audit`` without a coroutine: an awaitable only when the record queue is full (back-pressure).
+
+        The client address of the request being served joins the details, and security events (failed
+        authentications, permission denials, refused addresses, failed decryptions, key and credential
+        changes) are counted in ``api_connector_security_events_total``.
+        """
+        details = dict(details) if details else {}
+        client = client_var.get()
+        if client is not None:
+            details.setdefault("client", client)
+        if action.startswith(_SECURITY_PREFIXES) or (action == "credential.decrypt" and outcome != "success"):
+            self._metrics.security_events.labels(action, outcome).inc()
+        record = AuditRecord(
+            request_id=request_id,
+            actor_key_id=actor_key_id,
+            project_id=project_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            details=details,
+            created_at=datetime.now(UTC),
+        )
+        if not self._writer.submit(record):
+            return self._writer.submit_wait(record)
+        return None
 
     async def _submit(self, record: UsageRecord | AuditRecord) -> None:
         # Fast path never waits; when the queue is full the caller waits (back-pressure), nothing drops.
