@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
+from tests.loopback import serve
 from tests.recorded import Interaction
 
 
@@ -25,6 +26,7 @@ class ReceivedRequest(NamedTuple):
     path: str
     headers: Mapping[str, str]  # lower-case names
     body: Any  # parsed JSON; raw bytes when not JSON; None when empty
+    query: str = ""
 
 
 class ReplayServer:
@@ -52,6 +54,7 @@ class ReplayServer:
             path=request.path,
             headers={name.lower(): value for name, value in request.headers.items()},
             body=_parse(raw),
+            query=request.query_string,
         )
         self.received.append(received)
         interaction = self._take(request.method, request.path)
@@ -100,13 +103,6 @@ async def replay_upstream(
     server = ReplayServer(interactions, sse_pieces)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    server.base_url = f"http://{host}:{port}"
-    try:
+    async with serve(app) as base_url:
+        server.base_url = base_url
         yield server
-    finally:
-        await runner.cleanup()
