@@ -1,15 +1,19 @@
 """Recorded provider traffic (``tests/data/recorded``) as typed values.
 
 Two sources: VCR cassettes (YAML; the request as ``parsed_body``, or as the JSON text ``body`` in
-cassettes written by plain vcrpy; the response as ``parsed_body`` for JSON or as raw text) and raw SSE
-streams (``.txt``). JSON bodies are re-serialised from the parsed form, so byte-exact framing of the
-original is not kept; the content is.
+cassettes written by plain vcrpy; the response as ``parsed_body`` for JSON or as raw text, gzip
+bodies decoded) and raw SSE streams (``.txt``). JSON bodies are re-serialised from the parsed form, so
+byte-exact framing of the original is not kept; the content is. Two stream recordings of another
+framing are served as the SSE the gateway asks for, their events unchanged: Google's JSON-array
+stream (``streamGenerateContent`` asked without ``alt=sse``) and vercel-ai's ``.chunks.txt`` fixtures
+(one decoded event per line).
 """
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,7 +86,10 @@ class _Request(_Open):
     def json_body(self) -> Any:
         if "parsed_body" in self.model_fields_set or not self.body:
             return self.parsed_body
-        return orjson.loads(self.body)
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return self.body  # a form (an OAuth token request), kept as its text
 
 
 class _Response(_Open):
@@ -115,12 +122,21 @@ def _headers(raw: dict[str, list[str] | str]) -> dict[str, str]:
     return headers
 
 
+def _first(raw: dict[str, list[str] | str], name: str) -> str | None:
+    for key, value in raw.items():
+        if key.lower() == name:
+            return value[0] if isinstance(value, list) else value
+    return None
+
+
 def _response(raw: _Response) -> RecordedResponse:
     if "parsed_body" in raw.model_fields_set:
         body = orjson.dumps(raw.parsed_body)
     elif raw.body is not None:
         text = raw.body.string
         body = text.encode("utf-8") if isinstance(text, str) else text
+        if _first(raw.headers, "content-encoding") == "gzip":
+            body = gzip.decompress(body)
     else:
         body = b""
     return RecordedResponse(status=raw.status.code, body=body, headers=_headers(raw.headers))
@@ -161,3 +177,27 @@ def sse_events(body: bytes) -> list[SSEEvent]:
     events = parser.feed(body)
     last = parser.close()
     return [*events, last] if last is not None else events
+
+
+_SSE_HEADERS = {"content-type": "text/event-stream"}
+
+
+def sse_body(events: list[Any]) -> bytes:
+    """JSON events as an SSE body, framed as Google frames its streams."""
+    return b"".join(b"data: " + orjson.dumps(event) + b"\r\n\r\n" for event in events)
+
+
+def json_array_as_sse(response: RecordedResponse) -> RecordedResponse:
+    """A JSON-array stream (Google's framing without ``alt=sse``) as the same events in SSE; any other
+    answer as it is."""
+    if response.status != 200 or response.is_sse or not response.body.lstrip().startswith(b"["):
+        return response
+    events = response.json()
+    return replace(response, body=sse_body(events), headers={**response.headers, **_SSE_HEADERS})
+
+
+def chunks_interaction(path: str | Path, *, uri: str) -> Interaction:
+    """A vercel-ai ``.chunks.txt`` fixture (one event a line) as a 200 SSE answer to a POST on ``uri``."""
+    lines = _resolve(path).read_text("utf-8").splitlines()
+    body = sse_body([orjson.loads(line) for line in lines if line.strip()])
+    return Interaction(RecordedRequest("POST", uri), RecordedResponse(200, body, _SSE_HEADERS))
