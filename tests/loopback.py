@@ -1,4 +1,4 @@
-"""One aiohttp handler for every method and path, served on a free loopback port (tests' little upstreams)."""
+"""An aiohttp application served on a free loopback port, for the little upstreams tests stand up."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 
 @asynccontextmanager
-async def serve(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
-    """Yields the server's base URL, ``http://127.0.0.1:<port>``."""
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
+async def serve(app: web.Application | Handler) -> AsyncIterator[str]:
+    """Serve ``app`` (or one handler for every method and path) for the duration of the block; yields its
+    base URL (``http://127.0.0.1:<port>``)."""
+    if not isinstance(app, web.Application):
+        handler, app = app, web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()

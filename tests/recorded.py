@@ -1,17 +1,19 @@
 """Recorded provider traffic (``tests/data/recorded``) as typed values.
 
-Two sources: VCR cassettes (YAML; the request as ``parsed_body`` or as the raw ``body`` text, the
-response as ``parsed_body`` for JSON or as raw text for SSE, or as gzip bytes when it was recorded
-compressed) and raw SSE streams (``.txt``). JSON bodies are re-serialised from the parsed form, so
-byte-exact framing of the original is not kept; the content is. A response recorded gzip-encoded is
-kept decompressed (its ``content-encoding`` is a framing header and is dropped).
+Two sources: VCR cassettes (YAML; the request as ``parsed_body``, or as the JSON text ``body`` in
+cassettes written by plain vcrpy; the response as ``parsed_body`` for JSON or as raw text, gzip
+bodies decoded) and raw SSE streams (``.txt``). JSON bodies are re-serialised from the parsed form, so
+byte-exact framing of the original is not kept; the content is. Two stream recordings of another
+framing are served as the SSE the gateway asks for, their events unchanged: Google's JSON-array
+stream (``streamGenerateContent`` asked without ``alt=sse``) and vercel-ai's ``.chunks.txt`` fixtures
+(one decoded event per line).
 """
 
 from __future__ import annotations
 
 import gzip
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,7 +89,7 @@ class _Request(_Open):
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError:
-            return None
+            return self.body  # a form (an OAuth token request), kept as its text
 
 
 class _Response(_Open):
@@ -120,10 +122,11 @@ def _headers(raw: dict[str, list[str] | str]) -> dict[str, str]:
     return headers
 
 
-def _gzipped(raw: dict[str, list[str] | str]) -> bool:
-    found = next((value for name, value in raw.items() if name.lower() == "content-encoding"), None)
-    first = found[0] if isinstance(found, list) and found else found
-    return isinstance(first, str) and first.lower() == "gzip"
+def _first(raw: dict[str, list[str] | str], name: str) -> str | None:
+    for key, value in raw.items():
+        if key.lower() == name:
+            return value[0] if isinstance(value, list) else value
+    return None
 
 
 def _response(raw: _Response) -> RecordedResponse:
@@ -132,7 +135,7 @@ def _response(raw: _Response) -> RecordedResponse:
     elif raw.body is not None:
         text = raw.body.string
         body = text.encode("utf-8") if isinstance(text, str) else text
-        if _gzipped(raw.headers):
+        if _first(raw.headers, "content-encoding") == "gzip":
             body = gzip.decompress(body)
     else:
         body = b""
@@ -174,3 +177,27 @@ def sse_events(body: bytes) -> list[SSEEvent]:
     events = parser.feed(body)
     last = parser.close()
     return [*events, last] if last is not None else events
+
+
+_SSE_HEADERS = {"content-type": "text/event-stream"}
+
+
+def sse_body(events: list[Any]) -> bytes:
+    """JSON events as an SSE body, framed as Google frames its streams."""
+    return b"".join(b"data: " + orjson.dumps(event) + b"\r\n\r\n" for event in events)
+
+
+def json_array_as_sse(response: RecordedResponse) -> RecordedResponse:
+    """A JSON-array stream (Google's framing without ``alt=sse``) as the same events in SSE; any other
+    answer as it is."""
+    if response.status != 200 or response.is_sse or not response.body.lstrip().startswith(b"["):
+        return response
+    events = response.json()
+    return replace(response, body=sse_body(events), headers={**response.headers, **_SSE_HEADERS})
+
+
+def chunks_interaction(path: str | Path, *, uri: str) -> Interaction:
+    """A vercel-ai ``.chunks.txt`` fixture (one event a line) as a 200 SSE answer to a POST on ``uri``."""
+    lines = _resolve(path).read_text("utf-8").splitlines()
+    body = sse_body([orjson.loads(line) for line in lines if line.strip()])
+    return Interaction(RecordedRequest("POST", uri), RecordedResponse(200, body, _SSE_HEADERS))

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
+from tests.loopback import serve
 from tests.recorded import Interaction
 
 
@@ -26,6 +27,7 @@ class ReceivedRequest(NamedTuple):
     headers: Mapping[str, str]  # lower-case names
     body: Any  # parsed JSON; raw bytes when not JSON; None when empty
     query: Mapping[str, str] = {}  # the query string's parameters (first value of each)
+    query_string: str = ""  # as it was sent
 
 
 class ReplayServer:
@@ -54,6 +56,7 @@ class ReplayServer:
             headers={name.lower(): value for name, value in request.headers.items()},
             body=_parse(raw),
             query=dict(request.query),
+            query_string=request.query_string,
         )
         self.received.append(received)
         interaction = self._take(request.method, request.path)
@@ -102,13 +105,6 @@ async def replay_upstream(
     server = ReplayServer(interactions, sse_pieces)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    server.base_url = f"http://{host}:{port}"
-    try:
+    async with serve(app) as base_url:
+        server.base_url = base_url
         yield server
-    finally:
-        await runner.cleanup()

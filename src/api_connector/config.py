@@ -2,7 +2,8 @@
 
 The admin API edits the same model. Validated once at start-up: unknown keys are errors, provider types
 must exist in the catalog, routes must name configured providers, and credentials are references
-(``env:NAME``, ``vault:PATH#FIELD``, ``aws:SECRET_ID``, ``cred_<id>``), never the secret itself.
+(``env:NAME``, ``file:/PATH``, ``vault:PATH#FIELD``, ``aws:SECRET_ID``, ``cred_<id>``), never the secret
+itself.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from api_connector.governance.settings_model import BudgetsConfig, CacheConfig, 
 from api_connector.observability.settings_model import AlertsConfig, HealthConfig
 from api_connector.providers import REGISTRY
 
-CREDENTIAL_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|vault:[^#\s]+#[^#\s]+|aws:[^\s]+|cred_[A-Za-z0-9]+)$")
+CREDENTIAL_REF = re.compile(
+    r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/[^\s]+|vault:[^#\s]+#[^#\s]+|aws:[^\s]+|cred_[A-Za-z0-9]+)$"
+)
 INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # http(s), a host, no blank or control character anywhere (the OpenAPI document states the same pattern).
 BASE_URL = re.compile(r"^https?://[^/?#\s\x00-\x1f\x7f]+[^\s\x00-\x1f\x7f]*$")
@@ -97,7 +100,7 @@ class ProviderConfig(_Strict):
     def _is_reference(cls, value: str | None) -> str | None:
         # The value itself is never echoed: it may be a pasted secret.
         if value is not None and not CREDENTIAL_REF.match(value):
-            raise ValueError("must be a reference: env:NAME, vault:PATH#FIELD, aws:SECRET_ID or cred_<id>")
+            raise ValueError("must be a reference: env:NAME, file:/PATH, vault:PATH#FIELD, aws:SECRET_ID or cred_<id>")
         return value
 
     @field_validator("base_url")
@@ -166,7 +169,7 @@ class TargetConfig(_Strict):
     @classmethod
     def _is_reference(cls, value: str | None) -> str | None:
         if value is not None and not CREDENTIAL_REF.match(value):
-            raise ValueError("must be a reference: env:NAME, vault:PATH#FIELD, aws:SECRET_ID or cred_<id>")
+            raise ValueError("must be a reference: env:NAME, file:/PATH, vault:PATH#FIELD, aws:SECRET_ID or cred_<id>")
         return value
 
 

@@ -35,7 +35,9 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     ├── BudgetExceeded                  402 budget_exceeded (hard budget stop)
     ├── CredentialError                 500 credential_unavailable
     │   ├── DecryptionFailed            500 decryption_failed
-    │   └── SecretStoreUnavailable      503 secret_store_unavailable (retryable)
+    │   ├── SecretStoreUnavailable      503 secret_store_unavailable (retryable)
+    │   ├── ServiceAccountInvalid       500 service_account_invalid (a Google credential that is not a key)
+    │   └── TokenExchangeFailed         502 token_exchange_failed (a token endpoint refused or is down)
     └── UpstreamError                   a provider's failure (provider name attached)
         ├── UpstreamAuthFailed          401 auth_failed
         ├── UpstreamPermissionDenied    403 permission_denied
@@ -272,6 +274,19 @@ class SecretStoreUnavailable(CredentialError):
     status = 503
     code = "secret_store_unavailable"
     retryable = True
+
+
+class ServiceAccountInvalid(CredentialError):
+    """A credential that must be a Google service-account key is not one (the message never quotes it)."""
+
+    code = "service_account_invalid"
+
+
+class TokenExchangeFailed(CredentialError):
+    """A token endpoint refused the credential's assertion or grant, or could not be reached."""
+
+    status = 502
+    code = "token_exchange_failed"
 
 
 class UpstreamError(ConnectorError):

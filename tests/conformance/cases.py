@@ -8,20 +8,31 @@ the fields no OpenAI request can express (``not_in_openai_shape``).
 ``PREVIOUS_REPLY`` in a step's messages stands for the assistant turn the client received in the step
 before, sent back as real clients do. ``RECORDED`` as a text means "the text of the recorded answer"
 (read from the vendor's JSON by ``harness.recorded_answer``), for answers too long to spell out.
+Where the recording's client wrote a field its own way (its own tool call ids, its own wrapping of a
+tool's result), a step's ``edit`` rewrites the recorded request as the gateway writes it, and says why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import openai
 
 from tests.conformance.harness import UsageTuple
 from tests.recorded import RECORDED as RECORDED_DIR
-from tests.recorded import Interaction, RecordedRequest, load_cassette, stream_interaction
+from tests.recorded import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    chunks_interaction,
+    json_array_as_sse,
+    load_cassette,
+    stream_interaction,
+)
 
 CONFORMANCE_DATA = Path(__file__).parent / "data"
 
@@ -33,6 +44,22 @@ class _Marker(Enum):
 
 RECORDED = _Marker.RECORDED
 PREVIOUS_REPLY = _Marker.PREVIOUS_REPLY
+
+
+@dataclass(frozen=True)
+class StepReply:
+    """In a step's messages: the assistant turn the client received in step ``step`` (from 0)."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class CallId:
+    """As a tool message's ``tool_call_id``: the id of the ``index``-th tool call the client received
+    in step ``step`` (from 0), for ids the gateway makes (or that carry what the vendor needs back)."""
+
+    step: int
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +87,8 @@ class Failure:
     upstream_type: str | None = None
     upstream_code: str | None = None
     param: str | None = None
+    retry_after: str | None = None  # the Retry-After header the caller must get, when the vendor said when
+    code: str | None = None  # the gateway's own error code, where the class alone does not say it
 
 
 @dataclass(frozen=True)
@@ -76,6 +105,9 @@ class Step:
     not_in_openai_shape: tuple[str, ...] = ()
     # Recorded answers this step consumes: more than one when the gateway retries a retryable failure.
     upstream_calls: int = 1
+    # The recorded request as the gateway writes it, where the recording's client wrote something its
+    # own way (applied after not_in_openai_shape).
+    edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,13 @@ class Case:
     rerouted: bool = False
     # A known gateway bug makes the variant without include_usage fail: its description (strict xfail).
     bug_without_usage: str | None = None
+    status: int = 200  # of an answer kept as a bare JSON body (``.json``), which does not say it
+    # Recorded calls that are not chat calls (the recording client's own token exchange), by path ending.
+    skip: tuple[str, ...] = ()
+    # The recording streamed Google's JSON array (no alt=sse): served as the same events in SSE.
+    reframed: bool = False
+    # What the instance's credential is: a key, or a Google service account traded for tokens.
+    credential: Literal["key", "service_account"] = "key"
 
     @property
     def path(self) -> Path:
@@ -98,9 +137,17 @@ class Case:
         return RECORDED_DIR / self.source
 
     def interactions(self, chat_uri: str) -> list[Interaction]:
+        name = self.path.name
+        if name.endswith(".chunks.txt"):
+            return [chunks_interaction(self.path, uri=chat_uri)]
         if self.path.suffix == ".txt":
             return [stream_interaction(self.path, uri=chat_uri)]
-        recorded = load_cassette(self.path)
+        if self.path.suffix == ".json":
+            answer = RecordedResponse(self.status, self.path.read_bytes(), {"content-type": "application/json"})
+            return [Interaction(RecordedRequest("POST", chat_uri), answer)]
+        recorded = [item for item in load_cassette(self.path) if not item.request.path.endswith(self.skip)]
+        if self.reframed:
+            recorded = [Interaction(item.request, json_array_as_sse(item.response)) for item in recorded]
         if not self.rerouted:
             return recorded
         return [
@@ -110,7 +157,7 @@ class Case:
 
     def streams(self) -> bool:
         """Whether any answer of the recording is streamed (such cases run with and without usage)."""
-        return self.path.suffix == ".txt" or any(item.response.is_sse for item in load_cassette(self.path))
+        return any(item.response.is_sse for item in self.interactions("http://recorded/chat"))
 
 
 def user(content: Any) -> dict[str, Any]:
@@ -121,7 +168,7 @@ def system(content: str) -> dict[str, Any]:
     return {"role": "system", "content": content}
 
 
-def tool_result(call_id: str, content: str) -> dict[str, Any]:
+def tool_result(call_id: str | CallId, content: str) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": call_id, "content": content}
 
 

@@ -156,6 +156,7 @@ def check_failure(failure: Failure, error: openai.APIStatusError, provider: str)
     body = error.body
     assert isinstance(body, dict)
     assert body["message"] == failure.message, "the provider's own message reaches the caller"
+    assert failure.code is None or body.get("code") == failure.code
     assert body.get("provider") == provider
     assert error.param == failure.param
     details = body.get("details") or {}
@@ -185,6 +186,8 @@ def recorded_answer(response: RecordedResponse, wire: str) -> RecordedAnswer:
         events = [response.json()]
     if wire == "anthropic_messages":
         return _anthropic_answer(events, streamed=response.is_sse)
+    if wire == "gemini_chat":
+        return _gemini_answer(events)
     first = events[0]
     if response.is_sse:
         text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
@@ -204,3 +207,16 @@ def _anthropic_answer(events: list[dict[str, Any]], *, streamed: bool) -> Record
         if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta"
     )
     return RecordedAnswer(start["id"], start["model"], text)
+
+
+def _gemini_answer(events: list[dict[str, Any]]) -> RecordedAnswer:
+    """A whole answer or the events of a stream alike: each a slice of the first candidate's parts."""
+    text = "".join(
+        part.get("text") or ""
+        for event in events
+        for candidate in event.get("candidates", [])
+        if candidate.get("index", 0) == 0
+        for part in (candidate.get("content") or {}).get("parts", [])
+        if not part.get("thought") and "functionCall" not in part
+    )
+    return RecordedAnswer(events[0]["responseId"], events[0]["modelVersion"], text)

@@ -21,12 +21,20 @@ CREDENTIAL_HEADER: dict[str, tuple[str, str]] = {
     "voyage": ("authorization", "Bearer {secret}"),
     "jina": ("authorization", "Bearer {secret}"),
     "together": ("authorization", "Bearer {secret}"),
+    "gemini": ("x-goog-api-key", "{secret}"),
+    # A service account's access token (the "secret" checked is the token the test's endpoint issued);
+    # an API key (express mode) goes in x-goog-api-key, as for Gemini.
+    "vertex": ("authorization", "Bearer {secret}"),
 }
+API_KEY_HEADER = ("x-goog-api-key", "{secret}")
 REQUIRED_HEADERS: dict[str, dict[str, str]] = {"anthropic": {"anthropic-version": "2023-06-01"}}
 
 
-def check_credential(provider: str, received: ReceivedRequest, secret: str, gateway_key: str) -> None:
-    header, template = CREDENTIAL_HEADER[provider]
+def check_credential(
+    provider: str, received: ReceivedRequest, secret: str, gateway_key: str, presented: tuple[str, str] | None = None
+) -> None:
+    """``presented``: the header and template of this instance's credential, when not the type's own."""
+    header, template = presented or CREDENTIAL_HEADER[provider]
     assert received.headers.get(header) == template.format(secret=secret)
     for name, value in REQUIRED_HEADERS.get(provider, {}).items():
         assert received.headers.get(name) == value

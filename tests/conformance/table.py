@@ -320,3 +320,9 @@ OPENAI_COMPATIBLE = (
 )
 
 CASES: tuple[Case, ...] = (*OPENAI, *GROQ, *ANTHROPIC, *ANTHROPIC_SDK_STREAMS, *OPENAI_COMPATIBLE)
+
+# -- Google: Gemini (AI Studio) and Vertex AI, translated (tests/conformance/google_table.py) ------------
+
+from tests.conformance.google_table import GEMINI, VERTEX  # noqa: E402
+
+CASES = (*CASES, *GEMINI, *VERTEX)

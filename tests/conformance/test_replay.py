@@ -11,36 +11,80 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 import pytest
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers import REGISTRY
+from api_connector.providers.spec import Endpoint
 from tests.conformance.cases import (
     CONFORMANCE_DATA,
     PREVIOUS_REPLY,
     RECORDED,
     Answer,
     BrokenStream,
+    CallId,
     Case,
     Failure,
     Step,
+    StepReply,
 )
 from tests.conformance.embeddings_table import EMBED_CASES
+from tests.conformance.google import canonical_gemini
 from tests.conformance.harness import Reply, check_failure, complete, recorded_answer, sdk_arguments, stream
-from tests.conformance.providers import check_covered, check_credential, network_provider_types
+from tests.conformance.providers import API_KEY_HEADER, check_covered, check_credential, network_provider_types
 from tests.conformance.rerank_table import DOCUMENTED, RERANK_CASES
 from tests.conformance.table import CASES
 from tests.gateway import run_gateway
+from tests.google_tokens import ServiceAccountKey, TokenEndpoint, token_endpoint
 from tests.recorded import RECORDED as RECORDED_DIR
 from tests.recorded import Interaction
 from tests.replay_upstream import ReceivedRequest, replay_upstream
 
 INSTANCE = "replayed"
 KEY_ENV = "CONFORMANCE_UPSTREAM_KEY"
+# Request bodies in the form they are compared in, by wire (the identity for the others).
+CANONICAL = {"gemini_chat": canonical_gemini}
+
+
+@dataclass
+class Credential:
+    """The instance's secret, and what the upstream must be shown for it."""
+
+    secret: str
+    tokens: TokenEndpoint | None = None  # the token endpoint a service account trades its key at
+    account: ServiceAccountKey | None = None
+
+    def presented(self) -> str:
+        """What stands for the credential upstream: the key itself, or the access token issued for it."""
+        if self.tokens is None:
+            return self.secret
+        assert self.tokens.issued, "the service account was never exchanged for a token"
+        return self.tokens.issued[-1]
+
+    def hidden(self) -> list[str]:
+        """What must appear in no answer and no log line."""
+        if self.account is None:
+            return [self.secret]
+        assert self.tokens is not None
+        return [self.account.key_material(), *self.tokens.issued]
+
+
+@asynccontextmanager
+async def credential_for(case: Case) -> AsyncIterator[Credential]:
+    if case.credential == "key":
+        yield Credential(f"conformance-{case.provider}-{uuid.uuid4().hex}")
+        return
+    account = ServiceAccountKey.make("conformance")
+    async with token_endpoint(account) as tokens:
+        yield Credential(account.json(tokens.url), tokens, account)
 
 
 def _variants() -> list[Any]:
@@ -64,59 +108,79 @@ async def test_replay(case: Case, include_usage: bool | None, tmp_path: Path,
     assert endpoint.wire is not None
     real_base = case.base_url or spec.base_url
     assert real_base, f"{case.id}: give the vendor's base_url, {case.provider} has none"
-    secret = f"conformance-{case.provider}-{uuid.uuid4().hex}"
-    monkeypatch.setenv(KEY_ENV, secret)
-    interactions = case.interactions(real_base + endpoint.path)
+    interactions = case.interactions(real_base + _chat_path(endpoint, case.steps[0].request))
     answers: list[str] = []
-    async with replay_upstream(interactions) as upstream:
-        config = {"providers": {INSTANCE: {
-            "type": case.provider, "base_url": upstream.rebase(real_base), "credential": f"env:{KEY_ENV}",
-        }}}
+    async with credential_for(case) as credential, replay_upstream(interactions) as upstream:
+        monkeypatch.setenv(KEY_ENV, credential.secret)
+        presented = API_KEY_HEADER if case.provider == "vertex" and case.credential == "key" else None
+        base_url = upstream.rebase(real_base)
+        instance = {"type": case.provider, "base_url": base_url, "credential": f"env:{KEY_ENV}"}
+        config = {"providers": {INSTANCE: instance}}
         with run_gateway(tmp_path, config) as gateway:
             async with openai.AsyncOpenAI(base_url=gateway.v1, api_key=gateway.admin_key, max_retries=0) as client:
-                position, previous = 0, None
+                position, replies = 0, []
                 for step in case.steps:
                     recorded = interactions[position]
                     position += step.upstream_calls
-                    request = _request(step, recorded, previous, include_usage)
+                    request = _request(step, recorded, replies, include_usage)
                     before = len(upstream.received)
                     outcome = await _call(client, request)
                     received = upstream.received[before:]
                     assert len(received) == step.upstream_calls, "upstream calls for this step"
                     for call in received:
-                        _check_upstream_request(case, step, recorded, request, call)
-                        check_credential(case.provider, call, secret, gateway.admin_key)
+                        _check_upstream_request(case, step, recorded, request, call, endpoint, base_url)
+                        check_credential(case.provider, call, credential.presented(), gateway.admin_key, presented)
                     answers += _check_outcome(step.outcome, outcome, recorded, endpoint.wire.name,
                                               include_usage, streamed=bool(request.get("stream")))
-                    previous = outcome if isinstance(outcome, Reply) else previous
+                    replies.append(outcome if isinstance(outcome, Reply) else None)
             logs = gateway.logs.lines()
         assert not upstream.unexpected
         assert len(upstream.remaining) == len(interactions) - position
+        if credential.tokens is not None:
+            assert len(credential.tokens.issued) == 1, "one token exchange, its token cached for every call"
     assert sum("/v1/chat/completions" in line for line in logs) >= len(case.steps), "one access line per call"
-    leaks = [text for text in [*answers, *logs] if secret in text]
+    leaks = [text for text in [*answers, *logs] for secret in credential.hidden() if secret in text]
     assert not leaks, f"the upstream credential leaked: {leaks[:3]}"
 
 
-def _request(step: Step, recorded: Interaction, previous: Reply | None,
+def _chat_path(endpoint: Endpoint, request: dict[str, Any] | None) -> str:
+    """The path (and query) a chat call for ``request`` goes to: where the model is part of the path,
+    the request's; streamed, the stream path where the vendor has one."""
+    streamed = bool(request and request.get("stream"))
+    path = endpoint.stream_path if streamed and endpoint.stream_path else endpoint.path
+    return path.replace("{model}", request["model"]) if request else path
+
+
+def _request(step: Step, recorded: Interaction, replies: list[Reply | None],
              include_usage: bool | None) -> dict[str, Any]:
-    """The OpenAI request the client sends for ``step``."""
+    """The OpenAI request the client sends for ``step`` (``replies``: what the steps before got)."""
     if step.request is None:
         assert isinstance(recorded.request.body, dict), "an OpenAI-shaped recording holds the request"
         request = dict(recorded.request.body)
     else:
         request = dict(step.request)
-        messages = []
-        for message in request["messages"]:
-            if message is PREVIOUS_REPLY:
-                assert previous is not None, "PREVIOUS_REPLY needs a step before with an answer"
-                message = previous.as_message()
-            messages.append(message)
-        request["messages"] = messages
+        request["messages"] = [_message(message, replies) for message in request["messages"]]
     if request.get("stream"):
         request.pop("stream_options", None)
         if include_usage:
             request["stream_options"] = {"include_usage": True}
     return request
+
+
+def _message(message: Any, replies: list[Reply | None]) -> dict[str, Any]:
+    """A step's message with the markers for what earlier steps received filled in."""
+    if message is PREVIOUS_REPLY or isinstance(message, StepReply):
+        # PREVIOUS_REPLY: the latest answer received (a failed step in between has none).
+        latest = next((reply for reply in reversed(replies) if reply is not None), None)
+        reply = latest if message is PREVIOUS_REPLY else replies[message.step]
+        assert reply is not None, "a reply marker needs a step with an answer"
+        return reply.as_message()
+    call = message.get("tool_call_id")
+    if isinstance(call, CallId):
+        reply = replies[call.step]
+        assert reply is not None, "a CallId needs a step with an answer"
+        return {**message, "tool_call_id": reply.tool_calls[call.index][0]}
+    return dict(message)
 
 
 async def _call(client: openai.AsyncOpenAI, request: dict[str, Any]) -> Reply | openai.APIStatusError:
@@ -128,7 +192,13 @@ async def _call(client: openai.AsyncOpenAI, request: dict[str, Any]) -> Reply | 
 
 
 def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if key not in keys}
+    """``body`` without ``keys``; a dotted key leaves out a field of a nested object."""
+    out = {key: value for key, value in body.items() if key not in keys}
+    for key in keys:
+        head, _, rest = key.partition(".")
+        if rest and isinstance(out.get(head), dict):
+            out[head] = _without(out[head], rest)
+    return out
 
 
 def _without_default_is_error(body: dict[str, Any]) -> dict[str, Any]:
@@ -147,23 +217,40 @@ def _without_default_is_error(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_upstream_request(case: Case, step: Step, recorded: Interaction, sent: dict[str, Any],
-                            received: ReceivedRequest) -> None:
+                            received: ReceivedRequest, endpoint: Endpoint, base_url: str) -> None:
     assert received.method == "POST"
     body = received.body
     assert isinstance(body, dict), f"the upstream received no JSON body: {body!r}"
-    assert body["model"] == sent["model"], "the instance prefix is removed, the model name kept"
+    if "{model}" in endpoint.path:
+        path, _, query = _chat_path(endpoint, sent).partition("?")
+        assert received.path == urlsplit(base_url).path + path, "the model, without the instance prefix, in the path"
+        assert received.query_string == query
+    else:
+        assert body["model"] == sent["model"], "the instance prefix is removed, the model name kept"
     if case.rerouted:
         return
     expected = recorded.request.body
     assert isinstance(expected, dict)
-    assert set(step.not_in_openai_shape) <= expected.keys(), "not_in_openai_shape names recorded fields"
+    assert all(_has(expected, field) for field in step.not_in_openai_shape), "not_in_openai_shape names recorded fields"
     if step.request is None:
         # OpenAI-shaped: forwarded as sent, except that the gateway always asks a stream for its usage.
         assert _without(body, "stream_options") == _without(expected, "stream_options")
         if body.get("stream"):
             assert body["stream_options"]["include_usage"] is True
-    else:
-        assert body == _without_default_is_error(_without(expected, *step.not_in_openai_shape))
+        return
+    expected = _without_default_is_error(_without(expected, *step.not_in_openai_shape))
+    if step.edit is not None:
+        expected = step.edit(expected)
+    canonical = CANONICAL.get(endpoint.wire.name if endpoint.wire else "", lambda value: value)
+    assert canonical(body) == canonical(expected)
+
+
+def _has(body: dict[str, Any], field: str) -> bool:
+    """Whether ``body`` has ``field``, a key or a dotted path into nested objects."""
+    head, _, rest = field.partition(".")
+    if head not in body:
+        return False
+    return not rest or (isinstance(body[head], dict) and _has(body[head], rest))
 
 
 def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | openai.APIStatusError,
@@ -172,6 +259,7 @@ def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | o
     if isinstance(expected, Failure):
         assert isinstance(outcome, openai.APIStatusError), f"expected an error, got {outcome!r}"
         check_failure(expected, outcome, INSTANCE)
+        assert outcome.response.headers.get("retry-after") == expected.retry_after
         return [outcome.response.text, *outcome.response.headers.values()]
     assert isinstance(outcome, Reply), f"expected an answer, got {outcome!r}"
     if isinstance(expected, BrokenStream):

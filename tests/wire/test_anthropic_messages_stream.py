@@ -8,7 +8,6 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from openai.lib.streaming.chat import ChatCompletionStreamState, ParsedChatCompletionSnapshot
 from openai.types.chat import ChatCompletionChunk
 
 from api_connector.core.chat import ChatRequest
@@ -17,6 +16,7 @@ from api_connector.wire.anthropic_messages import ANTHROPIC_MESSAGES, AnthropicM
 from api_connector.wire.sse import SSEEvent, SSEParser
 from tests.recorded import RECORDED, load_cassette, load_stream, sse_events, stream_interaction
 from tests.replay_upstream import replay_upstream
+from tests.wire.openai_chunks import accumulate
 
 ANTHROPIC = RECORDED / "anthropic"
 SDK_STREAMS = sorted((ANTHROPIC / "sdk_streams").glob("*.txt"))
@@ -55,15 +55,6 @@ def translate(
     for payload in payloads:
         ChatCompletionChunk.model_validate_json(payload)  # every chunk is what the OpenAI SDK expects
     return [orjson.loads(payload) for payload in payloads], translator
-
-
-def accumulate(chunks: list[dict[str, Any]]) -> ParsedChatCompletionSnapshot:
-    """The chunks folded into one completion by the OpenAI SDK's own stream accumulator."""
-    state: ChatCompletionStreamState[None] = ChatCompletionStreamState()
-    for chunk in chunks:
-        state.handle_chunk(ChatCompletionChunk.model_validate(chunk))
-    # The snapshot, not get_final_completion(): that one raises on length and content_filter finishes.
-    return state.current_completion_snapshot
 
 
 @pytest.mark.parametrize("path", SDK_STREAMS + CASSETTE_STREAMS, ids=lambda p: p.stem)

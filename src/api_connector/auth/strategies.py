@@ -5,15 +5,19 @@ request as it will be sent (method, URL, headers, query, body) and changes its h
 place, last, after everything else was set (a signature must cover the final request). Strategies that
 must first trade the secret for a token (OAuth 2.0, a Google service account) return an awaitable;
 the plain ones (bearer, a named header, a query parameter, basic) do their work at once.
+
+A strategy that trades its secret (``ExchangingAuth``) is a declaration until each process binds it to
+that process's ``TokenClient`` (``routing.exchange.Upstreams.auth``): the bound object keeps the tokens
+and the exchanges in flight, and reaches token endpoints through the gateway's transport.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Auth(Protocol):
@@ -52,6 +56,20 @@ class AuthScheme:
             query[self.name] = secret
         elif kind is AuthKind.BASIC:
             headers["Authorization"] = "Basic " + base64.b64encode(secret.encode()).decode("ascii")
+
+
+class TokenClient(Protocol):
+    async def post_form(self, url: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+        """POST ``form`` (URL-encoded) to a token endpoint: (status, body). Raises UpstreamError when
+        the endpoint cannot be reached."""
+        ...
+
+
+@runtime_checkable
+class ExchangingAuth(Auth, Protocol):
+    def bind(self, client: TokenClient) -> Auth:
+        """This strategy for one process: its token cache, exchanging through ``client``."""
+        ...
 
 
 BEARER = AuthScheme()

@@ -109,6 +109,6 @@ def check_reference(reference: str) -> str:
     valid = CREDENTIAL_REF.match(reference) is not None and not reference.startswith("cred_")
     if not valid or len(reference) > REFERENCE_LEN:
         raise ValidationFailed(
-            "reference: must be env:NAME, vault:MOUNT/PATH#FIELD or aws:SECRET_ID", param="reference"
+            "reference: must be env:NAME, file:/PATH, vault:MOUNT/PATH#FIELD or aws:SECRET_ID", param="reference"
         )
     return reference

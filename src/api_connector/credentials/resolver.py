@@ -1,15 +1,20 @@
 """Turns a credential reference into the secret, and teaches the redactor every secret it hands out.
 
-``env:NAME`` is read here; ``vault:``, ``aws:`` and ``cred_<id>`` go to the store registered for their
-scheme (``credentials.external`` and ``credentials.vault``). Stores are told who asks (the request's
-context, for the audit) and which project owns the provider instance asking (None for the operator's
-configuration file), so that a project's instance can never use another project's stored credential.
+``env:NAME`` and ``file:/PATH`` (a mounted secret file, such as a Google service-account key; read again
+after a minute, so a rotated file is picked up) are read here; ``vault:``, ``aws:`` and ``cred_<id>`` go
+to the store registered for their scheme (``credentials.external`` and ``credentials.vault``). Stores
+are told who asks (the request's context, for the audit) and which project owns the provider instance
+asking (None for the operator's configuration file), so that a project's instance can never use another
+project's stored credential.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from api_connector.errors import CredentialError
@@ -38,6 +43,7 @@ class Access:
 
 # A store answers a reference of its scheme (the part after "vault:", "aws:", or the whole "cred_" id).
 SecretStore = Callable[[str, Access], Awaitable[str]]
+_FILE_TTL = 60.0  # seconds a secret file's content is used before it is read again
 
 
 class CredentialResolver:
@@ -45,6 +51,7 @@ class CredentialResolver:
         self._environ = environ
         self._redactor = redactor
         self._stores: dict[str, SecretStore] = {}
+        self._files: dict[str, tuple[str, float]] = {}  # file: reference -> (content, when read)
 
     def register_store(self, scheme: str, store: SecretStore) -> None:
         """Add a backend for ``vault``, ``aws`` or ``cred`` references."""
@@ -57,7 +64,8 @@ class CredentialResolver:
         the common configuration off the await path.
         """
         if not reference.startswith("env:"):
-            return None
+            read = self._files.get(reference) if reference.startswith("file:") else None
+            return read[0] if read is not None and time.monotonic() - read[1] < _FILE_TTL else None
         value = self._environ.get(reference[4:])
         if value:
             self._redactor.add(value)
@@ -71,6 +79,9 @@ class CredentialResolver:
             value = self._environ.get(secret_ref)
             if not value:
                 raise CredentialError(f"credential {reference} is not set in the environment")
+        elif scheme == "file":
+            value = await asyncio.to_thread(_read_file, reference, secret_ref)
+            self._files[reference] = (value, time.monotonic())
         else:
             store = self._stores.get(scheme)
             if store is None:
@@ -78,6 +89,16 @@ class CredentialResolver:
             value = await store(secret_ref, Access(context, owner_project))
         self._redactor.add(value)
         return value
+
+
+def _read_file(reference: str, path: str) -> str:
+    try:
+        value = Path(path).read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialError(f"credential {reference} cannot be read: {type(exc).__name__}") from None
+    if not value:
+        raise CredentialError(f"credential {reference} is an empty file")
+    return value
 
 
 def _split(reference: str) -> tuple[str, str]:

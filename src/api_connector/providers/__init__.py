@@ -16,6 +16,7 @@ from api_connector.providers.openai_compatible import SPEC as OPENAI_COMPATIBLE
 from api_connector.providers.sandbox import SPEC as SANDBOX
 from api_connector.providers.spec import ProviderSpec
 from api_connector.providers.together import SPEC as TOGETHER
+from api_connector.providers.vertex import SPEC as VERTEX
 from api_connector.providers.voyage import SPEC as VOYAGE
 
 REGISTRY: dict[str, ProviderSpec] = {
@@ -32,6 +33,7 @@ REGISTRY: dict[str, ProviderSpec] = {
         OLLAMA,
         TOGETHER,
         VOYAGE,
+        VERTEX,
         OPENAI_COMPATIBLE,
         HTTP,
         SANDBOX,

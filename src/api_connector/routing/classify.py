@@ -5,7 +5,9 @@ stream (``classify_vendor_error``), or an exception (``classify_exception``; the
 translated its client library's exceptions into the error tree). Retry, failover, the circuit breaker
 and the dead-letter queue act on ``decide(error)``; nobody else reads status codes or error classes to
 decide. Vendor error types and codes refine the status: a 400 saying the context is too long is
-``context_length_exceeded``; a 429 about billing is ``quota_exhausted`` (retrying cannot help).
+``context_length_exceeded``; a 429 about billing is ``quota_exhausted`` (retrying cannot help) unless
+the vendor says when to come back (Google words every 429 as a quota, its per-minute ones included);
+a 400 saying the key is invalid (Google's answer to a bad API key) is ``auth_failed``.
 """
 
 from __future__ import annotations
@@ -44,15 +46,23 @@ from api_connector.wire.base import VendorError
 _CONTEXT_HINTS = ("context_length", "context length", "maximum context", "too many tokens", "prompt is too long")
 _CONTENT_HINTS = ("content_filter", "content_policy", "content management policy", "safety")
 _QUOTA_HINTS = ("insufficient_quota", "quota", "billing", "credit balance")
-# In-stream error events carry a type but no status; these words in it stand for the status.
+_AUTH_HINTS = ("api_key_invalid", "api key not valid", "api_key_expired")
+# In-stream error events carry a type but no status; these words in it stand for the status (Google's
+# canonical codes included: its stream errors are google.rpc.Status objects).
 _VENDOR_TYPE_STATUS = (
     ("rate_limit", 429),
+    ("resource_exhausted", 429),
     ("overloaded", 529),
     ("authentication", 401),
+    ("unauthenticated", 401),
     ("permission", 403),
     ("not_found", 404),
     ("invalid_request", 400),
+    ("invalid_argument", 400),
+    ("content_filter", 400),
     ("timeout", 504),
+    ("deadline_exceeded", 504),
+    ("unavailable", 503),
 )
 
 
@@ -158,8 +168,9 @@ def classify_status(
             upstream_status=status,
         )
     if status == 429:
-        kind = QuotaExhausted if _has(hints, _QUOTA_HINTS) else RateLimited
-    elif status in (401, 407):
+        told_when = vendor is not None and vendor.retry_after is not None
+        kind = QuotaExhausted if _has(hints, _QUOTA_HINTS) and not told_when else RateLimited
+    elif status in (401, 407) or (status == 400 and _has(hints, _AUTH_HINTS)):
         kind = UpstreamAuthFailed
     elif status == 403:
         kind = ContentFiltered if _has(hints, _CONTENT_HINTS) else UpstreamPermissionDenied

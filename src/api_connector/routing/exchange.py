@@ -7,13 +7,17 @@ strategy last (so nothing a caller or wire sets can replace it, and a signature 
 request: ``auth.strategies``), the call's deadline caps the timeouts,
 and the time spent waiting on the upstream is counted for the overhead metric. Redirects are never
 followed (the transport's client has no such feature): a 3xx is an answer, judged by ``classify``.
+Strategies that trade their secret for a token are bound once per process to ``TokenEndpoints`` (the
+transport, on a pool under the address guard), which keeps their tokens per process.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import urlencode
 
+from api_connector.auth.strategies import Auth, ExchangingAuth
 from api_connector.core.call import Call
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.credentials.resolver import CredentialResolver
@@ -24,6 +28,25 @@ from api_connector.transport.http import Timeouts, Transport, UpstreamStream
 
 # Told every upstream answer's status and headers (provider quota headers steer routing).
 AnswerObserver = Callable[[Target, int, Mapping[str, str]], None]
+_FORM = {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"}
+_TOKEN_TIMEOUTS = Timeouts(connect=5.0, read=15.0, total=20.0)
+
+
+class TokenEndpoints:
+    """How auth strategies reach token endpoints: the transport, on a pool of its own that connects
+    only where the address policy allows (a token URI comes with the secret, not the operator)."""
+
+    POOL = "auth:token-endpoints"
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        transport.configure_pool(self.POOL, max_connections=8, guarded=True)
+
+    async def post_form(self, url: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+        answer = await self._transport.send(
+            self.POOL, "POST", url, headers=_FORM, body=urlencode(form).encode(), timeouts=_TOKEN_TIMEOUTS
+        )
+        return answer.status, answer.body
 
 
 class Upstreams:
@@ -35,6 +58,16 @@ class Upstreams:
         self.transport = transport
         self.credentials = credentials
         self.observe = observe
+        self.tokens = TokenEndpoints(transport)
+        self._bound: dict[int, tuple[Auth, Auth]] = {}
+
+    def auth(self, strategy: Auth) -> Auth:
+        """``strategy`` as this process uses it: bound to the token endpoints if it exchanges its secret."""
+        entry = self._bound.get(id(strategy))
+        if entry is None or entry[0] is not strategy:
+            bound = strategy.bind(self.tokens) if isinstance(strategy, ExchangingAuth) else strategy
+            entry = self._bound[id(strategy)] = (strategy, bound)
+        return entry[1]
 
     def exchange(self, call: Call, log: AttemptLog, target: Target, secret: str | None = None) -> Exchange:
         """``secret``: use this one instead of the target's credential (a candidate being verified)."""
@@ -66,7 +99,8 @@ class Exchange:
         url, headers, query, timeouts = self._complete(outbound)
         instance = self.target.instance
         if secret is not None:
-            pending = instance.spec.auth.apply(secret, outbound.method, url, headers, query, outbound.body)
+            auth = self._up.auth(instance.spec.auth)
+            pending = auth.apply(secret, outbound.method, url, headers, query, outbound.body)
             if pending is not None:
                 await pending
         if not self._sending:
@@ -101,7 +135,8 @@ class Exchange:
         url, headers, query, timeouts = self._complete(outbound)
         instance = self.target.instance
         if secret is not None:
-            pending = instance.spec.auth.apply(secret, outbound.method, url, headers, query, outbound.body)
+            auth = self._up.auth(instance.spec.auth)
+            pending = auth.apply(secret, outbound.method, url, headers, query, outbound.body)
             if pending is not None:
                 await pending
         upstream = await self._up.transport.open_stream(

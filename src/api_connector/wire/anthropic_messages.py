@@ -28,6 +28,7 @@ from api_connector.wire.anthropic_types import (
     finish_reason,
 )
 from api_connector.wire.base import ChatResult, StreamState, VendorError
+from api_connector.wire.openai_shapes import chunk_payload, data_url, delta_choice, tool_arguments
 from api_connector.wire.sse import SSEEvent
 
 # Anthropic requires max_tokens; OpenAI callers usually leave it out.
@@ -43,18 +44,9 @@ def _text_block(text: str) -> list[Block]:
     return [{"type": "text", "text": text}] if text.strip() else []
 
 
-def _data_url(url: str, param: str) -> tuple[str, str]:
-    """(media type, base64 data) of a ``data:<type>;base64,<data>`` URL."""
-    header, comma, data = url.partition(",")
-    params = header.removeprefix("data:").split(";")
-    if not comma or params[-1] != "base64" or not params[0]:
-        raise ValidationFailed("data URLs must look like data:<media type>;base64,<data>", param=param)
-    return params[0], data
-
-
 def _image_block(url: str, param: str) -> Block:
     if url.startswith("data:"):
-        media_type, data = _data_url(url, param)
+        media_type, data = data_url(url, param)
         return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
@@ -65,7 +57,7 @@ def _file_block(part: ContentPart, param: str) -> Block:
     file = FilePart.model_validate(part.model_dump()).file
     if file.file_data is None:
         raise ValidationFailed("only inline files (file_data) can be sent to Anthropic", param=param)
-    media_type, data = _data_url(file.file_data, param)
+    media_type, data = data_url(file.file_data, param)
     if media_type != "application/pdf":
         raise ValidationFailed(f"Anthropic accepts PDF files only, not {media_type}", param=param)
     return {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
@@ -91,13 +83,7 @@ def _content_blocks(content: str | list[ContentPart] | None, param: str) -> list
 
 
 def _tool_use_block(call: ToolCall, param: str) -> Block:
-    raw = call.function.arguments
-    try:
-        arguments = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        arguments = None
-    if not isinstance(arguments, dict):
-        raise ValidationFailed("tool call arguments must be a JSON object", param=param)
+    arguments = tool_arguments(call, param)
     return {"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments}
 
 
@@ -351,18 +337,10 @@ class AnthropicMessagesStream:
         return [self._envelope([], usage=self.state.usage.as_openai())]
 
     def _chunk(self, delta: dict[str, Any], reason: str | None = None) -> bytes:
-        return self._envelope([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}])
+        return self._envelope([delta_choice(0, delta, reason)])
 
     def _envelope(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        chunk = {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model,
-            "choices": choices,
-            **extra,
-        }
-        return orjson.dumps(chunk)
+        return chunk_payload(self._id, self._created, self._model, choices, **extra)
 
 
 class AnthropicMessagesWire:
