@@ -9,7 +9,7 @@ as they do with real vendors. What the server received is kept in ``received`` f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ class ReceivedRequest(NamedTuple):
     path: str
     headers: Mapping[str, str]  # lower-case names
     body: Any  # parsed JSON; raw bytes when not JSON; None when empty
+    query: Mapping[str, str] = {}  # the query string (a NamedTuple default, never mutated)
 
 
 class ReplayServer:
@@ -52,6 +53,7 @@ class ReplayServer:
             path=request.path,
             headers={name.lower(): value for name, value in request.headers.items()},
             body=_parse(raw),
+            query=dict(request.query),
         )
         self.received.append(received)
         interaction = self._take(request.method, request.path)
@@ -98,15 +100,24 @@ async def replay_upstream(
 ) -> AsyncIterator[ReplayServer]:
     """Serve ``interactions`` on a free loopback port for the duration of the block."""
     server = ReplayServer(interactions, sse_pieces)
+    async with loopback_server(server.handle) as base_url:
+        server.base_url = base_url
+        yield server
+
+
+@asynccontextmanager
+async def loopback_server(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """``handle`` answering every request on a free loopback port; its base URL for the block."""
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", server.handle)
+    app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    server.base_url = f"http://{host}:{port}"
     try:
-        yield server
+        yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()

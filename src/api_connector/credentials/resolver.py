@@ -46,6 +46,11 @@ class CredentialResolver:
         self._redactor = redactor
         self._stores: dict[str, SecretStore] = {}
 
+    @property
+    def redactor(self) -> Redactor:
+        """Where secrets are taught (auth strategies add the fields of structured secrets they use)."""
+        return self._redactor
+
     def register_store(self, scheme: str, store: SecretStore) -> None:
         """Add a backend for ``vault``, ``aws`` or ``cred`` references."""
         self._stores[scheme] = store
