@@ -2,10 +2,17 @@
 
 The instance gives ``base_url`` (``https://<resource>.openai.azure.com``); route targets name the
 deployment as their model. ``query: {api-version: ...}`` on the instance overrides the default version.
+Answers carry Azure's ``content_filter_results`` and ``prompt_filter_results`` (passed on as they
+are); a prompt refused by its filters is a 400 ``code: content_filter`` with an ``innererror`` saying
+which filter (``content_filtered``, with the verdicts in the error's details).
+For a service principal (Entra ID) instead of a key, see ``azure_openai_entra``.
 """
 
-from api_connector.providers.spec import AuthKind, AuthScheme, ProviderSpec
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, ProviderSpec
+from api_connector.wire.openai_chat import OPENAI_CHAT
 
+# The latest GA version of the data-plane inference API on the deployments paths.
 API_VERSION = "2024-10-21"
 
 SPEC = ProviderSpec(
@@ -13,6 +20,10 @@ SPEC = ProviderSpec(
     title="Azure OpenAI",
     base_url=None,
     auth=AuthScheme(kind=AuthKind.HEADER, name="api-key", prefix=""),
-    endpoints={},
+    endpoints={
+        Capability.CHAT: Endpoint(
+            path="/openai/deployments/{model}/chat/completions", wire=OPENAI_CHAT, query={"api-version": API_VERSION}
+        ),
+    },
     docs_url="https://learn.microsoft.com/azure/ai-services/openai/reference",
 )

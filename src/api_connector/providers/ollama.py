@@ -1,12 +1,23 @@
-"""Ollama: local models, no key; OpenAI-compatible routes under /v1 and its own under /api."""
+"""Ollama: local models, no key; OpenAI-compatible routes under /v1 and its own under /api.
 
-from api_connector.providers.spec import HealthProbe, ProviderSpec
+Its OpenAI-compatible chat names the answer's cap ``max_tokens`` only. Ollama's cloud
+(``base_url: https://ollama.com``) takes the same requests with a key, sent as a bearer token.
+"""
+
+from api_connector.core.capabilities import Capability
+from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.openai_chat import ChatDialect, OpenAIChatWire
 
 SPEC = ProviderSpec(
     type="ollama",
     title="Ollama (local)",
     base_url="http://127.0.0.1:11434",
-    endpoints={},
+    endpoints={
+        Capability.CHAT: Endpoint(
+            path="/v1/chat/completions",
+            wire=OpenAIChatWire(ChatDialect(renames={"max_completion_tokens": "max_tokens"})),
+        ),
+    },
     probe=HealthProbe(path="/api/tags"),
     requires_credential=False,
     docs_url="https://github.com/ollama/ollama/blob/main/docs/api.md",
