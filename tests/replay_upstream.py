@@ -9,7 +9,7 @@ as they do with real vendors. What the server received is kept in ``received`` f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -103,8 +103,15 @@ async def replay_upstream(
 ) -> AsyncIterator[ReplayServer]:
     """Serve ``interactions`` on a free loopback port for the duration of the block."""
     server = ReplayServer(interactions, sse_pieces)
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", server.handle)
-    async with serve(app) as base_url:
+    async with loopback_server(server.handle) as base_url:
         server.base_url = base_url
         yield server
+
+
+@asynccontextmanager
+async def loopback_server(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """``handle`` answering every request on a free loopback port; its base URL for the block."""
+    async with serve(handle) as base_url:
+        yield base_url

@@ -35,6 +35,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     ├── BudgetExceeded                  402 budget_exceeded (hard budget stop)
     ├── CredentialError                 500 credential_unavailable
     │   ├── DecryptionFailed            500 decryption_failed
+    │   ├── CredentialMalformed         500 credential_malformed (a structured secret not of its kind)
     │   ├── SecretStoreUnavailable      503 secret_store_unavailable (retryable)
     │   ├── ServiceAccountInvalid       500 service_account_invalid (a Google credential that is not a key)
     │   └── TokenExchangeFailed         502 token_exchange_failed (a token endpoint refused or is down)
@@ -266,6 +267,16 @@ class CredentialError(ConnectorError):
 
 class DecryptionFailed(CredentialError):
     code = "decryption_failed"
+
+
+class CredentialMalformed(CredentialError):
+    """A structured secret (JSON) that is not what its provider's auth strategy takes.
+
+    The message names the fields that are missing or wrong, never their values: the text may be a
+    secret pasted in the wrong place.
+    """
+
+    code = "credential_malformed"
 
 
 class SecretStoreUnavailable(CredentialError):

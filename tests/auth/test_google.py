@@ -12,9 +12,10 @@ import orjson
 import pytest
 
 from api_connector.auth.google import GOOGLE_AUTH, GoogleTokens, parse_service_account
-from api_connector.auth.strategies import ExchangingAuth
+from api_connector.auth.strategies import Bindable
 from api_connector.errors import CredentialError, ServiceAccountInvalid, TokenExchangeFailed
-from api_connector.routing.exchange import TokenEndpoints
+from api_connector.observability.redaction import Redactor
+from api_connector.routing.exchange import TokenRequests
 from api_connector.transport.http import Transport
 from tests.google_tokens import ServiceAccountKey, TokenEndpoint, token_endpoint
 
@@ -44,7 +45,7 @@ async def setup() -> AsyncIterator[Setup]:
     clock = Clock()
     async with token_endpoint(ACCOUNT) as endpoint:
         endpoint.clock = clock
-        tokens = GoogleTokens(TokenEndpoints(transport), clock=clock)
+        tokens = GoogleTokens(TokenRequests(transport, Redactor()), clock=clock)
         yield Setup(endpoint, tokens, clock, ACCOUNT.json(endpoint.url))
     await transport.close()
 
@@ -59,9 +60,9 @@ async def authorize(tokens: GoogleTokens, secret: str) -> dict[str, str]:
 
 
 def test_the_declaration_binds_per_process() -> None:
-    assert isinstance(GOOGLE_AUTH, ExchangingAuth)
+    assert isinstance(GOOGLE_AUTH, Bindable)
     transport = Transport()
-    one, two = GOOGLE_AUTH.bind(TokenEndpoints(transport)), GOOGLE_AUTH.bind(TokenEndpoints(transport))
+    one, two = (GOOGLE_AUTH.bind(TokenRequests(transport, Redactor())) for _ in range(2))
     assert isinstance(one, GoogleTokens) and one is not two  # each process keeps its own tokens
 
 
@@ -164,7 +165,7 @@ async def test_token_endpoint_failures_surface_as_token_exchange_failed(
 async def test_an_unreachable_token_endpoint_is_a_clear_error() -> None:
     transport = Transport(allow_private=True)
     try:
-        tokens = GoogleTokens(TokenEndpoints(transport))
+        tokens = GoogleTokens(TokenRequests(transport, Redactor()))
         with pytest.raises(TokenExchangeFailed, match=r"token endpoint 127\.0\.0\.1:9 could not be reached"):
             await authorize(tokens, ACCOUNT.json("http://127.0.0.1:9/token"))
     finally:
@@ -184,7 +185,7 @@ async def test_a_failed_renewal_keeps_using_the_token_until_it_expires(setup: Se
 async def test_a_token_endpoint_the_address_policy_forbids_is_not_reached() -> None:
     transport = Transport(allow_private=False)
     try:
-        tokens = GoogleTokens(TokenEndpoints(transport))
+        tokens = GoogleTokens(TokenRequests(transport, Redactor()))
         async with token_endpoint(ACCOUNT) as endpoint:
             with pytest.raises(TokenExchangeFailed, match="could not be reached: refusing to connect"):
                 await authorize(tokens, ACCOUNT.json(endpoint.url.replace("127.0.0.1", "localhost")))

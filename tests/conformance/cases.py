@@ -35,6 +35,7 @@ from tests.recorded import (
 )
 
 CONFORMANCE_DATA = Path(__file__).parent / "data"
+DOCUMENTED_DATA = Path(__file__).parents[1] / "data" / "documented"
 
 
 class _Marker(Enum):
@@ -114,7 +115,9 @@ class Step:
 class Case:
     id: str
     provider: str  # a key of REGISTRY
-    source: str  # below tests/data/recorded, or tests/conformance/data for "conformance/..."
+    # Below tests/data/recorded; "conformance/..." below tests/conformance/data; "documented/..." below
+    # tests/data/documented (written from the vendor's documentation: nothing recorded was found).
+    source: str
     steps: tuple[Step, ...]
     base_url: str | None = None  # the vendor's real base URL when the provider type has none
     # The recording answered another call, or none (raw SDK streams): serve it on the chat endpoint and
@@ -129,11 +132,16 @@ class Case:
     reframed: bool = False
     # What the instance's credential is: a key, or a Google service account traded for tokens.
     credential: Literal["key", "service_account"] = "key"
+    # The recording's client named the model only in the path (an Azure deployment), not in its bodies:
+    # the client names it as its model, and the gateway sends it in the body too (Azure ignores it).
+    deployment: str | None = None
 
     @property
     def path(self) -> Path:
         if self.source.startswith("conformance/"):
             return CONFORMANCE_DATA / self.source.removeprefix("conformance/")
+        if self.source.startswith("documented/"):
+            return DOCUMENTED_DATA / self.source.removeprefix("documented/")
         return RECORDED_DIR / self.source
 
     def interactions(self, chat_uri: str) -> list[Interaction]:

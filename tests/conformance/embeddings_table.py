@@ -97,6 +97,11 @@ AZURE = (
               Failure(NotFoundError, 404, AZURE_NOT_FOUND, None, "DeploymentNotFound"),
               sent={"model": "no-such-deployment", "input": ["this is a test"], "encoding_format": "base64"},
               base_url="https://fake-resource.openai.azure.com"),
+    # The same resource reached as a service principal: an Entra ID token instead of the key.
+    EmbedCase("azure-openai-entra-embeddings", "azure_openai_entra", "documented/azure_openai-embeddings.yaml",
+              {"model": "embeddings-prod", "input": "this is a test"}, Vectors(1, 5, 4, "embeddings-prod"),
+              sent={"model": "embeddings-prod", "input": ["this is a test"], "encoding_format": "base64"},
+              base_url="https://fake-resource.openai.azure.com"),
 )
 
 COHERE = (

@@ -125,11 +125,6 @@ async def stream(client: openai.AsyncOpenAI, arguments: dict[str, Any]) -> Reply
 def _take_chunk(reply: Reply, chunk: ChatCompletionChunk, text: list[str], calls: dict[int, list[str]]) -> None:
     reply.wire.append(chunk.model_dump_json())
     reply.model = reply.model or chunk.model
-    if chunk.usage is not None:
-        reply.usage_chunks += 1
-        reply.usage = _usage(chunk.usage)
-        reply.usage_after_finish = reply.usage_after_finish and reply.finish_chunks > 0
-        reply.usage_chunk_has_choices = reply.usage_chunk_has_choices or bool(chunk.choices)
     for choice in chunk.choices:
         if choice.finish_reason is not None:
             reply.finish_chunks += 1
@@ -147,6 +142,12 @@ def _take_chunk(reply: Reply, chunk: ChatCompletionChunk, text: list[str], calls
                     assert slot[1] in ("", call.function.name), f"tool call {call.index} changed its name"
                     slot[1] = call.function.name
                 slot[2] += call.function.arguments or ""
+    # Read after the choices: a vendor may give the usage on the chunk with the finish reason (Perplexity).
+    if chunk.usage is not None:
+        reply.usage_chunks += 1
+        reply.usage = _usage(chunk.usage)
+        reply.usage_after_finish = reply.usage_after_finish and reply.finish_chunks > 0
+        reply.usage_chunk_has_choices = reply.usage_chunk_has_choices or bool(chunk.choices)
 
 
 def check_failure(failure: Failure, error: openai.APIStatusError, provider: str) -> None:
@@ -188,7 +189,8 @@ def recorded_answer(response: RecordedResponse, wire: str) -> RecordedAnswer:
         return _anthropic_answer(events, streamed=response.is_sse)
     if wire == "gemini_chat":
         return _gemini_answer(events)
-    first = events[0]
+    # The first chunk that names the answer: Azure annotates the prompt in a chunk without an id first.
+    first = next((event for event in events if event.get("id")), events[0])
     if response.is_sse:
         text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
     else:

@@ -1,8 +1,9 @@
-"""Every conformance case: OpenAI, Groq, Anthropic and OpenAI-compatible recordings (see ``cases``)."""
+"""Every conformance case: OpenAI, Groq, Anthropic, OpenAI-compatible and their vendors' recordings, and
+documented examples where nothing was recorded (see ``cases``)."""
 
 from __future__ import annotations
 
-from openai import BadRequestError, NotFoundError, RateLimitError
+from openai import AuthenticationError, BadRequestError, NotFoundError, RateLimitError
 
 from tests.conformance.cases import (
     CONFORMANCE_DATA,
@@ -319,7 +320,143 @@ OPENAI_COMPATIBLE = (
     ), base_url="https://openrouter.ai/api/v1"),
 )
 
-CASES: tuple[Case, ...] = (*OPENAI, *GROQ, *ANTHROPIC, *ANTHROPIC_SDK_STREAMS, *OPENAI_COMPATIBLE)
+# -- Azure OpenAI: deployments in the path, api-version in the query, content filters --------------------
+
+AZURE = "https://fake-azure-endpoint.openai.azure.com"  # crewAI's recordings, their host rewritten so
+AZURE_FILTERED = (
+    "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. "
+    "Please modify your prompt and retry. To learn more about our content filtering policies please read "
+    "our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
+)
+AZURE_TOOL_STEPS = (
+    Step(Answer("", "tool_calls", (194, 19, 213, 0),
+                (Call("call_yusjHcc6BMO8J3LrKrcXty8H", "add_numbers", {"a": 15, "b": 27}),))),
+    Step(Answer(RECORDED, "stop", (221, 36, 257, 0))),
+    Step(Answer(RECORDED, "stop", (259, 36, 295, 0))),
+)
+
+AZURE_OPENAI = (
+    # Answers carry content_filter_results and prompt_filter_results: passed on as they came.
+    Case("azure-text-with-filter-results", "azure_openai", "azure/test_azure_provider_call.yaml", (
+        Step(Answer("The capital of France is **Paris**.", "stop", (14, 9, 23, 0))),
+    ), base_url="https://pydanticai7521574644.openai.azure.com"),
+    Case("azure-sampling-parameters", "azure_openai", "crewai/azure/test_azure_async_with_parameters.yaml", (
+        Step(Answer(RECORDED, "stop", (12, 28, 40, 0))),
+    ), base_url=AZURE, deployment="gpt-4o-mini"),
+    Case("azure-conversation", "azure_openai", "crewai/azure/test_azure_async_conversation.yaml", (
+        Step(Answer("Your name is Alice.", "stop", (33, 6, 39, 0))),
+    ), base_url=AZURE, deployment="gpt-4o-mini"),
+    # The stream opens with a chunk annotating the prompt, before the answer has an id: the client
+    # gets it with the answer's id.
+    Case("azure-stream-prompt-annotations", "azure_openai", "crewai/azure/test_azure_streaming_completion.yaml", (
+        Step(Answer("Hello! How can I assist you today?", "stop", (9, 10, 19, 0))),
+    ), base_url=AZURE, deployment="gpt-4o-mini"),
+    Case("azure-tools-and-structured-output", "azure_openai",
+         "crewai/azure/test_azure_agent_kickoff_structured_output_with_tools.yaml", AZURE_TOOL_STEPS,
+         base_url=AZURE, deployment="gpt-4o-mini"),
+    # Documented (tests/data/documented/azure_openai): a prompt refused by the filters, an answer cut by them.
+    Case("azure-error-prompt-filtered", "azure_openai", "documented/azure_openai/content_filter_prompt.yaml", (
+        Step(Failure(BadRequestError, 400, AZURE_FILTERED, None, "content_filter", "prompt")),
+    ), base_url=AZURE, deployment="gpt-4o-mini"),
+    Case("azure-answer-filtered", "azure_openai", "documented/azure_openai/content_filter_answer.yaml", (
+        Step(Answer("", "content_filter", (15, 67, 82, 0))),
+    ), base_url=AZURE, deployment="gpt-4o-mini"),
+    # A service principal: Entra ID's (documented) token is asked once and serves all three calls.
+    Case("azure-entra-tools", "azure_openai_entra",
+         "crewai/azure/test_azure_agent_kickoff_structured_output_with_tools.yaml", AZURE_TOOL_STEPS,
+         base_url=AZURE, deployment="gpt-4o-mini"),
+)
+
+# -- OpenAI-compatible vendors declared as providers of their own ----------------------------------------
+
+DEEPSEEK = (
+    Case("deepseek-reasoner-text", "deepseek", "deepseek/test_deepseek_model_thinking_part.yaml", (
+        Step(Answer(RECORDED, "stop", (12, 789, 801, 0))),
+    )),
+    # reasoning_content sent back in the assistant turns, as DeepSeek asks: forwarded as sent.
+    Case("deepseek-tool-calls-with-reasoning", "deepseek",
+         "deepseek/test_deepseek_deferred_capability_with_thinking.yaml", (
+        Step(Answer("Let me load the dice rolling capability!", "tool_calls", (563, 116, 679, 512),
+                    (Call("call_00_sXqYgMESDht75NCLLZtt9804", "load_capability", {"id": "DICE_ROLL"}),))),
+        Step(Answer("Let me get your name and roll the die!", "tool_calls", (875, 79, 954, 0), (
+            Call("call_00_6edlnw3Z1MgeMfey687g8451", "get_player_name", {}),
+            Call("call_01_km02sac7sHxNDPATKLZy7705", "roll_dice", {}),
+        ))),
+        Step(Answer(RECORDED, "stop", (976, 61, 1037, 896))),
+    )),
+)
+
+CEREBRAS = (
+    # Cerebras' own request fields (clear_thinking, reasoning_effort) reach it as sent.
+    Case("cerebras-reasoning-settings", "cerebras", "cerebras/test_cerebras_disable_reasoning_setting.yaml", (
+        Step(Answer("The answer is 4.", "stop", (13, 7, 20, 0))),
+    )),
+    Case("cerebras-reasoning-sent-back", "cerebras", "cerebras/test_cerebras_thinking_part_survives_multiturn.yaml", (
+        Step(Answer("4.", "stop", (79, 37, 116, 0))),
+        Step(Answer(RECORDED, "stop", (98, 47, 145, 0))),
+    )),
+)
+
+OLLAMA = (
+    Case("ollama-local-json-schema", "ollama", "ollama/test_ollama_local_native_output_uses_json_schema.yaml", (
+        Step(Answer('{ "city": "Paris", "country": "France" }', "stop", (136, 15, 151, 0))),
+    ), base_url="http://localhost:11434"),
+    Case("ollama-cloud-json-mode", "ollama", "ollama/test_ollama_cloud_prompted_output.yaml", (
+        Step(Answer(RECORDED, "stop", (172, 88, 260, 0))),
+    ), base_url="https://ollama.com"),
+)
+
+OPENROUTER = (
+    Case("openrouter-tool-call", "openrouter", "openrouter/test_openrouter_tool_calling.yaml", (
+        Step(Answer("", "tool_calls", (134, 43, 177, 0), (
+            Call("3sniiMddS", "divide", {"numerator": 123, "denominator": 456, "on_inf": "infinity"}),
+        ))),
+    )),
+    # SSE comments, reasoning deltas, usage (with its cost) on a chunk of its own that keeps a choice.
+    Case("openrouter-stream-reasoning", "openrouter", "openrouter/test_openrouter_streaming_reasoning.yaml", (
+        Step(Answer("2 + 2 = 4", "stop", (43, 36, 79, 0), usage_chunk_alone=False)),
+    )),
+    Case("openrouter-rate-limited", "openrouter", "conformance/openai_compatible/test_openrouter_errors_raised.yaml", (
+        Step(Failure(RateLimitError, 429, "Provider returned error", None, "429"), upstream_calls=2),
+    )),
+)
+
+# Nothing recorded: the vendors' documented examples (tests/data/documented/<vendor>).
+DOCUMENTED_CHAT = (
+    Case("xai-text", "xai", "documented/xai/chat.yaml", (
+        Step(Answer(RECORDED, "stop", (36, 24, 60, 0))),
+    )),
+    # xAI answers a wrong key with a 400: an authentication failure all the same.
+    Case("xai-error-wrong-key", "xai", "documented/xai/wrong_key.yaml", (
+        Step(Failure(AuthenticationError, 401,
+                     "Incorrect API key provided: xa***kY. You can obtain an API key from https://console.x.ai.")),
+    )),
+    Case("fireworks-text", "fireworks", "documented/fireworks/chat.yaml", (
+        Step(Answer(RECORDED, "stop", (17, 17, 34, 0))),
+    )),
+    Case("together-text", "together", "documented/together/chat.yaml", (
+        Step(Answer(RECORDED, "stop", (47, 20, 67, 0))),
+    )),
+    Case("perplexity-text-with-citations", "perplexity", "documented/perplexity/chat.yaml", (
+        Step(Answer(RECORDED, "stop", (14, 21, 35, 0))),
+    )),
+    # No stream_options sent; the usage comes unasked on the last chunk, with the finish reason.
+    Case("perplexity-stream", "perplexity", "documented/perplexity/stream.yaml", (
+        Step(Answer("The Milky Way has an estimated 100 to 400 billion stars [1].", "stop", (14, 21, 35, 0),
+                    usage_chunk_alone=False)),
+    )),
+    Case("vllm-text", "vllm", "documented/vllm/chat.yaml", (
+        Step(Answer("The Los Angeles Dodgers won the 2020 World Series.", "stop", (31, 12, 43, 0))),
+    ), base_url="http://localhost:8000/v1"),
+    Case("lmstudio-text", "lmstudio", "documented/lmstudio/chat.yaml", (
+        Step(Answer(RECORDED, "stop", (24, 16, 40, 0))),
+    ), base_url="http://localhost:1234/v1"),
+)
+
+CASES: tuple[Case, ...] = (
+    *OPENAI, *GROQ, *ANTHROPIC, *ANTHROPIC_SDK_STREAMS, *OPENAI_COMPATIBLE,
+    *AZURE_OPENAI, *DEEPSEEK, *CEREBRAS, *OLLAMA, *OPENROUTER, *DOCUMENTED_CHAT,
+)
 
 # -- Google: Gemini (AI Studio) and Vertex AI, translated (tests/conformance/google_table.py) ------------
 

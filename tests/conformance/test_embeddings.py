@@ -26,7 +26,7 @@ from api_connector.providers import REGISTRY
 from tests.conformance.cases import Failure
 from tests.conformance.embeddings_table import EMBED_CASES, EmbedCase, Vectors
 from tests.conformance.harness import check_failure
-from tests.conformance.providers import network_provider_types
+from tests.conformance.providers import ENTRA_TOKEN, network_provider_types, upstream_credential
 from tests.embeddings_data import answer_only, float32, recorded_vectors
 from tests.gateway import run_gateway
 from tests.recorded import Interaction, RecordedRequest, load_cassette
@@ -41,6 +41,7 @@ ENCODINGS: tuple[str | None, ...] = ("float", "base64", None)  # None: the SDK's
 CREDENTIAL_HEADER: dict[str, tuple[str, str] | None] = {
     "openai": ("authorization", "Bearer {secret}"),
     "azure_openai": ("api-key", "{secret}"),
+    "azure_openai_entra": ("authorization", f"Bearer {ENTRA_TOKEN}"),
     "cohere": ("authorization", "Bearer {secret}"),
     "voyage": ("authorization", "Bearer {secret}"),
     "jina": ("authorization", "Bearer {secret}"),
@@ -85,10 +86,13 @@ def _expected_body(case: EmbedCase, recorded: Interaction) -> dict[str, Any]:
 async def test_replay(case: EmbedCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     recorded = _interaction(case)
     calls = len(ENCODINGS) if isinstance(case.outcome, Vectors) else 1
-    secret = f"embeddings-{case.provider}-{uuid.uuid4().hex}"
-    monkeypatch.setenv(KEY_ENV, secret)
+    key = f"embeddings-{case.provider}-{uuid.uuid4().hex}"
     answers: list[str] = []
-    async with replay_upstream([recorded] * calls * case.upstream_calls) as upstream:
+    async with (
+        replay_upstream([recorded] * calls * case.upstream_calls) as upstream,
+        upstream_credential(case.provider, key) as (secret, texts),
+    ):
+        monkeypatch.setenv(KEY_ENV, secret)
         instance: dict[str, Any] = {"type": case.provider, "base_url": upstream.rebase(_base_url(case))}
         if CREDENTIAL_HEADER[case.provider] is not None:
             instance["credential"] = f"env:{KEY_ENV}"
@@ -102,7 +106,7 @@ async def test_replay(case: EmbedCase, tmp_path: Path, monkeypatch: pytest.Monke
         for received in upstream.received:
             _check_upstream(case, recorded, received, secret, gateway.admin_key)
     assert sum("/v1/embeddings" in line for line in logs) >= calls, "one access line per call"
-    leaks = [text for text in [*answers, *logs] if secret in text]
+    leaks = [text for text in [*answers, *logs] if any(hidden in text for hidden in texts)]
     assert not leaks, f"the upstream credential leaked: {leaks[:3]}"
 
 

@@ -19,6 +19,7 @@ from api_connector.errors import (
 from api_connector.routing.classify import (
     classify_exception,
     classify_status,
+    classify_token_refusal,
     classify_vendor_error,
     decide,
     retry_after_seconds,
@@ -134,3 +135,44 @@ def test_rate_limit_reset_headers() -> None:
 def test_429_carries_the_reset_as_retry_after() -> None:
     error = classify_status(429, None, {"x-ratelimit-reset-requests": "2s"}, provider="p")
     assert error.retry_after == 2.0
+
+
+# -- vendors' quirks and token endpoints ---------------------------------------------------------------
+
+
+def test_a_wrong_key_answered_with_400_is_an_authentication_failure() -> None:
+    # xAI: {"code": "Client specified an invalid argument", "error": "Incorrect API key provided: ..."}
+    said = VendorError("Incorrect API key provided: xa***kY. You can obtain an API key from https://console.x.ai.")
+    failure = classify_status(400, said, {}, provider="xai")
+    assert failure.code == "auth_failed" and failure.status == 401
+    assert decide(failure).failover and not decide(failure).retry
+    assert classify_status(400, VendorError("Invalid value for 'temperature'"), {}, provider="xai").code == (
+        "validation_error"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "retryable"),
+    [(400, "auth_failed", False), (401, "auth_failed", False), (403, "auth_failed", False),
+     (429, "rate_limited", True), (408, "timeout", True), (500, "upstream_error", True), (302, "protocol_error", True)],
+)
+def test_a_token_endpoints_answer(status: int, code: str, retryable: bool) -> None:
+    said = VendorError("AADSTS7000215: Invalid client secret provided.", code="invalid_client")
+    failure = classify_token_refusal(status, said, {"retry-after": "3"})
+    assert (failure.code, failure.retryable, failure.upstream_status, failure.sent) == (code, retryable, status, False)
+    assert failure.provider is None, "the router names the target"
+
+
+def test_what_a_vendor_adds_to_its_error_reaches_the_details() -> None:
+    verdicts = {"content_filter_results": {"hate": {"filtered": True}}}
+    said = VendorError("filtered", code="content_filter", details=verdicts)
+    failure = classify_status(400, said, {}, provider="azure")
+    assert failure.code == "content_filtered"
+    assert failure.details == {"content_filter_results": {"hate": {"filtered": True}}, "upstream_type": None,
+                               "upstream_code": "content_filter"}
+
+
+def test_a_provider_may_name_its_own_reset_headers() -> None:
+    headers = {"x-ratelimit-reset-tokens-minute": "11.5", "x-ratelimit-reset": "40"}
+    assert retry_after_seconds(headers, NOW) == 40.0
+    assert retry_after_seconds(headers, NOW, resets=("x-ratelimit-reset-tokens-minute",)) == 11.5

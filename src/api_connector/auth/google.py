@@ -11,8 +11,8 @@ way wait for that one exchange instead of starting their own. A secret that is n
 The JWT is signed with ``cryptography`` (already a dependency) rather than ``google-auth``: google-auth
 refreshes synchronously over its own HTTP client (``requests``), which would block the event loop or
 need a thread, and would reach the token endpoint outside ``transport/`` and its address guard. Here
-the exchange goes through the gateway's transport (``TokenClient``, bound per process by
-``routing.exchange.Upstreams``), on a guarded pool. Each replica keeps its own tokens: an exchange
+the exchange goes through the gateway's transport (``auth.strategies.AuthIO``, lent to the bound
+strategy by ``routing.exchange.Upstreams``), on a guarded pool. Each replica keeps its own tokens: an exchange
 invalidates no other token, so replicas need not share or lock anything.
 
 Failures are ``CredentialError``s (the router passes the target over): a secret that is JSON but not a
@@ -35,8 +35,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from api_connector.auth.strategies import TokenClient
+from api_connector.auth.strategies import AuthIO
 from api_connector.errors import CredentialError, ServiceAccountInvalid, TokenExchangeFailed, UpstreamError
+from api_connector.wire.base import VendorError
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -154,9 +155,9 @@ class GoogleTokens:
     """Google auth bound to one process's token client: its token cache and its exchanges in flight."""
 
     def __init__(
-        self, client: TokenClient, scope: str = CLOUD_PLATFORM, clock: Callable[[], float] = time.time
+        self, io: AuthIO, scope: str = CLOUD_PLATFORM, clock: Callable[[], float] = time.time
     ) -> None:
-        self._client = client
+        self._io = io
         self._scope = scope
         self._clock = clock
         self._accounts: dict[str, ServiceAccount | None] = {}  # secret -> account (None: an API key)
@@ -210,12 +211,14 @@ class GoogleTokens:
         self.exchanges += 1
         where = urlsplit(account.token_uri).netloc
         try:
-            status, body = await self._client.post_form(account.token_uri, form)
+            body = await self._io.post_form(account.token_uri, form, _refusal)
         except UpstreamError as exc:
-            raise TokenExchangeFailed(f"the token endpoint {where} could not be reached: {exc.message}") from None
-        if status != 200:
-            refusal = _refusal(status, body)
-            raise TokenExchangeFailed(f"the token endpoint {where} refused the service account: {refusal}")
+            if exc.upstream_status is None:
+                raise TokenExchangeFailed(f"the token endpoint {where} could not be reached: {exc.message}") from None
+            # The endpoint's own words when it said any (the failure then carries them in its details).
+            said = exc.message if exc.details else None
+            refusal = f"{said} (HTTP {exc.upstream_status})" if said else f"HTTP {exc.upstream_status}"
+            raise TokenExchangeFailed(f"the token endpoint {where} refused the service account: {refusal}") from None
         try:
             answer = _TokenAnswer.model_validate_json(body)
         except ValidationError:
@@ -237,13 +240,14 @@ class GoogleTokens:
         return account
 
 
-def _refusal(status: int, body: bytes) -> str:
+def _refusal(body: bytes) -> VendorError | None:
+    """What a token endpoint said when it refused: OAuth 2.0's ``error`` and ``error_description``."""
     try:
         refusal = _TokenRefusal.model_validate_json(body)
     except ValidationError:
-        return f"HTTP {status}"
+        return None
     said = f"{refusal.error}: {refusal.error_description}" if refusal.error_description else refusal.error
-    return f"{said} (HTTP {status})"
+    return VendorError(said, type=refusal.error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,8 +256,8 @@ class GoogleAuth:
 
     scope: str = CLOUD_PLATFORM
 
-    def bind(self, client: TokenClient) -> GoogleTokens:
-        return GoogleTokens(client, self.scope)
+    def bind(self, io: AuthIO) -> GoogleTokens:
+        return GoogleTokens(io, self.scope)
 
     def apply(
         self, secret: str, method: str, url: str, headers: dict[str, str], query: dict[str, str], body: bytes | None

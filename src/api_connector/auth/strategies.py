@@ -6,18 +6,21 @@ place, last, after everything else was set (a signature must cover the final req
 must first trade the secret for a token (OAuth 2.0, a Google service account) return an awaitable;
 the plain ones (bearer, a named header, a query parameter, basic) do their work at once.
 
-A strategy that trades its secret (``ExchangingAuth``) is a declaration until each process binds it to
-that process's ``TokenClient`` (``routing.exchange.Upstreams.auth``): the bound object keeps the tokens
-and the exchanges in flight, and reaches token endpoints through the gateway's transport.
+A strategy that keeps state (the tokens it obtained) is declared once and bound to each running
+service (``Bindable.bind``): the bound one gets the service's ``AuthIO`` (its HTTP client under the
+address guard, its redactor) and keeps its tokens for that service only.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from api_connector.wire.base import VendorError
 
 
 class Auth(Protocol):
@@ -26,6 +29,27 @@ class Auth(Protocol):
     ) -> Awaitable[None] | None:
         """Present ``secret`` on the request; an awaitable when it must be exchanged first."""
         ...
+
+
+class AuthIO(Protocol):
+    """What a running service lends a strategy that trades its secret for a token."""
+
+    async def post_form(
+        self, url: str, form: Mapping[str, str], decode_error: Callable[[bytes], VendorError | None]
+    ) -> bytes:
+        """POST ``form`` (URL-encoded) to a token endpoint; the 2xx body, else its classified failure."""
+        ...
+
+    def keep_secret(self, value: str) -> None:
+        """Mask ``value`` wherever the service writes or answers (a field of a structured secret)."""
+        ...
+
+
+@runtime_checkable
+class Bindable(Protocol):
+    """A declared strategy whose working copy belongs to one running service."""
+
+    def bind(self, io: AuthIO) -> Auth: ...
 
 
 class AuthKind(StrEnum):
@@ -56,20 +80,6 @@ class AuthScheme:
             query[self.name] = secret
         elif kind is AuthKind.BASIC:
             headers["Authorization"] = "Basic " + base64.b64encode(secret.encode()).decode("ascii")
-
-
-class TokenClient(Protocol):
-    async def post_form(self, url: str, form: Mapping[str, str]) -> tuple[int, bytes]:
-        """POST ``form`` (URL-encoded) to a token endpoint: (status, body). Raises UpstreamError when
-        the endpoint cannot be reached."""
-        ...
-
-
-@runtime_checkable
-class ExchangingAuth(Auth, Protocol):
-    def bind(self, client: TokenClient) -> Auth:
-        """This strategy for one process: its token cache, exchanging through ``client``."""
-        ...
 
 
 BEARER = AuthScheme()

@@ -53,6 +53,11 @@ class CredentialResolver:
         self._stores: dict[str, SecretStore] = {}
         self._files: dict[str, tuple[str, float]] = {}  # file: reference -> (content, when read)
 
+    @property
+    def redactor(self) -> Redactor:
+        """Where secrets are taught (auth strategies add the fields of structured secrets they use)."""
+        return self._redactor
+
     def register_store(self, scheme: str, store: SecretStore) -> None:
         """Add a backend for ``vault``, ``aws`` or ``cred`` references."""
         self._stores[scheme] = store

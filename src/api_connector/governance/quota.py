@@ -2,7 +2,9 @@
 target before it starts answering 429.
 
 Reads ``x-ratelimit-remaining-requests|tokens`` (OpenAI style, also ``anthropic-ratelimit-*-remaining``
-and ``ratelimit-remaining``) and the reset headers (through ``classify.retry_after_seconds``). A target
+and ``ratelimit-remaining``) and the reset headers (through ``classify.retry_after_seconds``), or the
+names a provider declares (``ProviderSpec.rate_limit_headers``: Cerebras counts per day and minute,
+Fireworks prompt and generated tokens, Together has a bare ``x-ratelimit-remaining``). A target
 whose remaining count is at or below ``low_water`` is avoided until its reset time, as long as another
 target of the route is available.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
+from api_connector.providers.spec import RateLimitHeaders
 from api_connector.routing.catalog import Route
 from api_connector.routing.classify import retry_after_seconds
 
@@ -47,10 +50,12 @@ class QuotaTracker:
         self._until: dict[str, float] = {}
         self.publish: Publish | None = None  # shares what this replica learns (set when Redis is used)
 
-    def observe(self, target_key: str, status: int, headers: Mapping[str, str]) -> None:
+    def observe(
+        self, target_key: str, status: int, headers: Mapping[str, str], names: RateLimitHeaders | None = None
+    ) -> None:
         exhausted = status == 429
         if not exhausted:
-            for name in _REMAINING:
+            for name in names.remaining if names is not None else _REMAINING:
                 value = headers.get(name)
                 if value is not None:
                     try:
@@ -60,7 +65,8 @@ class QuotaTracker:
                     except ValueError:
                         continue
         if exhausted:
-            pause = retry_after_seconds(headers)
+            pause = retry_after_seconds(headers, resets=names.reset) if names and names.reset else None
+            pause = pause if pause is not None else retry_after_seconds(headers)
             pause = pause if pause is not None else _DEFAULT_PAUSE
             until = self._clock() + pause
             known = self._until.get(target_key)

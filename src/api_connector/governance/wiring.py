@@ -172,7 +172,7 @@ class Governance:
             scope.attempt = reservation
 
     def after_attempt(self, target: Target, status: int, headers: Mapping[str, str]) -> None:
-        self.quota.observe(target.key, status, headers)
+        self.quota.observe(target.key, status, headers, target.instance.spec.rate_limit_headers)
 
     def steer(self, route: Route) -> Route:
         return self.quota.steer(route)

@@ -2,12 +2,18 @@
 
 The instance gives ``base_url`` (``https://<resource>.openai.azure.com``); route targets name the
 deployment as their model. ``query: {api-version: ...}`` on the instance overrides the default version.
+Answers carry Azure's ``content_filter_results`` and ``prompt_filter_results`` (passed on as they
+are); a prompt refused by its filters is a 400 ``code: content_filter`` with an ``innererror`` saying
+which filter (``content_filtered``, with the verdicts in the error's details).
+For a service principal (Entra ID) instead of a key, see ``azure_openai_entra``.
 """
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, ProviderSpec
+from api_connector.wire.openai_chat import OPENAI_CHAT
 from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 
+# The latest GA version of the data-plane inference API on the deployments paths.
 API_VERSION = "2024-10-21"
 
 SPEC = ProviderSpec(
@@ -16,6 +22,9 @@ SPEC = ProviderSpec(
     base_url=None,
     auth=AuthScheme(kind=AuthKind.HEADER, name="api-key", prefix=""),
     endpoints={
+        Capability.CHAT: Endpoint(
+            path="/openai/deployments/{model}/chat/completions", wire=OPENAI_CHAT, query={"api-version": API_VERSION}
+        ),
         # Azure OpenAI reference, "Embeddings": input arrays of up to 2048 items.
         Capability.EMBEDDINGS: Endpoint(
             path="/openai/deployments/{model}/embeddings",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from api_connector.auth.strategies import BEARER, NO_AUTH, Auth, AuthKind, AuthScheme
+from api_connector.auth.strategies import BEARER, NO_AUTH, Auth, AuthKind, AuthScheme, Bindable
 from api_connector.core.capabilities import Capability
 
 if TYPE_CHECKING:
@@ -60,11 +60,23 @@ class HealthProbe:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitHeaders:
+    """The answer headers in which a provider says how much of its quota is left, and when it refills.
+
+    Read by quota steering (``governance.quota``) for a provider that declares them; providers that
+    declare none are read for the common names (OpenAI's ``x-ratelimit-*``, Anthropic's, the IETF's).
+    """
+
+    remaining: tuple[str, ...]  # counts; at or below the low-water mark the target is avoided
+    reset: tuple[str, ...] = ()  # seconds, a duration or an instant until the counts refill
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSpec:
     type: str
     title: str
     base_url: str | None  # None: the instance must give one (custom providers)
-    auth: Auth = BEARER
+    auth: Auth | Bindable = BEARER  # a Bindable is bound to each running service (routing.exchange)
     endpoints: Mapping[Capability, Endpoint] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=_frozen)
     probe: HealthProbe | None = None
@@ -76,6 +88,7 @@ class ProviderSpec:
     # Answered inside this process instead of over the network (the sandbox).
     local: LocalUpstream | None = None
     docs_url: str | None = None
+    rate_limit_headers: RateLimitHeaders | None = None  # None: the common names
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.endpoints or capability is Capability.REQUESTS
@@ -91,4 +104,5 @@ __all__ = [
     "HealthProbe",
     "ModelListing",
     "ProviderSpec",
+    "RateLimitHeaders",
 ]

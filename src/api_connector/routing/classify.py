@@ -47,6 +47,8 @@ _CONTEXT_HINTS = ("context_length", "context length", "maximum context", "too ma
 _CONTENT_HINTS = ("content_filter", "content_policy", "content management policy", "safety")
 _QUOTA_HINTS = ("insufficient_quota", "quota", "billing", "credit balance")
 _AUTH_HINTS = ("api_key_invalid", "api key not valid", "api_key_expired")
+# Vendors that answer a bad key with a 400 rather than a 401 (xAI: "Incorrect API key provided").
+_KEY_HINTS = ("incorrect api key", "invalid api key", "invalid_api_key")
 # In-stream error events carry a type but no status; these words in it stand for the status (Google's
 # canonical codes included: its stream errors are google.rpc.Status objects).
 _VENDOR_TYPE_STATUS = (
@@ -180,12 +182,16 @@ def classify_status(
         kind = UpstreamTimeout
     elif status == 413 or _has(hints, _CONTEXT_HINTS):
         kind = ContextLengthExceeded if status < 500 else UpstreamServerError
+    elif status == 400 and _has(hints, _KEY_HINTS):
+        kind = UpstreamAuthFailed
     elif 400 <= status < 500:
         kind = ContentFiltered if _has(hints, _CONTENT_HINTS) else UpstreamBadRequest
     else:
         # 500, 502, 503, 529 (overloaded) and anything unexpected: the provider's trouble, worth a retry.
         kind = UpstreamServerError
     details = {"upstream_type": vendor.type, "upstream_code": vendor.code} if vendor else None
+    if vendor is not None and vendor.details:
+        details = {**vendor.details, **(details or {})}
     return kind(
         message,
         provider=provider,
@@ -195,6 +201,23 @@ def classify_status(
         # The body's own hint (e.g. Gemini's RetryInfo) is more precise than a generic header.
         retry_after=vendor.retry_after if vendor and vendor.retry_after is not None else retry_after_seconds(headers),
     )
+
+
+def classify_token_refusal(
+    status: int, vendor: VendorError | None, headers: Mapping[str, str], *, provider: str | None = None
+) -> UpstreamError:
+    """A token endpoint's answer that is not a token (OAuth 2.0: Entra ID, a service account's).
+
+    The request the token was for was never sent. A refusal (a 4xx other than a timeout or a rate
+    limit: ``invalid_client``, an unknown tenant, a revoked secret) means this target's credential
+    cannot be had: the target cannot serve, as after a 401. Anything else is judged as any answer.
+    """
+    refused = 400 <= status < 500 and status not in (408, 429)
+    failure = classify_status(401 if refused else status, vendor, headers, provider=provider or "")
+    failure.provider = provider
+    failure.upstream_status = status
+    failure.sent = False
+    return failure
 
 
 def classify_vendor_error(vendor: VendorError, *, provider: str) -> UpstreamError:
@@ -237,8 +260,11 @@ _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+
 _EPOCH_THRESHOLD = 100_000_000
 
 
-def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """``Retry-After`` (seconds or HTTP-date), else the soonest rate-limit reset header, else None."""
+def retry_after_seconds(
+    headers: Mapping[str, str], now: float | None = None, *, resets: tuple[str, ...] = _RESET_HEADERS
+) -> float | None:
+    """``Retry-After`` (seconds or HTTP-date), else the soonest rate-limit reset header (``resets``:
+    the provider's own names, when it declares them), else None."""
     if not headers:
         return None
     clock = now if now is not None else time.time()
@@ -256,8 +282,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
             parsed = _http_date(value)
             if parsed is not None:
                 return max(0.0, parsed - clock)
-    resets = [s for s in (_reset_seconds(headers.get(name), clock) for name in _RESET_HEADERS) if s is not None]
-    return min(resets) if resets else None
+    found = [s for s in (_reset_seconds(headers.get(name), clock) for name in resets) if s is not None]
+    return min(found) if found else None
 
 
 def _reset_seconds(value: str | None, now: float) -> float | None:

@@ -7,46 +7,66 @@ strategy last (so nothing a caller or wire sets can replace it, and a signature 
 request: ``auth.strategies``), the call's deadline caps the timeouts,
 and the time spent waiting on the upstream is counted for the overhead metric. Redirects are never
 followed (the transport's client has no such feature): a 3xx is an answer, judged by ``classify``.
-Strategies that trade their secret for a token are bound once per process to ``TokenEndpoints`` (the
-transport, on a pool under the address guard), which keeps their tokens per process.
+
+A strategy that trades its secret for a token first (``auth.strategies.Bindable``: Entra ID, ...) is
+bound once to this service: it keeps its tokens here and asks for them through ``TokenRequests`` (the
+service's transport, on a pool of its own under the address guard), within the call's deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlencode
 
-from api_connector.auth.strategies import Auth, ExchangingAuth
+from api_connector.auth.strategies import Auth, Bindable
 from api_connector.core.call import Call
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.credentials.resolver import CredentialResolver
-from api_connector.errors import DeadlinePassed
+from api_connector.errors import DeadlinePassed, UpstreamError, UpstreamTimeout
+from api_connector.observability.redaction import Redactor
 from api_connector.routing.attempts import AttemptLog
 from api_connector.routing.catalog import Target
+from api_connector.routing.classify import classify_token_refusal
 from api_connector.transport.http import Timeouts, Transport, UpstreamStream
+from api_connector.wire.base import VendorError
 
 # Told every upstream answer's status and headers (provider quota headers steer routing).
 AnswerObserver = Callable[[Target, int, Mapping[str, str]], None]
+_TOKEN_POOL = "auth-tokens"
+_TOKEN_TIMEOUTS = Timeouts(connect=5.0, read=10.0, total=15.0)
 _FORM = {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"}
-_TOKEN_TIMEOUTS = Timeouts(connect=5.0, read=15.0, total=20.0)
 
 
-class TokenEndpoints:
-    """How auth strategies reach token endpoints: the transport, on a pool of its own that connects
-    only where the address policy allows (a token URI comes with the secret, not the operator)."""
+class TokenRequests:
+    """What this service lends bound auth strategies (``auth.strategies.AuthIO``)."""
 
-    POOL = "auth:token-endpoints"
+    __slots__ = ("_redactor", "_transport")
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, redactor: Redactor) -> None:
         self._transport = transport
-        transport.configure_pool(self.POOL, max_connections=8, guarded=True)
+        self._redactor = redactor
+        # Token endpoints may be named by a secret (an authority, a token URI): held to the SSRF policy.
+        transport.configure_pool(_TOKEN_POOL, max_connections=8, guarded=True)
 
-    async def post_form(self, url: str, form: Mapping[str, str]) -> tuple[int, bytes]:
-        answer = await self._transport.send(
-            self.POOL, "POST", url, headers=_FORM, body=urlencode(form).encode(), timeouts=_TOKEN_TIMEOUTS
-        )
-        return answer.status, answer.body
+    async def post_form(
+        self, url: str, form: Mapping[str, str], decode_error: Callable[[bytes], VendorError | None]
+    ) -> bytes:
+        try:
+            answer = await self._transport.send(
+                _TOKEN_POOL, "POST", url, headers=_FORM, body=urlencode(form).encode(), timeouts=_TOKEN_TIMEOUTS
+            )
+        except UpstreamError as failure:
+            failure.sent = False  # the request the token was for never left
+            raise
+        if not 200 <= answer.status < 300:
+            said = decode_error(answer.body) if answer.body else None
+            raise classify_token_refusal(answer.status, said, answer.headers)
+        return answer.body
+
+    def keep_secret(self, value: str) -> None:
+        self._redactor.add(value)
 
 
 class Upstreams:
@@ -58,15 +78,15 @@ class Upstreams:
         self.transport = transport
         self.credentials = credentials
         self.observe = observe
-        self.tokens = TokenEndpoints(transport)
-        self._bound: dict[int, tuple[Auth, Auth]] = {}
+        self.tokens = TokenRequests(transport, credentials.redactor)
+        self._bound: dict[int, tuple[Auth | Bindable, Auth]] = {}
 
-    def auth(self, strategy: Auth) -> Auth:
-        """``strategy`` as this process uses it: bound to the token endpoints if it exchanges its secret."""
-        entry = self._bound.get(id(strategy))
-        if entry is None or entry[0] is not strategy:
-            bound = strategy.bind(self.tokens) if isinstance(strategy, ExchangingAuth) else strategy
-            entry = self._bound[id(strategy)] = (strategy, bound)
+    def auth(self, declared: Auth | Bindable) -> Auth:
+        """The strategy as this service runs it: a bindable one is bound once and kept (with its tokens)."""
+        entry = self._bound.get(id(declared))
+        if entry is None or entry[0] is not declared:
+            running = declared.bind(self.tokens) if isinstance(declared, Bindable) else declared
+            entry = self._bound[id(declared)] = (declared, running)
         return entry[1]
 
     def exchange(self, call: Call, log: AttemptLog, target: Target, secret: str | None = None) -> Exchange:
@@ -102,7 +122,7 @@ class Exchange:
             auth = self._up.auth(instance.spec.auth)
             pending = auth.apply(secret, outbound.method, url, headers, query, outbound.body)
             if pending is not None:
-                await pending
+                await _presented(pending, self._call.remaining())
         if not self._sending:
             self._since = time.perf_counter()
         self._sending += 1
@@ -138,7 +158,7 @@ class Exchange:
             auth = self._up.auth(instance.spec.auth)
             pending = auth.apply(secret, outbound.method, url, headers, query, outbound.body)
             if pending is not None:
-                await pending
+                await _presented(pending, self._call.remaining())
         upstream = await self._up.transport.open_stream(
             instance.pool,
             outbound.method,
@@ -182,3 +202,11 @@ class Exchange:
             call.tracing.inject(headers)  # W3C traceparent: this attempt's span
         return instance.base_url + outbound.path, headers, query, instance.timeouts.capped(remaining)
 
+
+async def _presented(pending: Awaitable[None], remaining: float | None) -> None:
+    """A credential being exchanged for a token, within what is left of the call's deadline."""
+    try:
+        async with asyncio.timeout(remaining):
+            await pending
+    except TimeoutError:
+        raise UpstreamTimeout("no token for the credential came in time", sent=False) from None

@@ -8,7 +8,7 @@ event by event. Wires never see credentials or do I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from api_connector.core.chat import ChatRequest
 from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult
@@ -35,6 +35,9 @@ class VendorError:
     code: str | None = None
     param: str | None = None
     retry_after: float | None = None  # seconds, when the body says when to come back
+    # More of what the vendor said, passed on to the caller in the error's details (e.g. which of
+    # Azure's content filters refused the prompt).
+    details: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -1,10 +1,17 @@
 """OpenAI Chat Completions: the canonical shape, so encoding is nearly a pass-through.
 
-Used by OpenAI itself and every OpenAI-compatible vendor (Groq, Mistral, DeepSeek, Together, vLLM, ...).
+Used by OpenAI itself and every OpenAI-compatible vendor (Groq, Azure, DeepSeek, Together, vLLM, ...).
 Responses are forwarded byte for byte; only the fields the gateway accounts for are typed and read.
+Where a vendor's requests depart from OpenAI's (a field under another name, a field it refuses, no
+``stream_options``), its declaration says so in a ``ChatDialect`` that its wire instance applies.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -23,13 +30,34 @@ def _count(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
-def usage_from_json(value: object) -> Usage:
-    """An OpenAI ``usage`` object read leniently: absent or malformed counts are zero."""
+def usage_from_json(value: object, reasoning_apart: bool = False) -> Usage:
+    """An OpenAI ``usage`` object read leniently: absent or malformed counts are zero.
+
+    ``reasoning_apart``: the vendor leaves reasoning tokens out of ``completion_tokens`` (xAI; its
+    ``total_tokens`` has them): they are output all the same, billed as such.
+    """
     if not isinstance(value, dict):
         return Usage()
     details = value.get("prompt_tokens_details")
     cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return Usage(_count(value.get("prompt_tokens")), _count(value.get("completion_tokens")), cached)
+    output = _count(value.get("completion_tokens"))
+    if reasoning_apart:
+        done = value.get("completion_tokens_details")
+        output += _count(done.get("reasoning_tokens")) if isinstance(done, dict) else 0
+    return Usage(_count(value.get("prompt_tokens")), output, cached)
+
+
+class _FilterVerdict(_Lenient):
+    filtered: bool = False
+    severity: str | None = None
+    detected: bool | None = None
+
+
+class _InnerError(_Lenient):
+    """Azure's addition to OpenAI's error: why its content filters refused (``ResponsibleAIPolicyViolation``)."""
+
+    code: str | None = None
+    content_filter_result: dict[str, _FilterVerdict] | None = None
 
 
 class _ErrorBody(_Lenient):
@@ -37,6 +65,19 @@ class _ErrorBody(_Lenient):
     type: str | None = None
     code: str | int | None = None
     param: str | None = None
+    innererror: _InnerError | None = None
+
+    def details(self) -> dict[str, Any] | None:
+        inner = self.innererror
+        if inner is None:
+            return None
+        details: dict[str, Any] = {"upstream_inner_code": inner.code}
+        if inner.content_filter_result:
+            details["content_filter_results"] = {
+                category: verdict.model_dump(exclude_none=True)
+                for category, verdict in inner.content_filter_result.items()
+            }
+        return details
 
 
 class _ErrorEnvelope(_Lenient):
@@ -60,7 +101,7 @@ def decode_openai_error(body: bytes) -> VendorError | None:
     if isinstance(err, str):
         return VendorError(message=err)
     code = str(err.code) if err.code is not None else None
-    return VendorError(message=err.message, type=err.type, code=code, param=err.param)
+    return VendorError(message=err.message, type=err.type, code=code, param=err.param, details=err.details())
 
 
 # How a chunk with nothing to account for ends (one choice, no finish reason, usage null or absent),
@@ -97,16 +138,19 @@ def _plain_obfuscated(data: bytes) -> bool:
 class OpenAIChatStream:
     """Forwards OpenAI chunks untouched, noting usage and finish reason on the way."""
 
-    __slots__ = ("_hide_usage_chunk", "state")
+    __slots__ = ("_held", "_hide_usage_chunk", "_reasoning_apart", "state")
 
-    def __init__(self, request: ChatRequest) -> None:
+    def __init__(self, request: ChatRequest, reasoning_apart: bool = False) -> None:
         self.state = StreamState()
+        self._reasoning_apart = reasoning_apart
         # The gateway always asks upstream for usage; callers who did not ask do not get the extra chunk.
         self._hide_usage_chunk = not request.wants_usage_in_stream
+        # Chunks that came before the answer had an id (Azure's prompt_filter_results), waiting for it.
+        self._held: list[dict[str, Any]] = []
 
     def feed(self, event: SSEEvent) -> list[bytes]:
         payload = event.raw
-        if _plain_delta(payload):
+        if _plain_delta(payload) and not self._held:
             return [payload]
         return self._read(payload)
 
@@ -114,14 +158,25 @@ class OpenAIChatStream:
         """``feed`` over several data-only events at once, stopping after an in-stream error.
 
         Plain deltas are most of a stream: they are picked out in one pass and forwarded as runs,
-        so only the few chunks that carry something cost a Python call each.
+        so only the few chunks that carry something cost a Python call each. The chunk after held
+        ones is read too, whatever it is: it gives them their id.
         """
         out: list[bytes] = []
         start = 0
+        while self._held and start < len(payloads) and self.state.error is None:
+            out += self._read(payloads[start])
+            start += 1
+        if self.state.error is not None:
+            return out
         for index in [i for i, payload in enumerate(payloads) if not payload.endswith(_PLAIN_ENDINGS)]:
+            if index < start:
+                continue
             out += payloads[start:index]
             out += self._read(payloads[index])
             start = index + 1
+            while self._held and start < len(payloads) and self.state.error is None:
+                out += self._read(payloads[start])
+                start += 1
             if self.state.error is not None:
                 return out
         out += payloads[start:]
@@ -129,11 +184,11 @@ class OpenAIChatStream:
 
     def _read(self, payload: bytes) -> list[bytes]:
         """A chunk that may carry something: the end marker, usage, a finish reason or an error."""
-        if _plain_obfuscated(payload):
+        if not self._held and _plain_obfuscated(payload):
             return [payload]
         if payload == b"[DONE]":
             self.state.done = True
-            return []
+            return self._release(None)
         if not payload:
             return []
         # The few chunks that carry something (finish reason, usage, an error) are read by hand from
@@ -150,12 +205,20 @@ class OpenAIChatStream:
             return []
         choices = chunk.get("choices")
         choices = choices if isinstance(choices, list) else []
+        if not chunk.get("id") and not choices and chunk.get("usage") is None:
+            # Azure annotates the prompt in a chunk of its own before the answer has an id; sent on
+            # with the next chunk's id, so that every chunk of one answer carries the same id.
+            self._held.append(chunk)
+            return []
+        return [*self._release(chunk), *self._account(chunk, choices, payload)]
+
+    def _account(self, chunk: dict[str, Any], choices: list[Any], payload: bytes) -> list[bytes]:
         for choice in choices:
             finish = choice.get("finish_reason") if isinstance(choice, dict) else None
             if finish and isinstance(finish, str):
                 self.state.finish_reason = finish
         if chunk.get("usage") is not None:
-            self.state.usage = usage_from_json(chunk["usage"])
+            self.state.usage = usage_from_json(chunk["usage"], self._reasoning_apart)
             if self._hide_usage_chunk:
                 if not choices:
                     return []
@@ -164,20 +227,68 @@ class OpenAIChatStream:
                 return [orjson.dumps(chunk)]
         return [payload]
 
+    def _release(self, following: dict[str, Any] | None) -> list[bytes]:
+        """The held chunks, named after the chunk that followed them (as they came when none did)."""
+        if not self._held:
+            return []
+        held, self._held = self._held, []
+        names = {key: following[key] for key in _ANSWER_NAMES if key in following} if following else {}
+        return [orjson.dumps({**chunk, **names}) for chunk in held]
+
     def finish(self) -> list[bytes]:
-        return []
+        return self._release(None)
+
+
+# What names an answer's chunks, copied from the answer's first chunk onto one that came before it.
+_ANSWER_NAMES = ("id", "object", "created", "model")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDialect:
+    """How an OpenAI-compatible vendor's requests depart from OpenAI's, declared as data.
+
+    Only what is declared changes: any other field reaches the vendor as the caller sent it (a field
+    the vendor cannot carry is the vendor's to refuse, not the gateway's to drop unseen).
+    """
+
+    # OpenAI's name -> the vendor's (``max_completion_tokens`` -> ``max_tokens``); the caller's value
+    # moves under the vendor's name, over any value already there.
+    renames: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Fields the vendor documents refusing with a 400: left out rather than failing the call.
+    drops: frozenset[str] = frozenset()
+    # The vendor takes ``stream_options.include_usage``; False: none is sent (its streams carry their
+    # usage unasked, or none).
+    stream_usage: bool = True
+    # Reasoning tokens are counted apart from ``completion_tokens`` (and are output all the same).
+    reasoning_apart: bool = False
+
+    def apply(self, body: dict[str, Any]) -> None:
+        for name in self.drops:
+            body.pop(name, None)
+        for name, vendor_name in self.renames.items():
+            if name in body:
+                body[vendor_name] = body.pop(name)
 
 
 class OpenAIChatWire:
     name = "openai_chat"
 
+    def __init__(self, dialect: ChatDialect | None = None) -> None:
+        self.dialect = dialect  # None: OpenAI's own requests
+
     def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
         body = request.wire_dict()
         body["model"] = upstream_model
+        dialect = self.dialect
+        if dialect is not None:
+            dialect.apply(body)
         if request.stream:
-            options = dict(body.get("stream_options") or {})
-            options["include_usage"] = True
-            body["stream_options"] = options
+            if dialect is None or dialect.stream_usage:
+                options = dict(body.get("stream_options") or {})
+                options["include_usage"] = True
+                body["stream_options"] = options
+            else:
+                body.pop("stream_options", None)
         return orjson.dumps(body)
 
     def decode_response(self, body: bytes, request: ChatRequest) -> ChatResult:
@@ -192,11 +303,11 @@ class OpenAIChatWire:
         choices = parsed.get("choices")
         first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
         finish = first.get("finish_reason")
-        usage = usage_from_json(parsed.get("usage"))
+        usage = usage_from_json(parsed.get("usage"), self.dialect is not None and self.dialect.reasoning_apart)
         return ChatResult(body=body, usage=usage, finish_reason=finish if isinstance(finish, str) else None)
 
     def stream_translator(self, request: ChatRequest) -> OpenAIChatStream:
-        return OpenAIChatStream(request)
+        return OpenAIChatStream(request, self.dialect is not None and self.dialect.reasoning_apart)
 
     def decode_error(self, body: bytes) -> VendorError | None:
         return decode_openai_error(body)
