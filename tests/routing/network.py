@@ -158,7 +158,10 @@ def service_env(workdir: Path, port: int, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("POSTGRES__", "REDIS", "DATABASE_URL", "API_CONNECTOR_", "MAX_IN_FLIGHT"))
     }
-    env.update(DATA_DIR=str(workdir / "data"), HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="WARNING", **extra)
+    # Providers are not asked for their model lists: tests count what upstreams receive.
+    env.update(DATA_DIR=str(workdir / "data"), HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="WARNING")
+    env.setdefault("MODEL_LIST_TTL", "0")
+    env.update(extra)
     return env
 
 
