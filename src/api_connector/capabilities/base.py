@@ -26,7 +26,7 @@ from api_connector.routing.classify import classify_status
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import AnswerStream
-from api_connector.wire.base import VendorError, Wire
+from api_connector.wire.base import HeadErrors, VendorError, Wire
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -128,10 +128,10 @@ async def send_json(exchange: Exchange, endpoint: Endpoint, body: bytes, wire: W
     """One JSON request to the target's ``endpoint`` (``{model}`` filled in), answered in 2xx; any
     other answer is raised as its classified failure, with what the vendor said in its body."""
     target = exchange.target
-    path = endpoint.path.replace("{model}", target.model)
+    path = endpoint.path_for(target.model)
     answer = await exchange.send(Outbound(path, body, _JSON, query=endpoint.query or None))
     if not 200 <= answer.status < 300:
-        raise failure(answer, wire.decode_error, target)
+        raise wire_failure(answer, wire, target)
     return answer
 
 
@@ -141,6 +141,15 @@ def failure(
     """An answer that is not the capability's: classified with what the vendor said in its body."""
     said = vendor(answer.body) if vendor is not None and answer.body else None
     return classify_status(answer.status, said, answer.headers, provider=target.instance.name)
+
+
+def wire_failure(answer: Inbound, wire: Wire, target: Target) -> UpstreamError:
+    """``failure`` with what ``wire`` reads of its vendor's error: from the body, and from the headers too
+    for vendors that put part of it there (``HeadErrors``: AWS's error type)."""
+    if isinstance(wire, HeadErrors):
+        said = wire.decode_error_answer(answer.headers, answer.body)
+        return classify_status(answer.status, said, answer.headers, provider=target.instance.name)
+    return failure(answer, wire.decode_error, target)
 
 
 def scrub_batch(redactor: Redactor) -> Callable[[list[bytes]], list[bytes]]:

@@ -40,9 +40,19 @@ from api_connector.errors import (
 )
 from api_connector.wire.base import VendorError
 
-_CONTEXT_HINTS = ("context_length", "context length", "maximum context", "too many tokens", "prompt is too long")
+_CONTEXT_HINTS = (
+    "context_length",
+    "context length",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+)
 _CONTENT_HINTS = ("content_filter", "content_policy", "content management policy", "safety")
 _QUOTA_HINTS = ("insufficient_quota", "quota", "billing", "credit balance")
+# A 403 whose type says the credential itself was refused (AWS answers a bad or expired key, or a
+# signature made with the wrong secret, with 403): the target's credential is broken, not its permissions.
+_CREDENTIAL_HINTS = ("unrecognizedclient", "invalidsignature", "signaturedoesnotmatch", "expiredtoken")
 # In-stream error events carry a type but no status; these words in it stand for the status.
 _VENDOR_TYPE_STATUS = (
     ("rate_limit", 429),
@@ -160,11 +170,17 @@ def classify_status(
     elif status in (401, 407):
         kind = UpstreamAuthFailed
     elif status == 403:
-        kind = ContentFiltered if _has(hints, _CONTENT_HINTS) else UpstreamPermissionDenied
+        if _has(hints, _CREDENTIAL_HINTS):
+            kind = UpstreamAuthFailed
+        else:
+            kind = ContentFiltered if _has(hints, _CONTENT_HINTS) else UpstreamPermissionDenied
     elif status == 404:
         kind = UpstreamNotFound
     elif status in (408, 504, 524):
         kind = UpstreamTimeout
+    elif status == 424:
+        # Failed Dependency: what the vendor relies on failed (Bedrock: the model behind it), not the request.
+        kind = UpstreamServerError
     elif status == 413 or _has(hints, _CONTEXT_HINTS):
         kind = ContextLengthExceeded if status < 500 else UpstreamServerError
     elif 400 <= status < 500:
@@ -185,9 +201,12 @@ def classify_status(
 
 
 def classify_vendor_error(vendor: VendorError, *, provider: str) -> UpstreamError:
-    """An error event inside a stream (no HTTP status of its own): its type stands for one."""
-    hints = " ".join(filter(None, (vendor.type, vendor.code))).lower()
-    status = next((code for word, code in _VENDOR_TYPE_STATUS if word in hints), 500)
+    """An error event inside a stream (no HTTP status of its own): the status its vendor documents for
+    it, else its type stands for one."""
+    status = vendor.status
+    if status is None:
+        hints = " ".join(filter(None, (vendor.type, vendor.code))).lower()
+        status = next((code for word, code in _VENDOR_TYPE_STATUS if word in hints), 500)
     return classify_status(status, vendor, {}, provider=provider)
 
 

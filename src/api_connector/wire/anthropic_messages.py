@@ -28,6 +28,7 @@ from api_connector.wire.anthropic_types import (
     finish_reason,
 )
 from api_connector.wire.base import ChatResult, StreamState, VendorError
+from api_connector.wire.openai_chat import completion_chunk
 from api_connector.wire.sse import SSEEvent
 
 # Anthropic requires max_tokens; OpenAI callers usually leave it out.
@@ -354,15 +355,7 @@ class AnthropicMessagesStream:
         return self._envelope([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}])
 
     def _envelope(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        chunk = {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model,
-            "choices": choices,
-            **extra,
-        }
-        return orjson.dumps(chunk)
+        return completion_chunk(self._id, self._created, self._model, choices, **extra)
 
 
 class AnthropicMessagesWire:

@@ -8,8 +8,9 @@ Wires never see credentials or do I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from api_connector.core.chat import ChatRequest
 from api_connector.core.rerank import RerankRequest, RerankResult
@@ -35,6 +36,8 @@ class VendorError:
     code: str | None = None
     param: str | None = None
     retry_after: float | None = None  # seconds, when the body says when to come back
+    # The HTTP status the vendor documents for an error it sends inside a stream (which has none).
+    status: int | None = None
 
 
 @dataclass(slots=True)
@@ -62,6 +65,25 @@ class ChatStreamTranslator(Protocol):
         ...
 
 
+class StreamFramingError(ValueError):
+    """Streamed bytes that break the vendor's framing (a bad checksum, an impossible length)."""
+
+
+class FramedStreamTranslator(ChatStreamTranslator, Protocol):
+    """A translator of a stream that is not SSE (AWS's binary event stream): it takes the body's bytes as
+    they arrive and cuts them into its framing's messages itself. ``feed`` still takes one decoded
+    event (its name in ``event.event``, its payload in ``event.raw``).
+
+    ``routing.streams`` recognises it by ``feed_bytes``; the chat capability asks for ``media_type``.
+    """
+
+    media_type: str
+
+    def feed_bytes(self, chunk: bytes) -> list[bytes]:
+        """The OpenAI payloads one upstream read completes; raises StreamFramingError on broken framing."""
+        ...
+
+
 class Wire(Protocol):
     """What every wire, of any capability, offers: its name and its vendor's error shape."""
 
@@ -69,6 +91,15 @@ class Wire(Protocol):
 
     def decode_error(self, body: bytes) -> VendorError | None:
         """The vendor's error body as typed fields, or None if it is not the vendor's error shape."""
+        ...
+
+
+@runtime_checkable
+class HeadErrors(Protocol):
+    """A wire whose vendor says part of an error in the answer's headers (AWS: its type)."""
+
+    def decode_error_answer(self, headers: Mapping[str, str], body: bytes) -> VendorError | None:
+        """What the vendor said, from the headers and the body together."""
         ...
 
 

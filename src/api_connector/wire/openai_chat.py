@@ -6,6 +6,8 @@ Responses are forwarded byte for byte; only the fields the gateway accounts for 
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -61,6 +63,19 @@ def decode_openai_error(body: bytes) -> VendorError | None:
         return VendorError(message=err)
     code = str(err.code) if err.code is not None else None
     return VendorError(message=err.message, type=err.type, code=code, param=err.param)
+
+
+def completion_chunk(chunk_id: str, created: int, model: str, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+    """One ``chat.completion.chunk`` payload, as the wires that translate a vendor's stream write them."""
+    chunk = {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": choices,
+        **extra,
+    }
+    return orjson.dumps(chunk)
 
 
 # How a chunk with nothing to account for ends (one choice, no finish reason, usage null or absent),
