@@ -34,6 +34,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     ├── BudgetExceeded                  402 budget_exceeded (hard budget stop)
     ├── CredentialError                 500 credential_unavailable
     │   ├── DecryptionFailed            500 decryption_failed
+    │   ├── MalformedSecret             500 credential_malformed (not the shape its auth strategy needs)
     │   └── SecretStoreUnavailable      503 secret_store_unavailable (retryable)
     └── UpstreamError                   a provider's failure (provider name attached)
         ├── UpstreamAuthFailed          401 auth_failed
@@ -248,6 +249,13 @@ class CredentialError(ConnectorError):
 
 class DecryptionFailed(CredentialError):
     code = "decryption_failed"
+
+
+class MalformedSecret(CredentialError):
+    """A secret that is not what its provider's auth strategy takes (a SigV4 key pair that is not JSON,
+    a field missing). The message names the fields, never a value."""
+
+    code = "credential_malformed"
 
 
 class SecretStoreUnavailable(CredentialError):

@@ -12,6 +12,7 @@ before, sent back as real clients do. ``RECORDED`` as a text means "the text of 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -20,8 +21,9 @@ from typing import Any
 import openai
 
 from tests.conformance.harness import UsageTuple
+from tests.conformance.rerank_table import DOCUMENTED
 from tests.recorded import RECORDED as RECORDED_DIR
-from tests.recorded import Interaction, RecordedRequest, load_cassette, stream_interaction
+from tests.recorded import Interaction, RecordedRequest, RecordedResponse, load_cassette, stream_interaction
 
 CONFORMANCE_DATA = Path(__file__).parent / "data"
 
@@ -82,7 +84,9 @@ class Step:
 class Case:
     id: str
     provider: str  # a key of REGISTRY
-    source: str  # below tests/data/recorded, or tests/conformance/data for "conformance/..."
+    # below tests/data/recorded; tests/conformance/data for "conformance/..."; tests/data/documented for
+    # "documented/..."
+    source: str
     steps: tuple[Step, ...]
     base_url: str | None = None  # the vendor's real base URL when the provider type has none
     # The recording answered another call, or none (raw SDK streams): serve it on the chat endpoint and
@@ -90,27 +94,35 @@ class Case:
     rerouted: bool = False
     # A known gateway bug makes the variant without include_usage fail: its description (strict xfail).
     bug_without_usage: str | None = None
+    # The answer made from a file that is no cassette (a vendor's answer kept without its request, decoded
+    # stream events to frame in the vendor's own framing); None: a cassette, or a raw SSE stream (.txt).
+    answer: Callable[[Path], RecordedResponse] | None = None
 
     @property
     def path(self) -> Path:
         if self.source.startswith("conformance/"):
             return CONFORMANCE_DATA / self.source.removeprefix("conformance/")
+        if self.source.startswith("documented/"):
+            return DOCUMENTED / self.source.removeprefix("documented/")
         return RECORDED_DIR / self.source
 
-    def interactions(self, chat_uri: str) -> list[Interaction]:
+    def interactions(self, chat_uris: Sequence[str]) -> list[Interaction]:
+        """The recorded answers; a rerouted one is served on the chat URI of the step it answers."""
+        if self.answer is not None:
+            return [Interaction(RecordedRequest("POST", chat_uris[0]), self.answer(self.path))]
         if self.path.suffix == ".txt":
-            return [stream_interaction(self.path, uri=chat_uri)]
+            return [stream_interaction(self.path, uri=chat_uris[0])]
         recorded = load_cassette(self.path)
         if not self.rerouted:
             return recorded
         return [
-            Interaction(RecordedRequest(item.request.method, chat_uri, item.request.body), item.response)
-            for item in recorded
+            Interaction(RecordedRequest(item.request.method, uri, item.request.body), item.response)
+            for item, uri in zip(recorded, chat_uris, strict=False)
         ]
 
     def streams(self) -> bool:
         """Whether any answer of the recording is streamed (such cases run with and without usage)."""
-        return self.path.suffix == ".txt" or any(item.response.is_sse for item in load_cassette(self.path))
+        return any(item.response.streamed for item in self.interactions(["/"] * len(self.steps)))
 
 
 def user(content: Any) -> dict[str, Any]:

@@ -320,3 +320,9 @@ OPENAI_COMPATIBLE = (
 )
 
 CASES: tuple[Case, ...] = (*OPENAI, *GROQ, *ANTHROPIC, *ANTHROPIC_SDK_STREAMS, *OPENAI_COMPATIBLE)
+
+# -- AWS Bedrock: Converse translated both ways, streams in AWS's event stream (tests/conformance/bedrock_cases.py)
+
+from tests.conformance.bedrock_cases import BEDROCK  # noqa: E402  (appended: the sections above stay as they are)
+
+CASES = (*CASES, *BEDROCK)

@@ -2,17 +2,18 @@
 
 For every case of ``table.CASES``: a replay server answers with the recording, the whole service runs in
 its thread with one provider instance pointed at it, and the official ``openai.AsyncOpenAI`` client calls
-``<instance>/<model>``. The suite checks what the upstream received (the recorded request, the credential
-in the provider's header) and what the client got (text, tool calls, finish reason, usage, stream shape,
+``<instance>/<model>``. The suite checks what the upstream received (the recorded request, the model in
+its body or its path, the credential in the provider's header or a SigV4 signature that verifies over the
+request as received) and what the client got (text, tool calls, finish reason, usage, stream shape,
 errors as the SDK's own exceptions), and that the credential appears in no answer and no log line.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 import pytest
@@ -30,7 +31,13 @@ from tests.conformance.cases import (
     Step,
 )
 from tests.conformance.harness import Reply, complete, recorded_answer, sdk_arguments, stream
-from tests.conformance.providers import check_covered, check_credential, network_provider_types
+from tests.conformance.providers import (
+    check_covered,
+    check_credential,
+    conformance_secret,
+    network_provider_types,
+    secret_values,
+)
 from tests.conformance.rerank_table import DOCUMENTED, RERANK_CASES
 from tests.conformance.table import CASES
 from tests.gateway import run_gateway
@@ -63,9 +70,9 @@ async def test_replay(case: Case, include_usage: bool | None, tmp_path: Path,
     assert endpoint.wire is not None
     real_base = case.base_url or spec.base_url
     assert real_base, f"{case.id}: give the vendor's base_url, {case.provider} has none"
-    secret = f"conformance-{case.provider}-{uuid.uuid4().hex}"
+    secret = conformance_secret(case.provider)
     monkeypatch.setenv(KEY_ENV, secret)
-    interactions = case.interactions(real_base + endpoint.path)
+    interactions = case.interactions(_chat_uris(case, real_base))
     answers: list[str] = []
     async with replay_upstream(interactions) as upstream:
         config = {"providers": {INSTANCE: {
@@ -83,17 +90,29 @@ async def test_replay(case: Case, include_usage: bool | None, tmp_path: Path,
                     received = upstream.received[before:]
                     assert len(received) == step.upstream_calls, "upstream calls for this step"
                     for call in received:
-                        _check_upstream_request(case, step, recorded, request, call)
+                        _check_upstream_request(case, step, recorded, request, call, upstream.rebase(real_base))
                         check_credential(case.provider, call, secret, gateway.admin_key)
                     answers += _check_outcome(step.outcome, outcome, recorded, endpoint.wire.name,
-                                              include_usage, streamed=bool(request.get("stream")))
+                                              include_usage, streamed=bool(request.get("stream")),
+                                              asked=f"{INSTANCE}/{request['model']}")
                     previous = outcome if isinstance(outcome, Reply) else previous
             logs = gateway.logs.lines()
         assert not upstream.unexpected
         assert len(upstream.remaining) == len(interactions) - position
     assert sum("/v1/chat/completions" in line for line in logs) >= len(case.steps), "one access line per call"
-    leaks = [text for text in [*answers, *logs] if secret in text]
+    leaks = [text for text in [*answers, *logs] for value in secret_values(secret) if value in text]
     assert not leaks, f"the upstream credential leaked: {leaks[:3]}"
+
+
+def _chat_uris(case: Case, real_base: str) -> list[str]:
+    """Where each step's call goes, for answers served on the chat endpoint (the model may be in the path)."""
+    endpoint = REGISTRY[case.provider].endpoints[Capability.CHAT]
+    uris = []
+    for step in case.steps:
+        body = step.request or {}
+        path = endpoint.path_for(body.get("model", ""), stream=bool(body.get("stream")))
+        uris += [real_base + path] * step.upstream_calls
+    return uris
 
 
 def _request(step: Step, recorded: Interaction, previous: Reply | None,
@@ -130,27 +149,41 @@ def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {key: value for key, value in body.items() if key not in keys}
 
 
-def _without_default_is_error(body: dict[str, Any]) -> dict[str, Any]:
-    """The recorded Messages body with ``"is_error": false`` left out of tool results (its default)."""
+def _without_defaults(body: dict[str, Any]) -> dict[str, Any]:
+    """The recorded body without what only repeats a default: a Messages tool result's ``"is_error":
+    false``; a Converse request's empty ``system`` and ``inferenceConfig`` and a tool result's
+    ``"status": "success"``."""
     messages = []
     for message in body.get("messages", []):
         content = message["content"]
         if isinstance(content, list):
-            content = [
-                _without(block, "is_error") if block.get("type") == "tool_result" and block.get("is_error") is False
-                else block
-                for block in content
-            ]
+            content = [_block_without_defaults(block) for block in content]
         messages.append({**message, "content": content})
+    body = {key: value for key, value in body.items() if not (key in ("system", "inferenceConfig") and not value)}
     return {**body, "messages": messages} if "messages" in body else body
 
 
+def _block_without_defaults(block: dict[str, Any]) -> dict[str, Any]:
+    if block.get("type") == "tool_result" and block.get("is_error") is False:
+        return _without(block, "is_error")
+    result = block.get("toolResult")
+    if isinstance(result, dict) and result.get("status") == "success":
+        return {**block, "toolResult": _without(result, "status")}
+    return block
+
+
 def _check_upstream_request(case: Case, step: Step, recorded: Interaction, sent: dict[str, Any],
-                            received: ReceivedRequest) -> None:
+                            received: ReceivedRequest, base_url: str) -> None:
     assert received.method == "POST"
     body = received.body
     assert isinstance(body, dict), f"the upstream received no JSON body: {body!r}"
-    assert body["model"] == sent["model"], "the instance prefix is removed, the model name kept"
+    endpoint = REGISTRY[case.provider].endpoints[Capability.CHAT]
+    if "{model}" in endpoint.path:
+        # The model is in the path, one segment percent-encoded as the vendor's SDK sends it.
+        expected_path = urlsplit(base_url).path + endpoint.path_for(sent["model"], stream=bool(sent.get("stream")))
+        assert received.path == expected_path, "the instance prefix is removed, the model name kept"
+    else:
+        assert body["model"] == sent["model"], "the instance prefix is removed, the model name kept"
     if case.rerouted:
         return
     expected = recorded.request.body
@@ -162,11 +195,12 @@ def _check_upstream_request(case: Case, step: Step, recorded: Interaction, sent:
         if body.get("stream"):
             assert body["stream_options"]["include_usage"] is True
     else:
-        assert body == _without_default_is_error(_without(expected, *step.not_in_openai_shape))
+        assert body == _without_defaults(_without(expected, *step.not_in_openai_shape))
 
 
 def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | openai.APIStatusError,
-                   recorded: Interaction, wire: str, include_usage: bool | None, *, streamed: bool) -> list[str]:
+                   recorded: Interaction, wire: str, include_usage: bool | None, *, streamed: bool,
+                   asked: str) -> list[str]:
     """Check what the client got; return every text the gateway answered with (for the leak check)."""
     if isinstance(expected, Failure):
         assert isinstance(outcome, openai.APIStatusError), f"expected an error, got {outcome!r}"
@@ -181,16 +215,20 @@ def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | o
         assert outcome.usage_chunks == 0, "no usage chunk once the stream broke"
     else:
         assert outcome.broken is None, f"the stream broke: {outcome.broken}"
-        _check_answer(expected, outcome, recorded, wire, include_usage, streamed=streamed)
+        _check_answer(expected, outcome, recorded, wire, include_usage, streamed=streamed, asked=asked)
     return outcome.wire
 
 
 def _check_answer(answer: Answer, reply: Reply, recorded: Interaction, wire: str,
-                  include_usage: bool | None, *, streamed: bool) -> None:
+                  include_usage: bool | None, *, streamed: bool, asked: str) -> None:
     oracle = recorded_answer(recorded.response, wire)
     assert answer.text is RECORDED or answer.text == oracle.text, "the table disagrees with the recording"
     assert reply.text == oracle.text
-    assert (reply.id, reply.model) == (oracle.id, oracle.model)
+    if oracle.id is None:
+        # The vendor names neither: the gateway's own id, and the model the caller asked for.
+        assert reply.id.startswith("chatcmpl-") and reply.model == asked
+    else:
+        assert (reply.id, reply.model) == (oracle.id, oracle.model)
     assert reply.finish_reason == answer.finish_reason
     assert [(call_id, name) for call_id, name, _ in reply.tool_calls] == [
         (call.id, call.name) for call in answer.tool_calls

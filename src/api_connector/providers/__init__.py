@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from api_connector.providers.anthropic import SPEC as ANTHROPIC
 from api_connector.providers.azure_openai import SPEC as AZURE_OPENAI
+from api_connector.providers.bedrock import AGENT_SPEC as BEDROCK_AGENT
+from api_connector.providers.bedrock import SPEC as BEDROCK
 from api_connector.providers.cohere import SPEC as COHERE
 from api_connector.providers.gemini import SPEC as GEMINI
 from api_connector.providers.groq import SPEC as GROQ
@@ -32,6 +34,8 @@ REGISTRY: dict[str, ProviderSpec] = {
         OLLAMA,
         TOGETHER,
         VOYAGE,
+        BEDROCK,
+        BEDROCK_AGENT,
         OPENAI_COMPATIBLE,
         HTTP,
         SANDBOX,
