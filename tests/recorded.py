@@ -55,6 +55,15 @@ class RecordedResponse:
     def is_sse(self) -> bool:
         return self.content_type.startswith("text/event-stream")
 
+    @property
+    def is_event_stream(self) -> bool:
+        """AWS's binary event stream (Bedrock's ConverseStream)."""
+        return self.content_type.startswith("application/vnd.amazon.eventstream")
+
+    @property
+    def streamed(self) -> bool:
+        return self.is_sse or self.is_event_stream
+
     def json(self) -> Any:
         return orjson.loads(self.body)
 

@@ -1,9 +1,10 @@
 """A loopback HTTP server that answers with recorded provider responses.
 
 Point a provider instance's ``base_url`` at ``server.rebase(spec.base_url)`` and every request gets the
-next recorded answer for its method and path (recorded query strings are ignored). SSE answers are
-written in a few pieces cut at arbitrary byte offsets, so clients must reassemble lines across reads
-as they do with real vendors. What the server received is kept in ``received`` for assertions.
+next recorded answer for its method and path (the path as sent, percent-escapes kept; recorded query
+strings are ignored). Streamed answers (SSE, AWS event streams) are written in a few pieces cut at
+arbitrary byte offsets, so clients must reassemble events across reads as they do with real vendors.
+What the server received is kept in ``received`` for assertions.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from tests.recorded import Interaction
 
 class ReceivedRequest(NamedTuple):
     method: str
-    path: str
+    path: str  # as sent: percent-escapes are kept
     headers: Mapping[str, str]  # lower-case names
     body: Any  # parsed JSON; raw bytes when not JSON; None when empty
     query: Mapping[str, str] = {}  # the query string's parameters (first value of each)
-    query_string: str = ""  # as it was sent
+    query_string: str = ""  # as it was sent (still percent-encoded)
+    raw: bytes = b""  # the body as sent (what a request signature covers)
 
 
 class ReplayServer:
@@ -52,20 +54,21 @@ class ReplayServer:
         raw = await request.read()
         received = ReceivedRequest(
             method=request.method,
-            path=request.path,
+            path=request.rel_url.raw_path,
             headers={name.lower(): value for name, value in request.headers.items()},
             body=_parse(raw),
             query=dict(request.query),
-            query_string=request.query_string,
+            query_string=request.rel_url.raw_query_string,
+            raw=raw,
         )
         self.received.append(received)
-        interaction = self._take(request.method, request.path)
+        interaction = self._take(request.method, received.path)
         if interaction is None:
             self.unexpected.append(received)
             message = f"replay: no recorded answer left for {request.method} {request.path}"
             return web.json_response({"error": {"message": message, "type": "replay_error"}}, status=404)
         response = interaction.response
-        if response.is_sse:
+        if response.streamed:
             return await self._stream(request, interaction)
         return web.Response(status=response.status, body=response.body, headers=dict(response.headers))
 

@@ -14,7 +14,7 @@ tool's result), a step's ``edit`` rewrites the recorded request as the gateway w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -135,6 +135,9 @@ class Case:
     # The recording's client named the model only in the path (an Azure deployment), not in its bodies:
     # the client names it as its model, and the gateway sends it in the body too (Azure ignores it).
     deployment: str | None = None
+    # The answer made from a file that is no cassette (a vendor's answer kept without its request, decoded
+    # stream events to frame in the vendor's own framing); None: a cassette, or a raw SSE stream (.txt).
+    answer: Callable[[Path], RecordedResponse] | None = None
 
     @property
     def path(self) -> Path:
@@ -144,9 +147,12 @@ class Case:
             return DOCUMENTED_DATA / self.source.removeprefix("documented/")
         return RECORDED_DIR / self.source
 
-    def interactions(self, chat_uri: str) -> list[Interaction]:
-        name = self.path.name
-        if name.endswith(".chunks.txt"):
+    def interactions(self, chat_uris: Sequence[str]) -> list[Interaction]:
+        """The recorded answers; a rerouted one is served on the chat URI of the step it answers."""
+        chat_uri = chat_uris[0]
+        if self.answer is not None:
+            return [Interaction(RecordedRequest("POST", chat_uri), self.answer(self.path))]
+        if self.path.name.endswith(".chunks.txt"):
             return [chunks_interaction(self.path, uri=chat_uri)]
         if self.path.suffix == ".txt":
             return [stream_interaction(self.path, uri=chat_uri)]
@@ -159,13 +165,13 @@ class Case:
         if not self.rerouted:
             return recorded
         return [
-            Interaction(RecordedRequest(item.request.method, chat_uri, item.request.body), item.response)
-            for item in recorded
+            Interaction(RecordedRequest(item.request.method, uri, item.request.body), item.response)
+            for item, uri in zip(recorded, chat_uris, strict=False)
         ]
 
     def streams(self) -> bool:
         """Whether any answer of the recording is streamed (such cases run with and without usage)."""
-        return any(item.response.is_sse for item in self.interactions("http://recorded/chat"))
+        return any(item.response.streamed for item in self.interactions(["http://recorded/chat"] * len(self.steps)))
 
 
 def user(content: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 import orjson
+from botocore.eventstream import EventStreamBuffer
 from openai.resources.chat.completions import AsyncCompletions
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.completion_usage import CompletionUsage
@@ -171,13 +172,15 @@ def check_failure(failure: Failure, error: openai.APIStatusError, provider: str)
 
 @dataclass(frozen=True)
 class RecordedAnswer:
-    id: str
-    model: str
+    id: str | None  # None (with the model): the vendor names neither, the gateway's own stand in
+    model: str | None
     text: str
 
 
 def recorded_answer(response: RecordedResponse, wire: str) -> RecordedAnswer:
-    """The id, model and visible text of a recorded answer (thinking is not text), for either wire."""
+    """The id, model and visible text of a recorded answer (thinking is not text), for each wire."""
+    if wire == "bedrock_converse":
+        return _bedrock_answer(response)
     if response.is_sse:
         events = [
             orjson.loads(event.data) for event in sse_events(response.body)
@@ -222,3 +225,15 @@ def _gemini_answer(events: list[dict[str, Any]]) -> RecordedAnswer:
         if not part.get("thought") and "functionCall" not in part
     )
     return RecordedAnswer(events[0]["responseId"], events[0]["modelVersion"], text)
+def _bedrock_answer(response: RecordedResponse) -> RecordedAnswer:
+    """Converse's text blocks, or ConverseStream's text deltas read with botocore's own event-stream parser
+    (not the gateway's decoder). Bedrock names no id and no model."""
+    if not response.is_event_stream:
+        blocks = response.json()["output"]["message"]["content"]
+        return RecordedAnswer(None, None, "".join(block.get("text", "") for block in blocks))
+    buffer = EventStreamBuffer()
+    buffer.add_data(response.body)
+    events = [
+        orjson.loads(message.payload) for message in buffer if message.headers.get(":event-type") == "contentBlockDelta"
+    ]
+    return RecordedAnswer(None, None, "".join(event["delta"].get("text", "") for event in events))

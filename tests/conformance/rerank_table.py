@@ -153,3 +153,41 @@ RERANK_CASES: tuple[RerankCase, ...] = (
                   "top_n": 3, "return_documents": False},
     ),
 )
+
+# -- AWS Bedrock (agent runtime), signed with SigV4: vercel-ai's recorded answer, kept without its request.
+
+BEDROCK_MODEL = "arn:aws:bedrock:us-west-2::foundation-model/amazon.rerank-v1:0"
+
+
+def _bedrock_source(document: Any) -> dict[str, Any]:
+    if isinstance(document, dict):
+        return {"type": "INLINE", "inlineDocumentSource": {"type": "JSON", "jsonDocument": document}}
+    return {"type": "INLINE", "inlineDocumentSource": {"type": "TEXT", "textDocument": {"text": document}}}
+
+
+# The answer ranks documents 0 and 5 of at least six; strings and objects may be mixed.
+BEDROCK_DOCUMENTS: list[Any] = [*DAYS, "snow in the mountains", {"text": "fog at sea", "id": 4}, "wind", "rainy night"]
+
+RERANK_CASES = (*RERANK_CASES, RerankCase(
+    "bedrock-agent-text-and-json",
+    "bedrock_agent",
+    "vercel-ai/amazon-bedrock/amazon-bedrock-reranking.1.json",
+    {"model": BEDROCK_MODEL, "query": "rainy day", "documents": BEDROCK_DOCUMENTS, "top_n": 2,
+     "return_documents": True},
+    {
+        "model": BEDROCK_MODEL,
+        "results": [
+            {"index": 0, "relevance_score": 0.5110583305358887, "document": DAYS[0]},
+            {"index": 5, "relevance_score": 0.30241215229034424, "document": "rainy night"},
+        ],
+        # One query of up to 100 documents: what Bedrock bills.
+        "usage": {"search_units": 1, "total_tokens": 0},
+    },
+    upstream={
+        "queries": [{"type": "TEXT", "textQuery": {"text": "rainy day"}}],
+        "sources": [_bedrock_source(document) for document in BEDROCK_DOCUMENTS],
+        "rerankingConfiguration": {"type": "BEDROCK_RERANKING_MODEL", "bedrockRerankingConfiguration": {
+            "modelConfiguration": {"modelArn": BEDROCK_MODEL}, "numberOfResults": 2,
+        }},
+    },
+))

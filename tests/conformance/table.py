@@ -463,3 +463,9 @@ CASES: tuple[Case, ...] = (
 from tests.conformance.google_table import GEMINI, VERTEX  # noqa: E402
 
 CASES = (*CASES, *GEMINI, *VERTEX)
+
+# -- AWS Bedrock: Converse translated both ways, streams in AWS's event stream (tests/conformance/bedrock_cases.py)
+
+from tests.conformance.bedrock_cases import BEDROCK  # noqa: E402
+
+CASES = (*CASES, *BEDROCK)

@@ -2,8 +2,9 @@
 
 For every case of ``table.CASES``: a replay server answers with the recording, the whole service runs in
 its thread with one provider instance pointed at it, and the official ``openai.AsyncOpenAI`` client calls
-``<instance>/<model>``. The suite checks what the upstream received (the recorded request, the credential
-in the provider's header) and what the client got (text, tool calls, finish reason, usage, stream shape,
+``<instance>/<model>``. The suite checks what the upstream received (the recorded request, the model in
+its body or its path, the credential in the provider's header or a SigV4 signature that verifies over the
+request as received) and what the client got (text, tool calls, finish reason, usage, stream shape,
 errors as the SDK's own exceptions), and that the credential appears in no answer and no log line.
 """
 
@@ -26,6 +27,7 @@ from api_connector.providers import REGISTRY
 from api_connector.providers.spec import Endpoint
 from tests.conformance.cases import (
     CONFORMANCE_DATA,
+    DOCUMENTED_DATA,
     PREVIOUS_REPLY,
     RECORDED,
     Answer,
@@ -48,7 +50,7 @@ from tests.conformance.providers import (
     network_provider_types,
     upstream_credential,
 )
-from tests.conformance.rerank_table import DOCUMENTED, RERANK_CASES
+from tests.conformance.rerank_table import RERANK_CASES
 from tests.conformance.table import CASES
 from tests.gateway import run_gateway
 from tests.google_tokens import ServiceAccountKey, TokenEndpoint, token_endpoint
@@ -119,7 +121,7 @@ async def test_replay(case: Case, include_usage: bool | None, tmp_path: Path,
     assert endpoint.wire is not None
     real_base = case.base_url or spec.base_url
     assert real_base, f"{case.id}: give the vendor's base_url, {case.provider} has none"
-    interactions = case.interactions(real_base + _chat_path(endpoint, case.steps[0].request))
+    interactions = case.interactions(_chat_uris(case, endpoint, real_base))
     answers: list[str] = []
     async with credential_for(case) as credential, replay_upstream(interactions) as upstream:
         monkeypatch.setenv(KEY_ENV, credential.secret)
@@ -142,7 +144,8 @@ async def test_replay(case: Case, include_usage: bool | None, tmp_path: Path,
                         _check_upstream_request(case, step, recorded, request, call, endpoint, base_url)
                         check_credential(case.provider, call, credential.presented(), gateway.admin_key, presented)
                     answers += _check_outcome(step.outcome, outcome, recorded, endpoint.wire.name,
-                                              include_usage, streamed=bool(request.get("stream")))
+                                              include_usage, streamed=bool(request.get("stream")),
+                                              asked=f"{INSTANCE}/{request['model']}")
                     replies.append(outcome if isinstance(outcome, Reply) else None)
             logs = gateway.logs.lines()
         assert not upstream.unexpected
@@ -154,12 +157,21 @@ async def test_replay(case: Case, include_usage: bool | None, tmp_path: Path,
     assert not leaks, f"the upstream credential leaked: {leaks[:3]}"
 
 
+def _chat_uris(case: Case, endpoint: Endpoint, real_base: str) -> list[str]:
+    """Where each recorded answer is served, for answers kept without their request (rerouted ones, raw
+    streams): the chat call of the step it answers (the model may be in the path)."""
+    return [
+        real_base + _chat_path(endpoint, step.request)
+        for step in case.steps for _ in range(step.upstream_calls)
+    ]
+
+
 def _chat_path(endpoint: Endpoint, request: dict[str, Any] | None) -> str:
     """The path (and query) a chat call for ``request`` goes to: where the model is part of the path,
     the request's; streamed, the stream path where the vendor has one."""
-    streamed = bool(request and request.get("stream"))
-    path = endpoint.stream_path if streamed and endpoint.stream_path else endpoint.path
-    return path.replace("{model}", request["model"]) if request else path
+    if request is None:
+        return endpoint.path
+    return endpoint.path_for(request["model"], stream=bool(request.get("stream")))
 
 
 def _request(case: Case, step: Step, recorded: Interaction, replies: list[Reply | None],
@@ -220,19 +232,27 @@ def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
     return out
 
 
-def _without_default_is_error(body: dict[str, Any]) -> dict[str, Any]:
-    """The recorded Messages body with ``"is_error": false`` left out of tool results (its default)."""
+def _without_defaults(body: dict[str, Any]) -> dict[str, Any]:
+    """The recorded body without what only repeats a default: a Messages tool result's ``"is_error":
+    false``; a Converse request's empty ``system`` and ``inferenceConfig`` and a tool result's
+    ``"status": "success"``."""
     messages = []
     for message in body.get("messages", []):
         content = message["content"]
         if isinstance(content, list):
-            content = [
-                _without(block, "is_error") if block.get("type") == "tool_result" and block.get("is_error") is False
-                else block
-                for block in content
-            ]
+            content = [_block_without_defaults(block) for block in content]
         messages.append({**message, "content": content})
+    body = {key: value for key, value in body.items() if not (key in ("system", "inferenceConfig") and not value)}
     return {**body, "messages": messages} if "messages" in body else body
+
+
+def _block_without_defaults(block: dict[str, Any]) -> dict[str, Any]:
+    if block.get("type") == "tool_result" and block.get("is_error") is False:
+        return _without(block, "is_error")
+    result = block.get("toolResult")
+    if isinstance(result, dict) and result.get("status") == "success":
+        return {**block, "toolResult": _without(result, "status")}
+    return block
 
 
 def _check_upstream_request(case: Case, step: Step, recorded: Interaction, sent: dict[str, Any],
@@ -241,6 +261,7 @@ def _check_upstream_request(case: Case, step: Step, recorded: Interaction, sent:
     body = received.body
     assert isinstance(body, dict), f"the upstream received no JSON body: {body!r}"
     if "{model}" in endpoint.path:
+        # The model is in the path (one segment percent-encoded where the vendor's SDK does so).
         path, _, query = _chat_path(endpoint, sent).partition("?")
         assert received.path == urlsplit(base_url).path + path, "the model, without the instance prefix, in the path"
         sent_query = received.query_string.split("&")
@@ -261,7 +282,7 @@ def _check_upstream_request(case: Case, step: Step, recorded: Interaction, sent:
         elif body.get("stream"):
             assert body["stream_options"]["include_usage"] is True
         return
-    expected = _without_default_is_error(_without(expected, *step.not_in_openai_shape))
+    expected = _without_defaults(_without(expected, *step.not_in_openai_shape))
     if step.edit is not None:
         expected = step.edit(expected)
     canonical = CANONICAL.get(endpoint.wire.name if endpoint.wire else "", lambda value: value)
@@ -277,7 +298,8 @@ def _has(body: dict[str, Any], field: str) -> bool:
 
 
 def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | openai.APIStatusError,
-                   recorded: Interaction, wire: str, include_usage: bool | None, *, streamed: bool) -> list[str]:
+                   recorded: Interaction, wire: str, include_usage: bool | None, *, streamed: bool,
+                   asked: str) -> list[str]:
     """Check what the client got; return every text the gateway answered with (for the leak check)."""
     if isinstance(expected, Failure):
         assert isinstance(outcome, openai.APIStatusError), f"expected an error, got {outcome!r}"
@@ -293,16 +315,20 @@ def _check_outcome(expected: Answer | Failure | BrokenStream, outcome: Reply | o
         assert outcome.usage_chunks == 0, "no usage chunk once the stream broke"
     else:
         assert outcome.broken is None, f"the stream broke: {outcome.broken}"
-        _check_answer(expected, outcome, recorded, wire, include_usage, streamed=streamed)
+        _check_answer(expected, outcome, recorded, wire, include_usage, streamed=streamed, asked=asked)
     return outcome.wire
 
 
 def _check_answer(answer: Answer, reply: Reply, recorded: Interaction, wire: str,
-                  include_usage: bool | None, *, streamed: bool) -> None:
+                  include_usage: bool | None, *, streamed: bool, asked: str) -> None:
     oracle = recorded_answer(recorded.response, wire)
     assert answer.text is RECORDED or answer.text == oracle.text, "the table disagrees with the recording"
     assert reply.text == oracle.text
-    assert (reply.id, reply.model) == (oracle.id, oracle.model)
+    if oracle.id is None:
+        # The vendor names neither: the gateway's own id, and the model the caller asked for.
+        assert reply.id.startswith("chatcmpl-") and reply.model == asked
+    else:
+        assert (reply.id, reply.model) == (oracle.id, oracle.model)
     assert reply.finish_reason == answer.finish_reason
     assert [(call_id, name) for call_id, name, _ in reply.tool_calls] == [
         (call.id, call.name) for call in answer.tool_calls
@@ -356,7 +382,7 @@ def test_every_recording_is_replayed() -> None:
     # Embeddings data (with answer bodies recorded alone, .json) is replayed by test_embeddings.py.
     used = {case.path.resolve() for case in (*CASES, *RERANK_CASES, *EMBED_CASES)} | {ENTRA_TOKEN_ANSWER.resolve()}
     recordings = {
-        path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED) for path in folder.rglob("*")
+        path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED_DATA) for path in folder.rglob("*")
         if path.suffix in (".yaml", ".txt", ".json")
     }
     unused = sorted(path.name for path in recordings - used)

@@ -9,7 +9,6 @@ log line. A provider type that declares rerank without a case fails the suite.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,7 +17,13 @@ import pytest
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers import REGISTRY
-from tests.conformance.providers import check_covered, check_credential, network_provider_types
+from tests.conformance.providers import (
+    check_covered,
+    check_credential,
+    conformance_secret,
+    network_provider_types,
+    secret_values,
+)
 from tests.conformance.rerank_table import RERANK_CASES, RerankCase
 from tests.gateway import run_gateway
 from tests.replay_upstream import replay_upstream
@@ -32,7 +37,7 @@ async def test_rerank_replay(case: RerankCase, tmp_path: Path, monkeypatch: pyte
     spec = REGISTRY[case.provider]
     endpoint = spec.endpoints[Capability.RERANK]
     assert spec.base_url is not None
-    secret = f"conformance-{case.provider}-{uuid.uuid4().hex}"
+    secret = conformance_secret(case.provider)
     monkeypatch.setenv(KEY_ENV, secret)
     interactions = case.interactions(spec.base_url + endpoint.path)
     async with replay_upstream(interactions) as upstream:
@@ -57,7 +62,8 @@ async def test_rerank_replay(case: RerankCase, tmp_path: Path, monkeypatch: pyte
         assert isinstance(recorded, dict) and set(case.not_in_our_shape) <= recorded.keys()
         expected = {key: value for key, value in recorded.items() if key not in case.not_in_our_shape}
     assert received.body == expected
-    leaks = [text for text in [answer.text, *answer.headers.values(), *logs] if secret in text]
+    said = [answer.text, *answer.headers.values(), *logs]
+    leaks = [text for text in said for value in secret_values(secret) if value in text]
     assert not leaks, f"the upstream credential leaked: {leaks[:3]}"
     assert sum("/v1/rerank" in line for line in logs) >= 1, "one access line per call"
 

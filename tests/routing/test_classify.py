@@ -137,6 +137,27 @@ def test_429_carries_the_reset_as_retry_after() -> None:
     assert error.retry_after == 2.0
 
 
+@pytest.mark.parametrize(
+    ("vendor", "status", "code"),
+    [
+        # AWS answers a refused credential with 403: the type says it is the credential, not a permission.
+        (VendorError("The security token included in the request is invalid.", type="UnrecognizedClientException"),
+         403, "auth_failed"),
+        (VendorError("The request signature we calculated does not match", type="InvalidSignatureException"),
+         403, "auth_failed"),
+        (VendorError("The security token included in the request is expired", type="ExpiredTokenException"),
+         403, "auth_failed"),
+        (VendorError("You don't have access to the model", type="AccessDeniedException"), 403, "permission_denied"),
+        (VendorError("Input is too long for requested model.", type="ValidationException"), 400,
+         "context_length_exceeded"),
+        # Failed Dependency: the model behind the vendor failed (Bedrock's ModelErrorException).
+        (VendorError("The model failed.", type="ModelErrorException"), 424, "upstream_error"),
+    ],
+)
+def test_aws_error_kinds(vendor: VendorError, status: int, code: str) -> None:
+    assert classify_status(status, vendor, {}, provider="p").code == code
+
+
 # -- vendors' quirks and token endpoints ---------------------------------------------------------------
 
 
@@ -176,3 +197,15 @@ def test_a_provider_may_name_its_own_reset_headers() -> None:
     headers = {"x-ratelimit-reset-tokens-minute": "11.5", "x-ratelimit-reset": "40"}
     assert retry_after_seconds(headers, NOW) == 40.0
     assert retry_after_seconds(headers, NOW, resets=("x-ratelimit-reset-tokens-minute",)) == 11.5
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "retryable"),
+    [(429, "rate_limited", True), (400, "validation_error", False), (424, "upstream_error", True),
+     (503, "upstream_error", True), (408, "timeout", True)],
+)
+def test_an_in_stream_error_with_a_documented_status_is_classified_by_it(status: int, code: str,
+                                                                          retryable: bool) -> None:
+    # Its type says nothing the word table knows: the vendor's documented status decides.
+    error = classify_vendor_error(VendorError("boom", type="SomeException", status=status), provider="p")
+    assert (error.code, error.retryable, error.upstream_status) == (code, retryable, status)

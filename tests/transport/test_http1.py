@@ -767,3 +767,19 @@ async def test_bytes_after_an_answer_discard_the_connection(transport: Transport
         assert (await fetch(transport, upstream.url())).body == b"conn 1"
         await asyncio.sleep(0.1)
         assert (await fetch(transport, upstream.url())).body == b"conn 2"
+
+
+@pytest.mark.parametrize(("path", "target"), [
+    # Already encoded: sent exactly as written (a SigV4 signature covers the path as it was written).
+    ("/model/us.amazon.nova-micro-v1%3A0/converse", "/model/us.amazon.nova-micro-v1%3A0/converse"),
+    ("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aprofile%2Fx/converse",
+     "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aprofile%2Fx/converse"),
+    ("/v1/chat/completions", "/v1/chat/completions"),
+    # Not an encoded URL: encoded here, as before.
+    ("/a b/é", "/a%20b/%C3%A9"),
+    ("/a%zz", "/a%25zz"),
+])
+async def test_an_encoded_path_is_sent_as_written(transport: Transport, path: str, target: str) -> None:
+    async with Upstream(keep_alive(lambda r: answer(r.target.encode()))) as upstream:
+        response = await fetch(transport, upstream.url(path), params={"q": "1"})
+    assert response.body == f"{target}?q=1".encode()

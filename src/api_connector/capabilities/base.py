@@ -32,7 +32,7 @@ from api_connector.routing.classify import classify_status
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import AnswerStream
-from api_connector.wire.base import VendorError
+from api_connector.wire.base import HeadErrors, VendorError, Wire
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -174,10 +174,11 @@ async def send_json(
     status outside 2xx is the classified failure, with what the vendor said; a body ``decode`` refuses
     (ValueError, ValidationError) is a protocol error naming what the answer should have been."""
     target = exchange.target
-    path = endpoint.path.replace("{model}", target.model)
+    path = endpoint.path_for(target.model)
     answer = await exchange.send(Outbound(path, body, _JSON, query=endpoint.query or None))
     if not 200 <= answer.status < 300:
-        raise failure(answer, endpoint.wire.decode_error if endpoint.wire is not None else None, target)
+        wire = endpoint.wire
+        raise wire_failure(answer, wire, target) if wire is not None else failure(answer, None, target)
     try:
         return decode(answer.body)
     except ValueError as exc:  # pydantic's ValidationError included
@@ -194,6 +195,15 @@ def _first_problem(exc: ValueError) -> str:
         where = ".".join(str(part) for part in first["loc"])
         return f"{where}: {first['msg']}" if where else first["msg"]
     return str(exc)
+
+
+def wire_failure(answer: Inbound, wire: Wire, target: Target) -> UpstreamError:
+    """``failure`` with what ``wire`` reads of its vendor's error: from the body, and from the headers too
+    for vendors that put part of it there (``HeadErrors``: AWS's error type)."""
+    if isinstance(wire, HeadErrors):
+        said = wire.decode_error_answer(answer.headers, answer.body)
+        return classify_status(answer.status, said, answer.headers, provider=target.instance.name)
+    return failure(answer, wire.decode_error, target)
 
 
 def scrub_batch(redactor: Redactor) -> Callable[[list[bytes]], list[bytes]]:

@@ -15,9 +15,9 @@ from api_connector.capabilities.base import (
     CapabilitySpec,
     StreamFilter,
     endpoint_of,
-    failure,
     scrub_batch,
     send_json,
+    wire_failure,
 )
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
@@ -112,14 +112,18 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
     async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
         target = exchange.target
         endpoint, wire = _wire(target)
-        path = (endpoint.stream_path or endpoint.path).replace("{model}", target.model)
+        path = endpoint.path_for(target.model, stream=True)
         body = wire.encode_request(request, target.model)
-        upstream = await exchange.open(Outbound(path, body, _SSE, query=endpoint.query or None))
+        translator = wire.stream_translator(request)
+        # A stream in a framing of the vendor's own (``FramedStreamTranslator``) asks for its media type.
+        media_type: str | None = getattr(translator, "media_type", None)
+        headers = _SSE if media_type is None else {"content-type": "application/json", "accept": media_type}
+        upstream = await exchange.open(Outbound(path, body, headers, query=endpoint.query or None))
         try:
             if not 200 <= upstream.status < 300:
                 body = await upstream.read_all()
-                raise failure(Inbound(upstream.status, upstream.headers, body), wire.decode_error, target)
-            return await first_payloads(target, upstream, wire.stream_translator(request))
+                raise wire_failure(Inbound(upstream.status, upstream.headers, body), wire, target)
+            return await first_payloads(target, upstream, translator)
         except BaseException:
             upstream.close()
             raise

@@ -5,6 +5,8 @@ from __future__ import annotations
 from api_connector.providers.anthropic import SPEC as ANTHROPIC
 from api_connector.providers.azure_openai import SPEC as AZURE_OPENAI
 from api_connector.providers.azure_openai_entra import SPEC as AZURE_OPENAI_ENTRA
+from api_connector.providers.bedrock import AGENT_SPEC as BEDROCK_AGENT
+from api_connector.providers.bedrock import SPEC as BEDROCK
 from api_connector.providers.cerebras import SPEC as CEREBRAS
 from api_connector.providers.cohere import SPEC as COHERE
 from api_connector.providers.deepseek import SPEC as DEEPSEEK
@@ -43,6 +45,8 @@ REGISTRY: dict[str, ProviderSpec] = {
         TOGETHER,
         VOYAGE,
         VERTEX,
+        BEDROCK,
+        BEDROCK_AGENT,
         OPENAI_COMPATIBLE,
         HTTP,
         SANDBOX,

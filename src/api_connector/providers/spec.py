@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from api_connector.auth.strategies import BEARER, NO_AUTH, Auth, AuthKind, AuthScheme, Bindable
 from api_connector.core.capabilities import Capability
@@ -39,6 +40,14 @@ class Endpoint:
     query: Mapping[str, str] = field(default_factory=_frozen)  # sent with every call (Azure's api-version)
     max_batch: int | None = None
     max_batch_tokens: int | None = None
+    # The model is one path segment, every reserved character percent-encoded (Bedrock's model ids hold
+    # ":" and its inference-profile ARNs "/"), as the vendor's own SDK sends it.
+    model_segment: bool = False
+
+    def path_for(self, model: str, *, stream: bool = False) -> str:
+        """The path of a call to ``model`` (a stream's own path when the vendor has one)."""
+        path = self.stream_path if stream and self.stream_path else self.path
+        return path.replace("{model}", quote(model, safe="") if self.model_segment else model)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,12 +43,22 @@ from api_connector.errors import (
 )
 from api_connector.wire.base import VendorError
 
-_CONTEXT_HINTS = ("context_length", "context length", "maximum context", "too many tokens", "prompt is too long")
+_CONTEXT_HINTS = (
+    "context_length",
+    "context length",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+)
 _CONTENT_HINTS = ("content_filter", "content_policy", "content management policy", "safety")
 _QUOTA_HINTS = ("insufficient_quota", "quota", "billing", "credit balance")
 _AUTH_HINTS = ("api_key_invalid", "api key not valid", "api_key_expired")
 # Vendors that answer a bad key with a 400 rather than a 401 (xAI: "Incorrect API key provided").
 _KEY_HINTS = ("incorrect api key", "invalid api key", "invalid_api_key")
+# A 403 whose type says the credential itself was refused (AWS answers a bad or expired key, or a
+# signature made with the wrong secret, with 403): the target's credential is broken, not its permissions.
+_CREDENTIAL_HINTS = ("unrecognizedclient", "invalidsignature", "signaturedoesnotmatch", "expiredtoken")
 # In-stream error events carry a type but no status; these words in it stand for the status (Google's
 # canonical codes included: its stream errors are google.rpc.Status objects).
 _VENDOR_TYPE_STATUS = (
@@ -175,11 +185,17 @@ def classify_status(
     elif status in (401, 407) or (status == 400 and _has(hints, _AUTH_HINTS)):
         kind = UpstreamAuthFailed
     elif status == 403:
-        kind = ContentFiltered if _has(hints, _CONTENT_HINTS) else UpstreamPermissionDenied
+        if _has(hints, _CREDENTIAL_HINTS):
+            kind = UpstreamAuthFailed
+        else:
+            kind = ContentFiltered if _has(hints, _CONTENT_HINTS) else UpstreamPermissionDenied
     elif status == 404:
         kind = UpstreamNotFound
     elif status in (408, 504, 524):
         kind = UpstreamTimeout
+    elif status == 424:
+        # Failed Dependency: what the vendor relies on failed (Bedrock: the model behind it), not the request.
+        kind = UpstreamServerError
     elif status == 413 or _has(hints, _CONTEXT_HINTS):
         kind = ContextLengthExceeded if status < 500 else UpstreamServerError
     elif status == 400 and _has(hints, _KEY_HINTS):
@@ -221,9 +237,12 @@ def classify_token_refusal(
 
 
 def classify_vendor_error(vendor: VendorError, *, provider: str) -> UpstreamError:
-    """An error event inside a stream (no HTTP status of its own): its type stands for one."""
-    hints = " ".join(filter(None, (vendor.type, vendor.code))).lower()
-    status = next((code for word, code in _VENDOR_TYPE_STATUS if word in hints), 500)
+    """An error event inside a stream (no HTTP status of its own): the status its vendor documents for
+    it, else its type stands for one."""
+    status = vendor.status
+    if status is None:
+        hints = " ".join(filter(None, (vendor.type, vendor.code))).lower()
+        status = next((code for word, code in _VENDOR_TYPE_STATUS if word in hints), 500)
     return classify_status(status, vendor, {}, provider=provider)
 
 

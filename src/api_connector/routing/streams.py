@@ -3,12 +3,15 @@
 Until the first piece reaches the client a failure is like any other and the router may fail over;
 for chat ``first_payloads`` reads that far, for a raw body the head is enough. After it, the stream is
 the client's: a break is raised from ``AnswerStream.batches`` for the renderer to end cleanly.
+Chat streams are read as SSE unless the wire's translator reads a framing of its own (AWS's binary
+event stream): ``stream_reader`` picks the reader once per stream, so the SSE path is unchanged.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Protocol
 
 from api_connector.core.call import NO_HEADERS
 from api_connector.core.usage import Usage
@@ -16,7 +19,7 @@ from api_connector.errors import UpstreamError, UpstreamProtocolError
 from api_connector.routing.catalog import Target
 from api_connector.routing.classify import classify_vendor_error
 from api_connector.transport.http import UpstreamStream
-from api_connector.wire.base import ChatStreamTranslator
+from api_connector.wire.base import ChatStreamTranslator, StreamFramingError
 from api_connector.wire.sse import SSEEvent, SSEParser, data_payloads
 
 
@@ -109,6 +112,49 @@ class StreamReader:
         return None if error is None else classify_vendor_error(error, provider=self._provider)
 
 
+class PayloadReader(Protocol):
+    """Turns one stream's upstream reads into OpenAI payloads: ``StreamReader`` for SSE, ``FramedReader``
+    for a vendor's own framing."""
+
+    translator: ChatStreamTranslator
+
+    def read(self, chunk: bytes) -> tuple[list[bytes], UpstreamError | None]: ...
+
+    def end(self) -> list[bytes]: ...
+
+
+class FramedReader:
+    """A stream in a framing of the vendor's own (``wire.base.FramedStreamTranslator``): the translator
+    cuts the bytes into messages itself; bytes that break the framing are a protocol error."""
+
+    __slots__ = ("_feed", "_provider", "translator")
+
+    def __init__(self, translator: ChatStreamTranslator, feed: Callable[[bytes], list[bytes]], provider: str) -> None:
+        self.translator = translator
+        self._feed = feed
+        self._provider = provider
+
+    def read(self, chunk: bytes) -> tuple[list[bytes], UpstreamError | None]:
+        try:
+            payloads = self._feed(chunk)
+        except StreamFramingError as exc:
+            return [], UpstreamProtocolError(f"upstream stream is malformed: {exc}", provider=self._provider)
+        error = self.translator.state.error
+        return payloads, None if error is None else classify_vendor_error(error, provider=self._provider)
+
+    def end(self) -> list[bytes]:
+        try:
+            return self.translator.finish()
+        except StreamFramingError as exc:
+            raise UpstreamProtocolError(f"upstream stream is malformed: {exc}", provider=self._provider) from None
+
+
+def stream_reader(translator: ChatStreamTranslator, provider: str) -> PayloadReader:
+    """The reader for the translator's framing: SSE unless it takes bytes itself (``feed_bytes``)."""
+    feed: Callable[[bytes], list[bytes]] | None = getattr(translator, "feed_bytes", None)
+    return StreamReader(translator, provider) if feed is None else FramedReader(translator, feed, provider)
+
+
 Filter = Callable[[list[bytes]], list[bytes]]
 
 
@@ -190,7 +236,7 @@ class ChatStream(AnswerStream):
         self,
         target: Target,
         upstream: UpstreamStream,
-        reader: StreamReader,
+        reader: PayloadReader,
         first: list[bytes],
         rest: AsyncIterator[bytes],
         pending: UpstreamError | None = None,
@@ -271,7 +317,7 @@ class ReplayStream(AnswerStream):
 
 async def first_payloads(target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator) -> ChatStream:
     """Read until the first payload for the client exists: failures until then can still fail over."""
-    reader = StreamReader(translator, target.instance.name)
+    reader = stream_reader(translator, target.instance.name)
     chunks = upstream.chunks()
     first: list[bytes] = []
     failure: UpstreamError | None = None

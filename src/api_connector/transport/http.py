@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -252,10 +253,16 @@ def _url(url: str, params: Mapping[str, str] | None) -> URL:
     return _parsed(url).extend_query(params) if params else _parsed(url)
 
 
+# A URL made only of these characters, every "%" starting an escape, is already in its encoded form.
+_ENCODED_URL = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+
+
 @functools.lru_cache(maxsize=4096)
 def _parsed(url: str) -> URL:
     # Parsing a URL is a visible share of a call; the same few base URL + path pairs recur.
-    return URL(url)
+    # A URL already encoded is sent exactly as written: re-encoding would turn "%3A" into ":", and a
+    # request signature (SigV4) covers the path as it was written. Anything else is encoded here.
+    return URL(url, encoded=True) if _ENCODED_URL.fullmatch(url) else URL(url)
 
 
 def _translate(exc: BaseException, when: str) -> UpstreamError:

@@ -7,8 +7,9 @@ event by event. Wires never see credentials or do I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from api_connector.core.chat import ChatRequest
 from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult
@@ -38,6 +39,8 @@ class VendorError:
     # More of what the vendor said, passed on to the caller in the error's details (e.g. which of
     # Azure's content filters refused the prompt).
     details: dict[str, Any] | None = None
+    # The HTTP status the vendor documents for an error it sends inside a stream (which has none).
+    status: int | None = None
 
 
 @dataclass(slots=True)
@@ -65,6 +68,25 @@ class ChatStreamTranslator(Protocol):
         ...
 
 
+class StreamFramingError(ValueError):
+    """Streamed bytes that break the vendor's framing (a bad checksum, an impossible length)."""
+
+
+class FramedStreamTranslator(ChatStreamTranslator, Protocol):
+    """A translator of a stream that is not SSE (AWS's binary event stream): it takes the body's bytes as
+    they arrive and cuts them into its framing's messages itself. ``feed`` still takes one decoded
+    event (its name in ``event.event``, its payload in ``event.raw``).
+
+    ``routing.streams`` recognises it by ``feed_bytes``; the chat capability asks for ``media_type``.
+    """
+
+    media_type: str
+
+    def feed_bytes(self, chunk: bytes) -> list[bytes]:
+        """The OpenAI payloads one upstream read completes; raises StreamFramingError on broken framing."""
+        ...
+
+
 class Wire(Protocol):
     """What every wire, of any capability, offers: its name and its vendor's error shape."""
 
@@ -73,6 +95,15 @@ class Wire(Protocol):
 
     def decode_error(self, body: bytes) -> VendorError | None:
         """The vendor's error body as typed fields, or None if it is not the vendor's error shape."""
+        ...
+
+
+@runtime_checkable
+class HeadErrors(Protocol):
+    """A wire whose vendor says part of an error in the answer's headers (AWS: its type)."""
+
+    def decode_error_answer(self, headers: Mapping[str, str], body: bytes) -> VendorError | None:
+        """What the vendor said, from the headers and the body together."""
         ...
 
 

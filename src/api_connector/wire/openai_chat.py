@@ -104,6 +104,19 @@ def decode_openai_error(body: bytes) -> VendorError | None:
     return VendorError(message=err.message, type=err.type, code=code, param=err.param, details=err.details())
 
 
+def completion_chunk(chunk_id: str, created: int, model: str, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+    """One ``chat.completion.chunk`` payload, as the wires that translate a vendor's stream write them."""
+    chunk = {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": choices,
+        **extra,
+    }
+    return orjson.dumps(chunk)
+
+
 # How a chunk with nothing to account for ends (one choice, no finish reason, usage null or absent),
 # compactly serialised as OpenAI and most compatible vendors do.
 _PLAIN_ENDINGS = (b'"finish_reason":null}],"usage":null}', b'"finish_reason":null}]}')
