@@ -2,12 +2,14 @@
 
 Two sources: VCR cassettes (YAML; the request as ``parsed_body``, or as the JSON text ``body`` in
 cassettes written by plain vcrpy; the response as ``parsed_body`` for JSON or as raw text) and raw SSE
-streams (``.txt``). JSON bodies are re-serialised from the parsed form, so byte-exact framing of the
-original is not kept; the content is.
+streams (``.txt``; ``.chunks.txt`` holds one event's data a line, as vercel-ai keeps them). JSON bodies
+are re-serialised from the parsed form, so byte-exact framing of the original is not kept; the content
+is. A body recorded as the gzip bytes the vendor sent (``content-encoding: gzip``) is kept decoded.
 """
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,12 +117,21 @@ def _headers(raw: dict[str, list[str] | str]) -> dict[str, str]:
     return headers
 
 
+def _first(raw: dict[str, list[str] | str], name: str) -> str | None:
+    for key, value in raw.items():
+        if key.lower() == name:
+            return value[0] if isinstance(value, list) else value
+    return None
+
+
 def _response(raw: _Response) -> RecordedResponse:
     if "parsed_body" in raw.model_fields_set:
         body = orjson.dumps(raw.parsed_body)
     elif raw.body is not None:
         text = raw.body.string
         body = text.encode("utf-8") if isinstance(text, str) else text
+        if _first(raw.headers, "content-encoding") == "gzip" and body.startswith(b"\x1f\x8b"):
+            body = gzip.decompress(body)
     else:
         body = b""
     return RecordedResponse(status=raw.status.code, body=body, headers=_headers(raw.headers))
@@ -141,8 +152,14 @@ def load_cassette(path: str | Path) -> list[Interaction]:
 
 
 def load_stream(path: str | Path) -> bytes:
-    """A raw recorded SSE stream, as the vendor sent it."""
-    return _resolve(path).read_bytes()
+    """A raw recorded SSE stream, as the vendor sent it (``.chunks.txt``: each line framed as one event,
+    then the ``[DONE]`` those files leave out, which Cohere's and Mistral's streams end with)."""
+    resolved = _resolve(path)
+    raw = resolved.read_bytes()
+    if not resolved.name.endswith(".chunks.txt"):
+        return raw
+    events = [b"data: " + line + b"\n\n" for line in raw.splitlines() if line.strip()]
+    return b"".join(events) + b"data: [DONE]\n\n"
 
 
 def stream_interaction(path: str | Path, *, uri: str, request_body: Any = None) -> Interaction:

@@ -8,6 +8,9 @@ the fields no OpenAI request can express (``not_in_openai_shape``).
 ``PREVIOUS_REPLY`` in a step's messages stands for the assistant turn the client received in the step
 before, sent back as real clients do. ``RECORDED`` as a text means "the text of the recorded answer"
 (read from the vendor's JSON by ``harness.recorded_answer``), for answers too long to spell out.
+Sources are below ``tests/data/recorded``, ``documented/...`` (``tests/data/documented``: written from a
+vendor's documented examples where nothing was recorded) or ``conformance/...``; vercel-ai's answers
+kept without their request (``.json``, ``.chunks.txt``) are served on the chat endpoint (``rerouted``).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import openai
 
 from tests.conformance.harness import UsageTuple
 from tests.recorded import RECORDED as RECORDED_DIR
-from tests.recorded import Interaction, RecordedRequest, load_cassette, stream_interaction
+from tests.recorded import Interaction, RecordedRequest, RecordedResponse, load_cassette, stream_interaction
 
 CONFORMANCE_DATA = Path(__file__).parent / "data"
+DOCUMENTED = Path(__file__).parents[1] / "data" / "documented"
+_JSON = {"content-type": "application/json"}
 
 
 class _Marker(Enum):
@@ -95,11 +100,16 @@ class Case:
     def path(self) -> Path:
         if self.source.startswith("conformance/"):
             return CONFORMANCE_DATA / self.source.removeprefix("conformance/")
+        if self.source.startswith("documented/"):
+            return DOCUMENTED / self.source.removeprefix("documented/")
         return RECORDED_DIR / self.source
 
     def interactions(self, chat_uri: str) -> list[Interaction]:
         if self.path.suffix == ".txt":
             return [stream_interaction(self.path, uri=chat_uri)]
+        if self.path.suffix == ".json":
+            answer = RecordedResponse(200, self.path.read_bytes(), _JSON)
+            return [Interaction(RecordedRequest("POST", chat_uri), answer)]
         recorded = load_cassette(self.path)
         if not self.rerouted:
             return recorded
@@ -110,7 +120,9 @@ class Case:
 
     def streams(self) -> bool:
         """Whether any answer of the recording is streamed (such cases run with and without usage)."""
-        return self.path.suffix == ".txt" or any(item.response.is_sse for item in load_cassette(self.path))
+        if self.path.suffix in (".txt", ".json"):
+            return self.path.suffix == ".txt"
+        return any(item.response.is_sse for item in load_cassette(self.path))
 
 
 def user(content: Any) -> dict[str, Any]:

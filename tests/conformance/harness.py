@@ -156,23 +156,54 @@ class RecordedAnswer:
     text: str
 
 
-def recorded_answer(response: RecordedResponse, wire: str) -> RecordedAnswer:
-    """The id, model and visible text of a recorded answer (thinking is not text), for either wire."""
-    if response.is_sse:
-        events = [
-            orjson.loads(event.data) for event in sse_events(response.body)
-            if event.data and event.data != "[DONE]"
-        ]
-    else:
-        events = [response.json()]
+def recorded_answer(responses: list[RecordedResponse], wire: str, model: str) -> RecordedAnswer:
+    """The id, model and visible text of a recorded answer (thinking is not text), for each wire.
+
+    ``responses``: what one step consumed, the answer last; ``model``: the model the upstream was
+    asked for (Cohere's answers name none).
+    """
+    response = responses[-1]
+    events = _events(response)
     if wire == "anthropic_messages":
         return _anthropic_answer(events, streamed=response.is_sse)
+    if wire == "cohere_chat":
+        return _cohere_answer(events, model, streamed=response.is_sse)
     first = events[0]
     if response.is_sse:
-        text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
+        text = "".join(_text(c["delta"].get("content")) for e in events for c in e["choices"])
     else:
-        text = first["choices"][0]["message"].get("content") or ""
+        text = _text(first["choices"][0]["message"].get("content"))
     return RecordedAnswer(first["id"], first["model"], text)
+
+
+def _events(response: RecordedResponse) -> list[dict[str, Any]]:
+    if not response.is_sse:
+        return [response.json()]
+    return [orjson.loads(event.data) for event in sse_events(response.body) if event.data and event.data != "[DONE]"]
+
+
+def _text(content: str | list[dict[str, Any]] | None) -> str:
+    """Content as text; given as parts (Mistral's thinking models), the text parts only."""
+    if isinstance(content, list):
+        return "".join(part["text"] for part in content if part.get("type") == "text")
+    return content or ""
+
+
+def _cohere_answer(events: list[dict[str, Any]], model: str, *, streamed: bool) -> RecordedAnswer:
+    if not streamed:
+        (answer,) = events
+        message = answer["message"]
+        text = "".join(part["text"] for part in message.get("content", []) if part["type"] == "text")
+        if message.get("tool_calls") and message.get("tool_plan"):
+            text = message["tool_plan"] + text  # the assistant's words beside its tool calls
+        return RecordedAnswer(answer["id"], model, text)
+    start = next(event for event in events if event["type"] == "message-start")
+    text = "".join(
+        event["delta"]["message"]["content"].get("text", "") if event["type"] == "content-delta"
+        else event["delta"]["message"]["tool_plan"]
+        for event in events if event["type"] in ("content-delta", "tool-plan-delta")
+    )
+    return RecordedAnswer(start["id"], model, text)
 
 
 def _anthropic_answer(events: list[dict[str, Any]], *, streamed: bool) -> RecordedAnswer:

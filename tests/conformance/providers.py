@@ -21,6 +21,9 @@ CREDENTIAL_HEADER: dict[str, tuple[str, str]] = {
     "voyage": ("authorization", "Bearer {secret}"),
     "jina": ("authorization", "Bearer {secret}"),
     "together": ("authorization", "Bearer {secret}"),
+    "mistral": ("authorization", "Bearer {secret}"),
+    "huggingface": ("authorization", "Bearer {secret}"),
+    "tgi": ("authorization", "Bearer {secret}"),
 }
 REQUIRED_HEADERS: dict[str, dict[str, str]] = {"anthropic": {"anthropic-version": "2023-06-01"}}
 

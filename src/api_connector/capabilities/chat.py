@@ -29,10 +29,11 @@ from api_connector.governance.cost import DEFAULT_COMPLETION_TOKENS
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
+from api_connector.routing.classify import classify_vendor_error
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import AnswerStream, first_payloads
-from api_connector.wire.base import ChatResult, ChatWire
+from api_connector.wire.base import ChatResult, ChatStreamTranslator, ChatWire, VendorFailed
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 _SSE = {"content-type": "application/json", "accept": "text/event-stream"}
@@ -68,6 +69,26 @@ class ChatNeeds(Needs):
 def _wire(target: Target) -> tuple[Endpoint, ChatWire]:
     endpoint = endpoint_of(target, Capability.CHAT)
     return endpoint, cast(ChatWire, endpoint.wire)  # a chat endpoint declares a chat wire
+
+
+def _decoded(wire: ChatWire, body: bytes, request: ChatRequest, target: Target) -> ChatResult:
+    """The vendor's answer as a chat completion, or the failure it reports, classified."""
+    try:
+        if getattr(wire, "needs_upstream_model", False):
+            return wire.decode_response(body, request, target.model)  # type: ignore[call-arg]
+        return wire.decode_response(body, request)
+    except VendorFailed as failed:
+        raise classify_vendor_error(failed.error, provider=target.instance.name) from None
+    except (ValidationError, ValueError):
+        raise UpstreamProtocolError(
+            "upstream answered with a body that is not a chat completion", provider=target.instance.name
+        ) from None
+
+
+def _translator(wire: ChatWire, request: ChatRequest, target: Target) -> ChatStreamTranslator:
+    if getattr(wire, "needs_upstream_model", False):
+        return wire.stream_translator(request, target.model)  # type: ignore[call-arg]
+    return wire.stream_translator(request)
 
 
 class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
@@ -107,12 +128,7 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
         target = exchange.target
         endpoint, wire = _wire(target)
         answer = await send_json(exchange, endpoint, wire.encode_request(request, target.model), wire)
-        try:
-            return wire.decode_response(answer.body, request)
-        except (ValidationError, ValueError):
-            raise UpstreamProtocolError(
-                "upstream answered with a body that is not a chat completion", provider=target.instance.name
-            ) from None
+        return _decoded(wire, answer.body, request, target)
 
     async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
         target = exchange.target
@@ -124,7 +140,7 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
             if not 200 <= upstream.status < 300:
                 body = await upstream.read_all()
                 raise failure(Inbound(upstream.status, upstream.headers, body), wire.decode_error, target)
-            return await first_payloads(target, upstream, wire.stream_translator(request))
+            return await first_payloads(target, upstream, _translator(wire, request, target))
         except BaseException:
             upstream.close()
             raise

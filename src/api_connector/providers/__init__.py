@@ -8,6 +8,7 @@ from api_connector.providers.cohere import SPEC as COHERE
 from api_connector.providers.gemini import SPEC as GEMINI
 from api_connector.providers.groq import SPEC as GROQ
 from api_connector.providers.http import SPEC as HTTP
+from api_connector.providers.huggingface import SPEC as HUGGINGFACE
 from api_connector.providers.jina import SPEC as JINA
 from api_connector.providers.mistral import SPEC as MISTRAL
 from api_connector.providers.ollama import SPEC as OLLAMA
@@ -15,6 +16,7 @@ from api_connector.providers.openai import SPEC as OPENAI
 from api_connector.providers.openai_compatible import SPEC as OPENAI_COMPATIBLE
 from api_connector.providers.sandbox import SPEC as SANDBOX
 from api_connector.providers.spec import ProviderSpec
+from api_connector.providers.tgi import SPEC as TGI
 from api_connector.providers.together import SPEC as TOGETHER
 from api_connector.providers.voyage import SPEC as VOYAGE
 
@@ -32,6 +34,8 @@ REGISTRY: dict[str, ProviderSpec] = {
         OLLAMA,
         TOGETHER,
         VOYAGE,
+        HUGGINGFACE,
+        TGI,
         OPENAI_COMPATIBLE,
         HTTP,
         SANDBOX,

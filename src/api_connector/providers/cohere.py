@@ -2,9 +2,18 @@
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
+from api_connector.wire.cohere_chat import COHERE_CHAT
 from api_connector.wire.cohere_rerank import COHERE_RERANK
 
 RERANK_MODELS = ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0")
+CHAT_MODELS = (
+    "command-a-03-2025",
+    "command-a-reasoning-08-2025",
+    "command-a-vision-07-2025",
+    "command-r-plus-08-2024",
+    "command-r-08-2024",
+    "command-r7b-12-2024",
+)
 
 SPEC = ProviderSpec(
     type="cohere",
@@ -12,9 +21,10 @@ SPEC = ProviderSpec(
     base_url="https://api.cohere.com",
     endpoints={
         Capability.RERANK: Endpoint(path="/v2/rerank", wire=COHERE_RERANK),
+        Capability.CHAT: Endpoint(path="/v2/chat", wire=COHERE_CHAT),
     },
     # Listing models is free and fails with 401 on a bad key.
     probe=HealthProbe(path="/v1/models"),
-    models=RERANK_MODELS,
+    models=RERANK_MODELS + CHAT_MODELS,
     docs_url="https://docs.cohere.com/reference/about",
 )

@@ -4,6 +4,10 @@ A chat wire turns the canonical (OpenAI-shaped) chat request into the bytes a ve
 vendor's answer back into OpenAI-format bytes plus the usage the gateway accounts for. Streams are
 translated event by event. A rerank wire does the same for the gateway's rerank request and answer.
 Wires never see credentials or do I/O.
+
+A chat wire may declare ``needs_upstream_model = True`` for a vendor whose answers do not name the
+model (Cohere): its ``decode_response`` and ``stream_translator`` are then also given the model that
+was asked for, to write OpenAI's ``model`` field.
 """
 
 from __future__ import annotations
@@ -100,3 +104,13 @@ class RerankWire(Wire, Protocol):
     def decode_response(self, body: bytes, request: RerankRequest, upstream_model: str) -> RerankResult:
         """The vendor's JSON answer as the gateway's (ValueError or ValidationError when it is not one)."""
         ...
+
+
+class VendorFailed(Exception):
+    """Raised by a wire when an answer the vendor gave as a success reports a failure (a finish reason
+    that is an error): the capability classifies ``error`` like an error event."""
+
+    def __init__(self, error: VendorError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
