@@ -159,9 +159,11 @@ class RecordedAnswer:
 def recorded_answer(responses: list[RecordedResponse], wire: str, model: str) -> RecordedAnswer:
     """The id, model and visible text of a recorded answer (thinking is not text), for each wire.
 
-    ``responses``: what one step consumed, the answer last; ``model``: the model the upstream was
-    asked for (Cohere's answers name none).
+    ``responses``: what one step consumed, the answer last (a job's creation, stream and final state
+    for Replicate); ``model``: the model the upstream was asked for (Cohere's answers name none).
     """
+    if wire == "replicate_predictions":
+        return _replicate_answer(responses)
     response = responses[-1]
     events = _events(response)
     if wire == "anthropic_messages":
@@ -204,6 +206,18 @@ def _cohere_answer(events: list[dict[str, Any]], model: str, *, streamed: bool) 
         for event in events if event["type"] in ("content-delta", "tool-plan-delta")
     )
     return RecordedAnswer(start["id"], model, text)
+
+
+def _replicate_answer(responses: list[RecordedResponse]) -> RecordedAnswer:
+    prediction = responses[0].json() if responses[0].status < 300 else responses[-1].json()
+    streamed = [response for response in responses if response.is_sse]
+    if streamed:
+        text = "".join(event.data for event in sse_events(streamed[0].body) if event.event == "output")
+    else:
+        prediction = responses[-1].json()
+        output = prediction["output"]
+        text = "".join(output) if isinstance(output, list) else output
+    return RecordedAnswer(prediction["id"], prediction["model"], text)
 
 
 def _anthropic_answer(events: list[dict[str, Any]], *, streamed: bool) -> RecordedAnswer:

@@ -24,6 +24,7 @@ CREDENTIAL_HEADER: dict[str, tuple[str, str]] = {
     "mistral": ("authorization", "Bearer {secret}"),
     "huggingface": ("authorization", "Bearer {secret}"),
     "tgi": ("authorization", "Bearer {secret}"),
+    "replicate": ("authorization", "Bearer {secret}"),
 }
 REQUIRED_HEADERS: dict[str, dict[str, str]] = {"anthropic": {"anthropic-version": "2023-06-01"}}
 

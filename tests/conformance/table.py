@@ -321,7 +321,7 @@ OPENAI_COMPATIBLE = (
 
 CASES: tuple[Case, ...] = (*OPENAI, *GROQ, *ANTHROPIC, *ANTHROPIC_SDK_STREAMS, *OPENAI_COMPATIBLE)
 
-# Cohere, Mistral, Hugging Face and TGI: their cases live in a module of their own.
+# Cohere, Mistral, Hugging Face, TGI and Replicate: their cases live in a module of their own.
 from tests.conformance.table_chat_vendors import VENDOR_CASES  # noqa: E402
 
 CASES = (*CASES, *VENDOR_CASES)

@@ -1,12 +1,12 @@
 """Conformance cases of the chat providers with wires or dialects of their own: Cohere (chat v2), Mistral
-(OpenAI's shape in a declared dialect), Hugging Face's router and TGI (OpenAI-shaped). ``table.CASES``
-includes them; see ``cases``."""
+(OpenAI's shape in a declared dialect), Hugging Face's router and TGI (OpenAI-shaped), Replicate
+(predictions: several upstream requests per call). ``table.CASES`` includes them; see ``cases``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from openai import BadRequestError, RateLimitError
+from openai import AuthenticationError, BadRequestError, RateLimitError
 
 from tests.conformance.cases import RECORDED, Answer, Call, Case, Failure, Step, function, system, user
 from tests.recorded import load_cassette
@@ -248,4 +248,41 @@ TGI = (
     ), base_url="http://localhost:8080/v1"),
 )
 
-VENDOR_CASES: tuple[Case, ...] = (*COHERE, *MISTRAL, *HUGGINGFACE, *TGI)
+# -- Replicate: predictions created, then waited for, polled or streamed (documented examples) ----------
+
+TINA = {
+    "model": "meta/meta-llama-3.1-405b-instruct",
+    "messages": [system("You are a helpful assistant."),
+                 user("Tina has one brother and one sister. How many sisters do Tina's siblings have?")],
+    "max_tokens": 1024, "temperature": 0.6, "top_p": 0.9,
+    # Inputs of Llama's schema with no OpenAI name, sent as they are.
+    "min_tokens": 0, "presence_penalty": 0, "frequency_penalty": 0,
+}
+TINA_ANSWER = Answer(RECORDED, "stop", (26, 84, 110, 0))
+
+REPLICATE = (
+    Case("replicate-wait", "replicate", "documented/replicate/prediction_wait.yaml", (Step(TINA_ANSWER, TINA),)),
+    # Prefer: wait ran out: the prediction is polled at its urls.get until it has succeeded.
+    Case("replicate-poll", "replicate", "documented/replicate/prediction_poll.yaml", (
+        Step(TINA_ANSWER, TINA, upstream_calls=3),
+    )),
+    # Created with stream: true, read from its urls.stream (on another host of Replicate's), then read
+    # once more for the usage in its metrics.
+    Case("replicate-stream", "replicate", "documented/replicate/prediction_stream.yaml", (
+        Step(TINA_ANSWER, {**TINA, "stream": True}, upstream_calls=3),
+    )),
+    # A failed prediction is the provider's trouble: retried once, which succeeds.
+    Case("replicate-failed-then-retried", "replicate", "documented/replicate/prediction_failed_then_retried.yaml", (
+        Step(TINA_ANSWER, TINA, upstream_calls=2),
+    )),
+    Case("replicate-error-invalid-input", "replicate", "documented/replicate/error_invalid_input.yaml", (
+        Step(Failure(BadRequestError, 400, "- input.min_tokens: Must be greater than or equal to 0",
+                     "Input validation failed", None, "input.min_tokens"), {**TINA, "min_tokens": -1}),
+    )),
+    Case("replicate-error-unauthenticated", "replicate", "documented/replicate/error_unauthenticated.yaml", (
+        Step(Failure(AuthenticationError, 401, "You did not pass a valid authentication token", "Unauthenticated"),
+             TINA),
+    )),
+)
+
+VENDOR_CASES: tuple[Case, ...] = (*COHERE, *MISTRAL, *HUGGINGFACE, *TGI, *REPLICATE)

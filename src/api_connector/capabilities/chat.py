@@ -1,7 +1,8 @@
 """Chat completions: the OpenAI Chat Completions shape in, any provider's chat wire out.
 
 Answers are OpenAI ``chat.completion`` bytes (``wire.base.ChatResult``) and, streamed, OpenAI
-``chat.completion.chunk`` payloads; metered in input, output and cached tokens.
+``chat.completion.chunk`` payloads; metered in input, output and cached tokens. A wire whose answer
+takes several requests (``wire.base.SteppedChatWire``) is run by ``capabilities.chat_steps``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, ClassVar, cast
 import orjson
 from pydantic import ValidationError
 
+from api_connector.capabilities import chat_steps
 from api_connector.capabilities.base import (
     CapabilitySpec,
     StreamFilter,
@@ -33,7 +35,7 @@ from api_connector.routing.classify import classify_vendor_error
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import AnswerStream, first_payloads
-from api_connector.wire.base import ChatResult, ChatStreamTranslator, ChatWire, VendorFailed
+from api_connector.wire.base import ChatResult, ChatStreamTranslator, ChatWire, SteppedChatWire, VendorFailed
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 _SSE = {"content-type": "application/json", "accept": "text/event-stream"}
@@ -127,12 +129,16 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
     async def fetch(self, request: ChatRequest, exchange: Exchange) -> ChatResult:
         target = exchange.target
         endpoint, wire = _wire(target)
+        if getattr(wire, "stepped", False):
+            return await chat_steps.fetch(request, exchange, endpoint, cast(SteppedChatWire, wire))
         answer = await send_json(exchange, endpoint, wire.encode_request(request, target.model), wire)
         return _decoded(wire, answer.body, request, target)
 
     async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
         target = exchange.target
         endpoint, wire = _wire(target)
+        if getattr(wire, "stepped", False):
+            return await chat_steps.open_stream(request, exchange, endpoint, cast(SteppedChatWire, wire))
         path = (endpoint.stream_path or endpoint.path).replace("{model}", target.model)
         body = wire.encode_request(request, target.model)
         upstream = await exchange.open(Outbound(path, body, _SSE, query=endpoint.query or None))

@@ -14,6 +14,7 @@ from api_connector.providers.mistral import SPEC as MISTRAL
 from api_connector.providers.ollama import SPEC as OLLAMA
 from api_connector.providers.openai import SPEC as OPENAI
 from api_connector.providers.openai_compatible import SPEC as OPENAI_COMPATIBLE
+from api_connector.providers.replicate import SPEC as REPLICATE
 from api_connector.providers.sandbox import SPEC as SANDBOX
 from api_connector.providers.spec import ProviderSpec
 from api_connector.providers.tgi import SPEC as TGI
@@ -36,6 +37,7 @@ REGISTRY: dict[str, ProviderSpec] = {
         VOYAGE,
         HUGGINGFACE,
         TGI,
+        REPLICATE,
         OPENAI_COMPATIBLE,
         HTTP,
         SANDBOX,
