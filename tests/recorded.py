@@ -144,7 +144,7 @@ def _response(raw: _Response) -> RecordedResponse:
     elif raw.body is not None:
         text = raw.body.string
         body = text.encode("utf-8") if isinstance(text, str) else text
-        if _first(raw.headers, "content-encoding") == "gzip":
+        if _first(raw.headers, "content-encoding") == "gzip" and body.startswith(b"\x1f\x8b"):
             body = gzip.decompress(body)
     else:
         body = b""
@@ -165,9 +165,19 @@ def load_cassette(path: str | Path) -> list[Interaction]:
     ]
 
 
+_DONE_ENDED = ("mistral-",)
+
+
 def load_stream(path: str | Path) -> bytes:
-    """A raw recorded SSE stream, as the vendor sent it."""
-    return _resolve(path).read_bytes()
+    """A raw recorded SSE stream, as the vendor sent it; a vercel-ai ``.chunks.txt`` fixture (one
+    decoded event a line) framed as SSE, its events unchanged."""
+    resolved = _resolve(path)
+    if not resolved.name.endswith(".chunks.txt"):
+        return resolved.read_bytes()
+    lines = resolved.read_text("utf-8").splitlines()
+    body = sse_body([orjson.loads(line) for line in lines if line.strip()])
+    # vercel-ai keeps the events without the ``[DONE]`` that OpenAI-shaped streams (Mistral's) end with.
+    return body + b"data: [DONE]\r\n\r\n" if resolved.name.startswith(_DONE_ENDED) else body
 
 
 def stream_interaction(path: str | Path, *, uri: str, request_body: Any = None) -> Interaction:
@@ -207,6 +217,4 @@ def json_array_as_sse(response: RecordedResponse) -> RecordedResponse:
 
 def chunks_interaction(path: str | Path, *, uri: str) -> Interaction:
     """A vercel-ai ``.chunks.txt`` fixture (one event a line) as a 200 SSE answer to a POST on ``uri``."""
-    lines = _resolve(path).read_text("utf-8").splitlines()
-    body = sse_body([orjson.loads(line) for line in lines if line.strip()])
-    return Interaction(RecordedRequest("POST", uri), RecordedResponse(200, body, _SSE_HEADERS))
+    return Interaction(RecordedRequest("POST", uri), RecordedResponse(200, load_stream(path), _SSE_HEADERS))

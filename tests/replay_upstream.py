@@ -4,12 +4,15 @@ Point a provider instance's ``base_url`` at ``server.rebase(spec.base_url)`` and
 next recorded answer for its method and path (the path as sent, percent-escapes kept; recorded query
 strings are ignored). Streamed answers (SSE, AWS event streams) are written in a few pieces cut at
 arbitrary byte offsets, so clients must reassemble events across reads as they do with real vendors.
-What the server received is kept in ``received`` for assertions.
+What the server received is kept in ``received`` for assertions. URLs of the vendor's own in recorded
+answers (a job's status and stream URLs) can be pointed here too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
@@ -20,6 +23,8 @@ from aiohttp import web
 
 from tests.loopback import serve
 from tests.recorded import Interaction
+
+_URL = re.compile(rb"https?://[^\s\"'<>/]+")
 
 
 class ReceivedRequest(NamedTuple):
@@ -49,6 +54,19 @@ class ReplayServer:
     def rebase(self, real_base_url: str) -> str:
         """A provider's real base URL moved onto this server, path kept (``.../openai/v1``)."""
         return self.base_url + urlsplit(real_base_url).path.rstrip("/")
+
+    def point_here(self, vendors: Callable[[str], bool]) -> None:
+        """Move the URLs in recorded answers whose origin ``vendors`` accepts onto this server (paths kept)."""
+        here = self.base_url.encode()
+
+        def moved(match: re.Match[bytes]) -> bytes:
+            return here if vendors(match.group().decode()) else match.group()
+
+        pending = []
+        for item in self._pending:
+            answer = dataclasses.replace(item.response, body=_URL.sub(moved, item.response.body))
+            pending.append(dataclasses.replace(item, response=answer))
+        self._pending = pending
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()

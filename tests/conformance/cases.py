@@ -10,6 +10,9 @@ before, sent back as real clients do. ``RECORDED`` as a text means "the text of 
 (read from the vendor's JSON by ``harness.recorded_answer``), for answers too long to spell out.
 Where the recording's client wrote a field its own way (its own tool call ids, its own wrapping of a
 tool's result), a step's ``edit`` rewrites the recorded request as the gateway writes it, and says why.
+Sources are below ``tests/data/recorded``, ``documented/...`` (``tests/data/documented``: written from a
+vendor's documented examples where nothing was recorded) or ``conformance/...``; vercel-ai's answers
+kept without their request (``.json``, ``.chunks.txt``) are served on the chat endpoint (``rerouted``).
 """
 
 from __future__ import annotations

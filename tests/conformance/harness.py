@@ -177,28 +177,74 @@ class RecordedAnswer:
     text: str
 
 
-def recorded_answer(response: RecordedResponse, wire: str) -> RecordedAnswer:
-    """The id, model and visible text of a recorded answer (thinking is not text), for each wire."""
+def recorded_answer(responses: list[RecordedResponse], wire: str) -> RecordedAnswer:
+    """The id, model and visible text of a recorded answer (thinking is not text), for each wire.
+
+    ``responses``: what one step consumed, the answer last (a job's creation, stream and final state
+    for Replicate).
+    """
+    if wire == "replicate_predictions":
+        return _replicate_answer(responses)
+    response = responses[-1]
     if wire == "bedrock_converse":
         return _bedrock_answer(response)
-    if response.is_sse:
-        events = [
-            orjson.loads(event.data) for event in sse_events(response.body)
-            if event.data and event.data != "[DONE]"
-        ]
-    else:
-        events = [response.json()]
+    events = _events(response)
     if wire == "anthropic_messages":
         return _anthropic_answer(events, streamed=response.is_sse)
     if wire == "gemini_chat":
         return _gemini_answer(events)
+    if wire == "cohere_chat":
+        return _cohere_answer(events, streamed=response.is_sse)
     # The first chunk that names the answer: Azure annotates the prompt in a chunk without an id first.
     first = next((event for event in events if event.get("id")), events[0])
     if response.is_sse:
-        text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
+        text = "".join(_text(c["delta"].get("content")) for e in events for c in e["choices"])
     else:
-        text = first["choices"][0]["message"].get("content") or ""
+        text = _text(first["choices"][0]["message"].get("content"))
     return RecordedAnswer(first["id"], first["model"], text)
+
+
+def _events(response: RecordedResponse) -> list[dict[str, Any]]:
+    if not response.is_sse:
+        return [response.json()]
+    return [orjson.loads(event.data) for event in sse_events(response.body) if event.data and event.data != "[DONE]"]
+
+
+def _text(content: str | list[dict[str, Any]] | None) -> str:
+    """Content as text; given as parts (Mistral's thinking models), the text parts only."""
+    if isinstance(content, list):
+        return "".join(part["text"] for part in content if part.get("type") == "text")
+    return content or ""
+
+
+def _cohere_answer(events: list[dict[str, Any]], *, streamed: bool) -> RecordedAnswer:
+    """Cohere names no model: the gateway answers with the one the caller asked for."""
+    if not streamed:
+        (answer,) = events
+        message = answer["message"]
+        text = "".join(part["text"] for part in message.get("content", []) if part["type"] == "text")
+        if message.get("tool_calls") and message.get("tool_plan"):
+            text = message["tool_plan"] + text  # the assistant's words beside its tool calls
+        return RecordedAnswer(answer["id"], None, text)
+    start = next(event for event in events if event["type"] == "message-start")
+    text = "".join(
+        event["delta"]["message"]["content"].get("text", "") if event["type"] == "content-delta"
+        else event["delta"]["message"]["tool_plan"]
+        for event in events if event["type"] in ("content-delta", "tool-plan-delta")
+    )
+    return RecordedAnswer(start["id"], None, text)
+
+
+def _replicate_answer(responses: list[RecordedResponse]) -> RecordedAnswer:
+    prediction = responses[0].json() if responses[0].status < 300 else responses[-1].json()
+    streamed = [response for response in responses if response.is_sse]
+    if streamed:
+        text = "".join(event.data for event in sse_events(streamed[0].body) if event.event == "output")
+    else:
+        prediction = responses[-1].json()
+        output = prediction["output"]
+        text = "".join(output) if isinstance(output, list) else output
+    return RecordedAnswer(prediction["id"], prediction["model"], text)
 
 
 def _anthropic_answer(events: list[dict[str, Any]], *, streamed: bool) -> RecordedAnswer:

@@ -58,6 +58,10 @@ CREDENTIAL_HEADER: dict[str, tuple[str, str]] = {
     "ollama": ("authorization", "Bearer {secret}"),
     "vllm": ("authorization", "Bearer {secret}"),
     "lmstudio": ("authorization", "Bearer {secret}"),
+    "mistral": ("authorization", "Bearer {secret}"),
+    "huggingface": ("authorization", "Bearer {secret}"),
+    "tgi": ("authorization", "Bearer {secret}"),
+    "replicate": ("authorization", "Bearer {secret}"),
 }
 API_KEY_HEADER = ("x-goog-api-key", "{secret}")
 REQUIRED_HEADERS: dict[str, dict[str, str]] = {"anthropic": {"anthropic-version": "2023-06-01"}}

@@ -469,3 +469,9 @@ CASES = (*CASES, *GEMINI, *VERTEX)
 from tests.conformance.bedrock_cases import BEDROCK  # noqa: E402
 
 CASES = (*CASES, *BEDROCK)
+
+# -- Cohere, Mistral, Hugging Face, TGI and Replicate (tests/conformance/table_chat_vendors.py) ----------
+
+from tests.conformance.table_chat_vendors import VENDOR_CASES  # noqa: E402
+
+CASES = (*CASES, *VENDOR_CASES)

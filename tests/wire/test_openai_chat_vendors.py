@@ -14,7 +14,8 @@ from api_connector.core.usage import Usage
 from api_connector.errors import ContentFiltered
 from api_connector.providers import REGISTRY
 from api_connector.routing.classify import classify_status
-from api_connector.wire.openai_chat import OPENAI_CHAT, ChatDialect, OpenAIChatStream, OpenAIChatWire
+from api_connector.wire.openai_chat import OPENAI_CHAT, OpenAIChatStream, OpenAIChatWire
+from api_connector.wire.openai_dialect import ChatDialect
 from api_connector.wire.sse import SSEEvent
 from tests.recorded import RECORDED, load_cassette, sse_events
 

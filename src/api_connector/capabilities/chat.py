@@ -1,7 +1,8 @@
 """Chat completions: the OpenAI Chat Completions shape in, any provider's chat wire out.
 
 Answers are OpenAI ``chat.completion`` bytes (``wire.base.ChatResult``) and, streamed, OpenAI
-``chat.completion.chunk`` payloads; metered in input, output and cached tokens.
+``chat.completion.chunk`` payloads; metered in input, output and cached tokens. A wire whose answer
+takes several requests (``wire.base.SteppedChatWire``) is run by ``capabilities.chat_steps``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, ClassVar, cast
 
 import orjson
 
+from api_connector.capabilities import chat_steps
 from api_connector.capabilities.base import (
     CapabilitySpec,
     StreamFilter,
@@ -28,10 +30,11 @@ from api_connector.governance.cost import DEFAULT_COMPLETION_TOKENS
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
+from api_connector.routing.classify import classify_vendor_error
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import AnswerStream, first_payloads
-from api_connector.wire.base import ChatResult, ChatWire
+from api_connector.wire.base import ChatResult, ChatWire, SteppedChatWire, VendorFailed
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 _SSE = {"content-type": "application/json", "accept": "text/event-stream"}
@@ -69,6 +72,15 @@ def _wire(target: Target) -> tuple[Endpoint, ChatWire]:
     return endpoint, cast(ChatWire, endpoint.wire)  # a chat endpoint declares a chat wire
 
 
+def _decoded(wire: ChatWire, body: bytes, request: ChatRequest, target: Target) -> ChatResult:
+    """The vendor's answer as a chat completion, or the failure it reports (a 2xx answer saying it
+    failed), classified like an error event."""
+    try:
+        return wire.decode_response(body, request)
+    except VendorFailed as failed:
+        raise classify_vendor_error(failed.error, provider=target.instance.name) from None
+
+
 class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
     capability: ClassVar[Capability] = Capability.CHAT
     kind: ClassVar[str] = "chat"
@@ -103,15 +115,19 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
         return ChatResult(raw, usage)
 
     async def fetch(self, request: ChatRequest, exchange: Exchange) -> ChatResult:
-        endpoint, wire = _wire(exchange.target)
-        body = wire.encode_request(request, exchange.target.model)
-        return await send_json(
-            exchange, endpoint, body, lambda raw: wire.decode_response(raw, request), "a chat completion"
-        )
+        target = exchange.target
+        endpoint, wire = _wire(target)
+        if getattr(wire, "stepped", False):  # (not isinstance: a Protocol check costs on every call)
+            return await chat_steps.fetch(request, exchange, endpoint, cast(SteppedChatWire, wire))
+        body = wire.encode_request(request, target.model)
+        return await send_json(exchange, endpoint, body, lambda raw: _decoded(wire, raw, request, target),
+                               "a chat completion")
 
     async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
         target = exchange.target
         endpoint, wire = _wire(target)
+        if getattr(wire, "stepped", False):
+            return await chat_steps.open_stream(request, exchange, endpoint, cast(SteppedChatWire, wire))
         path = endpoint.path_for(target.model, stream=True)
         body = wire.encode_request(request, target.model)
         translator = wire.stream_translator(request)

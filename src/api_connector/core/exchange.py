@@ -2,7 +2,8 @@
 
 A wire builds the ``Outbound`` (path below the instance's base URL, body, the headers the shape needs);
 the attempt adds the provider's own headers and the credential, never the wire. An ``Inbound`` is a
-whole answer; streamed answers are read through the transport's stream.
+whole answer; streamed answers are read through the transport's stream. A request that a vendor's own
+answer pointed to (a job's status or stream URL) gives that absolute ``url`` instead of a path.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ class Outbound:
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "POST"
     query: Mapping[str, str] | None = None
+    # An absolute URL from the vendor's answer, sent instead of base URL + path; the attempt sends it
+    # only to the provider's own origins (``ProviderSpec.linked_origins``).
+    url: str | None = None
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from api_connector.providers.fireworks import SPEC as FIREWORKS
 from api_connector.providers.gemini import SPEC as GEMINI
 from api_connector.providers.groq import SPEC as GROQ
 from api_connector.providers.http import SPEC as HTTP
+from api_connector.providers.huggingface import SPEC as HUGGINGFACE
 from api_connector.providers.jina import SPEC as JINA
 from api_connector.providers.lmstudio import SPEC as LMSTUDIO
 from api_connector.providers.mistral import SPEC as MISTRAL
@@ -22,8 +23,10 @@ from api_connector.providers.openai import SPEC as OPENAI
 from api_connector.providers.openai_compatible import SPEC as OPENAI_COMPATIBLE
 from api_connector.providers.openrouter import SPEC as OPENROUTER
 from api_connector.providers.perplexity import SPEC as PERPLEXITY
+from api_connector.providers.replicate import SPEC as REPLICATE
 from api_connector.providers.sandbox import SPEC as SANDBOX
 from api_connector.providers.spec import ProviderSpec
+from api_connector.providers.tgi import SPEC as TGI
 from api_connector.providers.together import SPEC as TOGETHER
 from api_connector.providers.vertex import SPEC as VERTEX
 from api_connector.providers.vllm import SPEC as VLLM
@@ -47,6 +50,9 @@ REGISTRY: dict[str, ProviderSpec] = {
         VERTEX,
         BEDROCK,
         BEDROCK_AGENT,
+        HUGGINGFACE,
+        TGI,
+        REPLICATE,
         OPENAI_COMPATIBLE,
         HTTP,
         SANDBOX,

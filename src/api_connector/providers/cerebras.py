@@ -2,7 +2,8 @@
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec, RateLimitHeaders
-from api_connector.wire.openai_chat import ChatDialect, OpenAIChatWire
+from api_connector.wire.openai_chat import OpenAIChatWire
+from api_connector.wire.openai_dialect import ChatDialect
 
 _REFUSED = frozenset({"frequency_penalty", "presence_penalty", "logit_bias", "parallel_tool_calls", "service_tier"})
 

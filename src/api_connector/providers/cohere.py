@@ -2,11 +2,20 @@
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ModelListing, ProviderSpec
+from api_connector.wire.cohere_chat import COHERE_CHAT
 from api_connector.wire.cohere_embed import COHERE_EMBED
 from api_connector.wire.cohere_rerank import COHERE_RERANK
 from api_connector.wire.model_lists import named_models
 
 RERANK_MODELS = ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0")
+CHAT_MODELS = (
+    "command-a-03-2025",
+    "command-a-reasoning-08-2025",
+    "command-a-vision-07-2025",
+    "command-r-plus-08-2024",
+    "command-r-08-2024",
+    "command-r7b-12-2024",
+)
 
 SPEC = ProviderSpec(
     type="cohere",
@@ -16,6 +25,7 @@ SPEC = ProviderSpec(
         Capability.RERANK: Endpoint(path="/v2/rerank", wire=COHERE_RERANK),
         # Embed API (v2) reference: "Maximum number of texts per call is 96".
         Capability.EMBEDDINGS: Endpoint(path="/v2/embed", wire=COHERE_EMBED, max_batch=96),
+        Capability.CHAT: Endpoint(path="/v2/chat", wire=COHERE_CHAT),
     },
     # Listing models is free and fails with 401 on a bad key.
     listing=ModelListing("/v1/models", named_models),
@@ -27,6 +37,7 @@ SPEC = ProviderSpec(
         "embed-english-light-v3.0",
         "embed-multilingual-light-v3.0",
         *RERANK_MODELS,
+        *CHAT_MODELS,
     ),
     docs_url="https://docs.cohere.com/reference/about",
 )

@@ -2,7 +2,8 @@
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
-from api_connector.wire.openai_chat import ChatDialect, OpenAIChatWire
+from api_connector.wire.openai_chat import OpenAIChatWire
+from api_connector.wire.openai_dialect import ChatDialect
 
 SPEC = ProviderSpec(
     type="deepseek",

@@ -7,7 +7,8 @@ Its OpenAI-compatible chat names the answer's cap ``max_tokens`` only. Ollama's 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ModelListing, ProviderSpec
 from api_connector.wire.model_lists import named_models
-from api_connector.wire.openai_chat import ChatDialect, OpenAIChatWire
+from api_connector.wire.openai_chat import OpenAIChatWire
+from api_connector.wire.openai_dialect import ChatDialect
 from api_connector.wire.openai_embeddings import COMPATIBLE_EMBEDDINGS
 
 SPEC = ProviderSpec(

@@ -6,7 +6,8 @@ its streams carry their usage on the last chunk unasked.
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, ProviderSpec
-from api_connector.wire.openai_chat import ChatDialect, OpenAIChatWire
+from api_connector.wire.openai_chat import OpenAIChatWire
+from api_connector.wire.openai_dialect import ChatDialect
 
 SPEC = ProviderSpec(
     type="perplexity",

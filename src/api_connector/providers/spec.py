@@ -98,6 +98,10 @@ class ProviderSpec:
     local: LocalUpstream | None = None
     docs_url: str | None = None
     rate_limit_headers: RateLimitHeaders | None = None  # None: the common names
+    # Origins besides the base URL's that the vendor's answers send the gateway to, credential and all
+    # (Replicate's prediction streams live on another host); "https://*.vendor.com" stands for its
+    # subdomains. No other origin is ever followed.
+    linked_origins: tuple[str, ...] = ()
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.endpoints or capability is Capability.REQUESTS

@@ -6,7 +6,8 @@ them), and a wrong key is answered 400 "Incorrect API key provided" (classified 
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
-from api_connector.wire.openai_chat import ChatDialect, OpenAIChatWire
+from api_connector.wire.openai_chat import OpenAIChatWire
+from api_connector.wire.openai_dialect import ChatDialect
 
 SPEC = ProviderSpec(
     type="xai",

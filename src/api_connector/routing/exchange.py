@@ -11,6 +11,8 @@ followed (the transport's client has no such feature): a 3xx is an answer, judge
 A strategy that trades its secret for a token first (``auth.strategies.Bindable``: Entra ID, ...) is
 bound once to this service: it keeps its tokens here and asks for them through ``TokenRequests`` (the
 service's transport, on a pool of its own under the address guard), within the call's deadline.
+An absolute URL that a vendor's answer gave (a job's status or stream URL) is sent only to the
+provider's own origins: its base URL's, or one its declaration links (the credential goes with it).
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from api_connector.auth.strategies import Auth, Bindable
 from api_connector.core.call import Call
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.credentials.resolver import CredentialResolver
-from api_connector.errors import DeadlinePassed, UpstreamError, UpstreamTimeout
+from api_connector.errors import DeadlinePassed, UpstreamError, UpstreamProtocolError, UpstreamTimeout
 from api_connector.observability.redaction import Redactor
 from api_connector.routing.attempts import AttemptLog
 from api_connector.routing.catalog import Target
@@ -174,6 +176,10 @@ class Exchange:
             self._up.observe(self.target, upstream.status, upstream.headers)
         return upstream
 
+    def remaining(self) -> float | None:
+        """Seconds left of the call's deadline (None: the call has none), for attempts of several requests."""
+        return self._call.remaining()
+
     async def _credential(self, reference: str) -> str:
         """A secret some store must be asked for (``env:`` ones are read without this coroutine)."""
         return await self._up.credentials.resolve(reference, self._call, self.target.credential_owner)
@@ -200,7 +206,36 @@ class Exchange:
             )
         if call.tracing is not None:
             call.tracing.inject(headers)  # W3C traceparent: this attempt's span
-        return instance.base_url + outbound.path, headers, query, instance.timeouts.capped(remaining)
+        url = instance.base_url + outbound.path if outbound.url is None else self._linked(outbound.url)
+        return url, headers, query, instance.timeouts.capped(remaining)
+
+    def _linked(self, url: str) -> str:
+        """``url`` if it is on one of the provider's own origins: anywhere else the credential would go too."""
+        instance = self.target.instance
+        if not own_origin(url, instance.base_url, instance.spec.linked_origins):
+            raise UpstreamProtocolError(
+                "upstream pointed to a URL outside the provider's own origins; it is not followed",
+                provider=instance.name,
+                sent=False,
+            )
+        return url
+
+
+def own_origin(url: str, base_url: str, linked: tuple[str, ...]) -> bool:
+    """Whether ``url`` is on ``base_url``'s origin or a linked one (``https://*.vendor.com``: any of
+    its subdomains, over that scheme)."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), parts.netloc.lower()
+    base = urlsplit(base_url)
+    if (scheme, host) == (base.scheme.lower(), base.netloc.lower()):
+        return True
+    for origin in linked:
+        their_scheme, _, their_host = origin.lower().partition("://")
+        if scheme != their_scheme:
+            continue
+        if host == their_host or (their_host.startswith("*.") and host.endswith(their_host[1:])):
+            return True
+    return False
 
 
 async def _presented(pending: Awaitable[None], remaining: float | None) -> None:

@@ -1,8 +1,13 @@
 """The contracts wire modules fulfil: every wire (``Wire``), chat wires, embeddings wires.
 
-A wire turns the canonical (OpenAI-shaped) request into the bytes a vendor expects, and the vendor's
-answer back into the gateway's result plus the usage it accounts for. Chat streams are translated
-event by event. Wires never see credentials or do I/O.
+A chat wire turns the canonical (OpenAI-shaped) chat request into the bytes a vendor expects, and the
+vendor's answer back into OpenAI-format bytes plus the usage the gateway accounts for. Streams are
+translated event by event. Rerank and embeddings wires do the same for their capabilities.
+Wires never see credentials or do I/O.
+
+A chat wire may declare itself a ``SteppedChatWire``: an answer that
+takes several requests (a job: create, then poll or stream), each one decided by the wire from the
+answer before, each one sent by the chat capability through the attempt's exchange.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from api_connector.core.chat import ChatRequest
 from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult
+from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.rerank import RerankRequest, RerankResult
 from api_connector.core.usage import Usage
 from api_connector.wire.sse import SSEEvent
@@ -145,4 +151,44 @@ class EmbeddingsWire(Wire, Protocol):
     def decode_response(self, body: bytes, request: EmbeddingsRequest) -> EmbeddingsResult:
         """One vector per input of ``request``, in its order; ValueError (or a pydantic
         ValidationError) when the body is not such an answer."""
+        ...
+
+
+class VendorFailed(Exception):
+    """Raised by a wire when an answer the vendor gave as a success reports a failure (a failed job, a
+    finish reason that is an error): the capability classifies ``error`` like an error event."""
+
+    def __init__(self, error: VendorError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass(slots=True)
+class Follow:
+    """The next request of an answer that takes several: sent after ``wait`` seconds (a poll), or, with a
+    ``translator``, opened as an SSE stream whose events it turns into the client's chunks."""
+
+    outbound: Outbound
+    wait: float = 0.0
+    translator: ChatStreamTranslator | None = None
+
+
+class SteppedChatWire(ChatWire, Protocol):
+    """A chat wire whose answer takes several upstream requests in one attempt (Replicate predictions).
+
+    Still a pure codec: it says what to send first and, from each 2xx answer, what to send next or the
+    finished answer. Its stream translators may also declare ``follow_up() -> Outbound | None`` and
+    ``settle(answer: Inbound | None) -> list[bytes]``: one last request once the stream has ended (the
+    job's final state, with the usage it reports) and the chunks its answer completes the stream with.
+    """
+
+    stepped: bool  # True: the chat capability runs ``start`` and ``advance``
+
+    def start(self, request: ChatRequest, upstream_model: str, path: str) -> Outbound:
+        """The first request; ``path`` is the endpoint's, the model filled in."""
+        ...
+
+    def advance(self, request: ChatRequest, answer: Inbound) -> Follow | ChatResult:
+        """What the 2xx ``answer`` leads to; raises VendorFailed when it reports a failure, ValueError
+        (or ValidationError) when it is not the vendor's shape."""
         ...

@@ -35,7 +35,7 @@ from api_connector.wire.bedrock_types import (
     header_error,
     stream_error,
 )
-from api_connector.wire.openai_chat import completion_chunk
+from api_connector.wire.openai_shapes import chunk_payload
 from api_connector.wire.sse import SSEEvent
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
@@ -212,7 +212,7 @@ class ConverseStream:
         return self._envelope([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}])
 
     def _envelope(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        return completion_chunk(self._id, self._created, self._model, choices, **extra)
+        return chunk_payload(self._id, self._created, self._model, choices, **extra)
 
 
 class BedrockConverseWire:

@@ -8,9 +8,6 @@ Where a vendor's requests depart from OpenAI's (a field under another name, a fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -19,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from api_connector.core.chat import ChatRequest
 from api_connector.core.usage import Usage
 from api_connector.wire.base import ChatResult, StreamState, VendorError
+from api_connector.wire.openai_dialect import ChatDialect
 from api_connector.wire.sse import SSEEvent
 
 
@@ -102,19 +100,6 @@ def decode_openai_error(body: bytes) -> VendorError | None:
         return VendorError(message=err)
     code = str(err.code) if err.code is not None else None
     return VendorError(message=err.message, type=err.type, code=code, param=err.param, details=err.details())
-
-
-def completion_chunk(chunk_id: str, created: int, model: str, choices: list[dict[str, Any]], **extra: Any) -> bytes:
-    """One ``chat.completion.chunk`` payload, as the wires that translate a vendor's stream write them."""
-    chunk = {
-        "id": chunk_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": choices,
-        **extra,
-    }
-    return orjson.dumps(chunk)
 
 
 # How a chunk with nothing to account for ends (one choice, no finish reason, usage null or absent),
@@ -256,38 +241,10 @@ class OpenAIChatStream:
 _ANSWER_NAMES = ("id", "object", "created", "model")
 
 
-@dataclass(frozen=True, slots=True)
-class ChatDialect:
-    """How an OpenAI-compatible vendor's requests depart from OpenAI's, declared as data.
-
-    Only what is declared changes: any other field reaches the vendor as the caller sent it (a field
-    the vendor cannot carry is the vendor's to refuse, not the gateway's to drop unseen).
-    """
-
-    # OpenAI's name -> the vendor's (``max_completion_tokens`` -> ``max_tokens``); the caller's value
-    # moves under the vendor's name, over any value already there.
-    renames: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    # Fields the vendor documents refusing with a 400: left out rather than failing the call.
-    drops: frozenset[str] = frozenset()
-    # The vendor takes ``stream_options.include_usage``; False: none is sent (its streams carry their
-    # usage unasked, or none).
-    stream_usage: bool = True
-    # Reasoning tokens are counted apart from ``completion_tokens`` (and are output all the same).
-    reasoning_apart: bool = False
-
-    def apply(self, body: dict[str, Any]) -> None:
-        for name in self.drops:
-            body.pop(name, None)
-        for name, vendor_name in self.renames.items():
-            if name in body:
-                body[vendor_name] = body.pop(name)
-
-
 class OpenAIChatWire:
-    name = "openai_chat"
-
-    def __init__(self, dialect: ChatDialect | None = None) -> None:
+    def __init__(self, dialect: ChatDialect | None = None, name: str = "openai_chat") -> None:
         self.dialect = dialect  # None: OpenAI's own requests
+        self.name = name  # a vendor's dialect with conformance cases of its own names itself
 
     def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
         body = request.wire_dict()
@@ -323,7 +280,8 @@ class OpenAIChatWire:
         return OpenAIChatStream(request, self.dialect is not None and self.dialect.reasoning_apart)
 
     def decode_error(self, body: bytes) -> VendorError | None:
-        return decode_openai_error(body)
+        errors = self.dialect.errors if self.dialect is not None else None
+        return (errors or decode_openai_error)(body)
 
 
 OPENAI_CHAT = OpenAIChatWire()

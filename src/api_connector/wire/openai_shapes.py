@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from api_connector.core.chat import ToolCall
+from api_connector.core.usage import Usage
 from api_connector.errors import ValidationFailed
 
 
@@ -47,3 +48,23 @@ def chunk_payload(answer_id: str, created: int, model: str, choices: list[dict[s
         **extra,
     }
     return orjson.dumps(chunk)
+
+
+class ChunkWriter:
+    """The chunks of one streamed answer of one choice: each carries the answer's id, creation time
+    and model (for wires that write a stream from events of another shape, or from a whole answer)."""
+
+    __slots__ = ("created", "id", "model")
+
+    def __init__(self, id: str, model: str, created: int) -> None:
+        self.id = id
+        self.model = model
+        self.created = created
+
+    def delta(self, delta: dict[str, Any], reason: str | None = None) -> bytes:
+        """A chunk of the one choice: a delta, and the finish reason on the last one."""
+        return chunk_payload(self.id, self.created, self.model, [delta_choice(0, delta, reason)])
+
+    def usage(self, usage: Usage) -> bytes:
+        """The usage chunk, as OpenAI sends it when asked: alone, after the finish, with no choices."""
+        return chunk_payload(self.id, self.created, self.model, [], usage=usage.as_openai())
