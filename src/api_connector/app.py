@@ -12,6 +12,7 @@ from aiohttp import web
 
 from api_connector.api import (
     admin_routes,
+    anthropic_routes,
     credentials_routes,
     dlq_routes,
     governance_routes,
@@ -248,6 +249,7 @@ def create_app(
         dlq_routes,
         health_routes,
         governance_routes,
+        anthropic_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):

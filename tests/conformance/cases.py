@@ -24,6 +24,7 @@ from tests.recorded import RECORDED as RECORDED_DIR
 from tests.recorded import Interaction, RecordedRequest, load_cassette, stream_interaction
 
 CONFORMANCE_DATA = Path(__file__).parent / "data"
+DOCUMENTED_DATA = Path(__file__).parents[1] / "data" / "documented"
 
 
 class _Marker(Enum):
@@ -82,7 +83,9 @@ class Step:
 class Case:
     id: str
     provider: str  # a key of REGISTRY
-    source: str  # below tests/data/recorded, or tests/conformance/data for "conformance/..."
+    # below tests/data/recorded, or tests/conformance/data for "conformance/...", or tests/data/documented
+    # for "documented/..." (vendors' documented examples, where nothing recorded shows an answer)
+    source: str
     steps: tuple[Step, ...]
     base_url: str | None = None  # the vendor's real base URL when the provider type has none
     # The recording answered another call, or none (raw SDK streams): serve it on the chat endpoint and
@@ -95,6 +98,8 @@ class Case:
     def path(self) -> Path:
         if self.source.startswith("conformance/"):
             return CONFORMANCE_DATA / self.source.removeprefix("conformance/")
+        if self.source.startswith("documented/"):
+            return DOCUMENTED_DATA / self.source.removeprefix("documented/")
         return RECORDED_DIR / self.source
 
     def interactions(self, chat_uri: str) -> list[Interaction]:

@@ -14,9 +14,11 @@ from api_connector.api import dlq_routes as dlq
 from api_connector.api import governance_routes as governance
 from api_connector.api import health_routes as health
 from api_connector.api import routing_routes as routing
+from api_connector.api.anthropic_errors import uses_anthropic_shape
 from api_connector.api.requests_routes import GenericRequest
 from api_connector.core.chat import ChatRequest
 from api_connector.core.rerank import RerankRequest
+from api_connector.wire.anthropic_ingress_types import CountTokensRequest, MessagesRequest
 
 _ERROR = {
     "type": "object",
@@ -31,6 +33,24 @@ _ERROR = {
             },
             "required": ["message", "type", "code"],
         }
+    },
+}
+
+# Anthropic's error shape, on the Anthropic Messages routes (api/anthropic_errors.py).
+_ANTHROPIC_ERROR = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object", "properties": {"error_code": {"type": "string"}}},
+            },
+            "required": ["type", "message"],
+        },
+        "request_id": {"type": "string"},
     },
 }
 
@@ -82,6 +102,25 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in dlq.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in health.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in governance.OPERATIONS),
+    (
+        "post",
+        "/v1/messages",
+        "Anthropic Messages API (JSON, or SSE events with stream: true) to any provider a route names; "
+        "the gateway key as x-api-key or Authorization: Bearer; anthropic-beta reaches Anthropic targets",
+        "inference",
+        MessagesRequest,
+        200,
+    ),
+    (
+        "post",
+        "/v1/messages/count_tokens",
+        "Input tokens of an Anthropic Messages request: {input_tokens}. Counted by the provider where a target "
+        "of the route can count (Anthropic's count_tokens), otherwise the gateway's own estimate (about four "
+        "characters a token plus per-message overhead); the x-token-count-source header says provider or estimate",
+        "inference",
+        CountTokensRequest,
+        200,
+    ),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies", "system", None, 200),
     ("get", "/openapi.json", "This document", "system", None, 200),
@@ -131,7 +170,10 @@ def _operation(
         "tags": [tag],
         "responses": {
             str(status): {"description": "success"},
-            "default": {"description": "error", "content": {"application/json": {"schema": _ERROR}}},
+            "default": {
+                "description": "error",
+                "content": {"application/json": {"schema": _ANTHROPIC_ERROR if uses_anthropic_shape(path) else _ERROR}},
+            },
         },
     }
     if tag != "system":

@@ -100,3 +100,14 @@ class RerankWire(Wire, Protocol):
     def decode_response(self, body: bytes, request: RerankRequest, upstream_model: str) -> RerankResult:
         """The vendor's JSON answer as the gateway's (ValueError or ValidationError when it is not one)."""
         ...
+
+
+class TokenCountWire(Wire, Protocol):
+
+    def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
+        """The vendor's token-count request for the chat request it would be sent."""
+        ...
+
+    def decode_response(self, body: bytes) -> int:
+        """The input tokens the vendor counted (ValueError or ValidationError when it is no count)."""
+        ...
