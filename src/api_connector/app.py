@@ -12,6 +12,7 @@ from aiohttp import web
 
 from api_connector.api import (
     admin_routes,
+    anthropic_routes,
     credentials_routes,
     dlq_routes,
     embeddings_routes,
@@ -270,6 +271,7 @@ def create_app(
         dlq_routes,
         health_routes,
         governance_routes,
+        anthropic_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):

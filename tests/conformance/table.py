@@ -3,7 +3,7 @@ documented examples where nothing was recorded (see ``cases``)."""
 
 from __future__ import annotations
 
-from openai import AuthenticationError, BadRequestError, NotFoundError, RateLimitError
+from openai import AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError
 
 from tests.conformance.cases import (
     CONFORMANCE_DATA,
@@ -475,3 +475,31 @@ CASES = (*CASES, *BEDROCK)
 from tests.conformance.table_chat_vendors import VENDOR_CASES  # noqa: E402
 
 CASES = (*CASES, *VENDOR_CASES)
+
+# -- Answers nothing recorded shows, from Anthropic's documented examples (tests/data/documented) --------
+
+HELLO = {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [user("Hello, world")]}
+
+ANTHROPIC_DOCUMENTED = (
+    # 529 overloaded is retried once, then reaches the caller as the provider's failure (502).
+    Case("anthropic-documented-overloaded", "anthropic", "documented/anthropic/overloaded.yaml", (
+        Step(Failure(InternalServerError, 502, "Overloaded", "overloaded_error"), HELLO, upstream_calls=2),
+    )),
+    Case("anthropic-documented-stream-overloaded", "anthropic", "documented/anthropic/stream_overloaded.txt", (
+        Step(BrokenStream("Overloaded"), {**HELLO, "stream": True}),
+    ), rerouted=True),
+    # The matched sequence rides along as the choice's ``stop_reason`` (vLLM's field).
+    Case("anthropic-documented-stop-sequence", "anthropic", "documented/anthropic/stop_sequence.yaml", (
+        Step(Answer("Hi! My name is Claude.", "stop", (2095, 503, 2598, 0)), {**HELLO, "stop": ["\n\nHuman:"]}),
+    )),
+)
+
+# Reasoning deltas (``reasoning``, ``reasoning_details``) pass through to OpenAI clients untouched.
+OPENAI_COMPATIBLE_REASONING = (
+    Case("openai-compatible-openrouter-stream-reasoning", "openai_compatible",
+         "conformance/openai_compatible/test_openrouter_streaming_reasoning.yaml", (
+        Step(Answer(RECORDED, "stop", (43, 36, 79, 0), usage_chunk_alone=False)),
+    ), base_url="https://openrouter.ai/api/v1"),
+)
+
+CASES += (*ANTHROPIC_DOCUMENTED, *OPENAI_COMPATIBLE_REASONING)

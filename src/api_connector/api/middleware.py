@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import brotli
 from aiohttp import web
 
+from api_connector.api.anthropic_errors import anthropic_error_body, uses_anthropic_shape
 from api_connector.api.render import envelope_error, error_headers, json_response, openai_error_body
 from api_connector.api.services import PRINCIPAL, REQUEST_ID, SERVICES, STARTED, Services
 from api_connector.auth.keys import Scope
@@ -262,4 +263,6 @@ def render_error(request: web.Request, error: ConnectorError) -> web.Response:
             },
         }
         return json_response(body, status, headers)
+    if uses_anthropic_shape(request.path):
+        return json_response(anthropic_error_body(error, services.redactor, request[REQUEST_ID]), status, headers)
     return json_response(openai_error_body(error, services.redactor), status, headers)

@@ -24,9 +24,10 @@ from api_connector.api import dlq_routes as dlq
 from api_connector.api import governance_routes as governance
 from api_connector.api import health_routes as health
 from api_connector.api import routing_routes as routing
+from api_connector.api.anthropic_errors import uses_anthropic_shape
 from api_connector.api.middleware import uses_envelope
 from api_connector.api.openapi_answers import ANSWERS, JSON, PATH_PARAMS, PROJECT_HEADER, READ_SCOPE, Answer
-from api_connector.api.openapi_schemas import ENVELOPE_ERROR, OPENAI_ERROR, STR, Schema
+from api_connector.api.openapi_schemas import ANTHROPIC_ERROR, ENVELOPE_ERROR, OPENAI_ERROR, STR, Schema
 from api_connector.auth.keys import ALL_SCOPES
 from api_connector.capabilities.requests import FORBIDDEN_HEADERS, GenericRequest
 from api_connector.config import BASE_URL, INSTANCE_NAME, ProviderConfig, RouteConfig
@@ -35,6 +36,7 @@ from api_connector.core.embeddings import EmbeddingsRequest
 from api_connector.core.rerank import RerankRequest
 from api_connector.providers import REGISTRY
 from api_connector.storage.limit_store import LIMIT_FIELDS
+from api_connector.wire.anthropic_ingress_types import CountTokensRequest, MessagesRequest
 
 # (method, path, summary, tag, request body model, success status)
 _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] = (
@@ -92,6 +94,25 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in dlq.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in health.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in governance.OPERATIONS),
+    (
+        "post",
+        "/v1/messages",
+        "Anthropic Messages API (JSON, or SSE events with stream: true) to any provider a route names; "
+        "the gateway key as x-api-key or Authorization: Bearer; anthropic-beta reaches Anthropic targets",
+        "inference",
+        MessagesRequest,
+        200,
+    ),
+    (
+        "post",
+        "/v1/messages/count_tokens",
+        "Input tokens of an Anthropic Messages request: {input_tokens}. Counted by the provider where a target "
+        "of the route can count (Anthropic's count_tokens), otherwise the gateway's own estimate (about four "
+        "characters a token plus per-message overhead); the x-token-count-source header says provider or estimate",
+        "inference",
+        CountTokensRequest,
+        200,
+    ),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies (503 while one is down)", "system", None, 200),
     ("get", "/openapi.json", "This document", "system", None, 200),
@@ -292,7 +313,8 @@ def _responses(path: str, tag: str, answer: Answer, status: int) -> Schema:
     errors = {500, *answer.errors} if tag == "system" else {401, 403, 500, 503, *answer.errors}
     if tag == "admin":
         errors.add(400)  # every admin operation reads whose rows it acts on (scope, project): a bad one is 400
-    shape = {"$ref": "#/components/schemas/EnvelopeError" if uses_envelope(path) else "#/components/schemas/Error"}
+    kind = "AnthropicError" if uses_anthropic_shape(path) else "EnvelopeError" if uses_envelope(path) else "Error"
+    shape = {"$ref": f"#/components/schemas/{kind}"}
     for error in sorted(errors):
         responses.setdefault(str(error), {"description": _ERRORS[error], "content": {JSON: {"schema": shape}}})
     return responses
@@ -325,7 +347,9 @@ def _operation(method: str, path: str, summary: str, tag: str, model: type[BaseM
 @cache
 def _document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {"Error": OPENAI_ERROR, "EnvelopeError": ENVELOPE_ERROR}
+    schemas: dict[str, Any] = {
+        "Error": OPENAI_ERROR, "EnvelopeError": ENVELOPE_ERROR, "AnthropicError": ANTHROPIC_ERROR
+    }
     for method, path, summary, tag, model, status in _OPERATIONS:
         op = _operation(method, path, summary, tag, model, status)
         schemas.update(op.pop("x-defs", {}))

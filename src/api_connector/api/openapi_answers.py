@@ -101,6 +101,17 @@ ANSWERS: dict[tuple[str, str], Answer] = {
         },
     ),
     ("post", "/v1/rerank"): Answer(s.RERANK, _V1, _CHAT_PARAMS),
+    ("post", "/v1/messages"): Answer(s.ANTHROPIC_MESSAGE, _V1, _CHAT_PARAMS, media=(JSON, SSE)),
+    ("post", "/v1/messages/count_tokens"): Answer(
+        s.TOKEN_COUNT,
+        _V1,
+        headers={
+            "x-token-count-source": {
+                "description": "provider: counted by a target's own tokenizer; estimate: the gateway's estimate",
+                "schema": enum("provider", "estimate"),
+            }
+        },
+    ),
     ("get", "/v1/models"): Answer(s.MODELS),
     ("post", "/v1/requests"): Answer(s.ENVELOPE, _V1, (PRIORITY, TIMEOUT, RETRIES, COALESCE)),
     # The upstream's answer as it arrives: its status (any 2xx), its content type, its bytes.

@@ -57,6 +57,14 @@ OPENAI_ERROR = obj(
         )
     }
 )
+# Anthropic's error shape, on the Anthropic Messages routes (``api.anthropic_errors``).
+ANTHROPIC_ERROR = obj(
+    {
+        "type": {"const": "error"},
+        "error": obj({"type": STR, "message": STR}, {"details": obj({}, {"error_code": STR})}),
+    },
+    {"request_id": STR},
+)
 ENVELOPE_ERROR = obj(
     {
         "success": {"const": False},
@@ -66,6 +74,20 @@ ENVELOPE_ERROR = obj(
 )
 
 # -- inference and generic requests ----------------------------------------------------------------
+# Anthropic's Messages answer and token count (``/v1/messages``, ``/v1/messages/count_tokens``).
+ANTHROPIC_MESSAGE = obj(
+    {
+        "id": STR,
+        "type": {"const": "message"},
+        "role": {"const": "assistant"},
+        "content": arr(obj({"type": STR})),
+        "model": STR,
+        "stop_reason": nullable(STR),
+        "usage": obj({"input_tokens": INT, "output_tokens": INT}),
+    },
+    {"stop_sequence": nullable(STR)},
+)
+TOKEN_COUNT = obj({"input_tokens": INT})
 CHAT_COMPLETION = obj(
     {"id": STR, "object": STR, "choices": arr(obj({"index": INT, "message": obj({"role": STR})}))},
     {"created": INT, "model": STR, "usage": nullable(OBJ)},

@@ -9,7 +9,10 @@ from api_connector.capabilities.chat import CHAT
 from api_connector.capabilities.embeddings import EMBEDDINGS
 from api_connector.capabilities.requests import RAW
 from api_connector.capabilities.rerank import RERANK
+from api_connector.capabilities.token_count import TOKEN_COUNT
 
-BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {spec.kind: spec for spec in (CHAT, EMBEDDINGS, RAW, RERANK)}
+BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {
+    spec.kind: spec for spec in (CHAT, EMBEDDINGS, RAW, RERANK, TOKEN_COUNT)
+}
 
-__all__ = ["BY_KIND", "CHAT", "EMBEDDINGS", "RAW", "RERANK", "CapabilitySpec"]
+__all__ = ["BY_KIND", "CHAT", "EMBEDDINGS", "RAW", "RERANK", "TOKEN_COUNT", "CapabilitySpec"]

@@ -13,3 +13,5 @@ class Capability(StrEnum):
     SPEECH = "speech"
     # Any HTTP endpoint of the provider through the generic request API.
     REQUESTS = "requests"
+    # Counting a chat request's input tokens with the vendor's own tokenizer (Anthropic's count_tokens).
+    TOKEN_COUNT = "token_count"

@@ -2,6 +2,7 @@
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, HealthProbe, ModelListing, ProviderSpec
+from api_connector.wire.anthropic_count_tokens import ANTHROPIC_COUNT_TOKENS
 from api_connector.wire.anthropic_messages import ANTHROPIC_MESSAGES
 from api_connector.wire.model_lists import openai_models
 
@@ -11,9 +12,14 @@ SPEC = ProviderSpec(
     base_url="https://api.anthropic.com",
     # Anthropic takes the bare key in its own header, not a Bearer token.
     auth=AuthScheme(kind=AuthKind.HEADER, name="x-api-key", prefix=""),
-    endpoints={Capability.CHAT: Endpoint(path="/v1/messages", wire=ANTHROPIC_MESSAGES)},
+    endpoints={
+        Capability.CHAT: Endpoint(path="/v1/messages", wire=ANTHROPIC_MESSAGES),
+        Capability.TOKEN_COUNT: Endpoint(path="/v1/messages/count_tokens", wire=ANTHROPIC_COUNT_TOKENS),
+    },
     # Every request must name the API version it was written against.
     headers={"anthropic-version": "2023-06-01"},
+    # Callers' beta flags (a longer context or output, ...) reach Anthropic as they were sent.
+    passthrough_header_prefixes=("anthropic-beta",),
     # Listing models is free and fails with 401 on a bad key.
     listing=ModelListing("/v1/models", openai_models),
     probe=HealthProbe(path="/v1/models"),

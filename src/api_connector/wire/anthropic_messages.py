@@ -202,6 +202,12 @@ def _tool_call(block_id: str, name: str, arguments: str) -> Block:
     return {"id": block_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
+def _matched_stop(stop_reason: str | None, stop_sequence: str | None) -> dict[str, Any]:
+    """The stop sequence that ended the answer, as vLLM's OpenAI-compatible ``stop_reason`` field
+    (the OpenAI shape has none of its own; the Anthropic ingress reads it back)."""
+    return {"stop_reason": stop_sequence} if stop_reason == "stop_sequence" and stop_sequence else {}
+
+
 def completion_from_message(message: AnthropicMessage, created: int) -> dict[str, Any]:
     """An OpenAI ``chat.completion`` object for an Anthropic message."""
     text = "".join(block.text or "" for block in message.content if block.type == "text")
@@ -219,6 +225,7 @@ def completion_from_message(message: AnthropicMessage, created: int) -> dict[str
         "logprobs": None,
         "finish_reason": finish_reason(message.stop_reason),
     }
+    choice.update(_matched_stop(message.stop_reason, message.stop_sequence))
     return {
         "id": message.id,
         "object": "chat.completion",
@@ -320,11 +327,12 @@ class AnthropicMessagesStream:
 
     def _on_message_delta(self, event: StreamEvent) -> list[bytes]:
         self._note_usage(event.usage)
-        reason = finish_reason(event.delta.stop_reason if event.delta else None)
-        if reason is None:
+        delta = event.delta
+        reason = finish_reason(delta.stop_reason if delta else None)
+        if reason is None or delta is None:
             return []
         self.state.finish_reason = reason
-        return [self._chunk({}, reason)]
+        return [self._chunk({}, reason, _matched_stop(delta.stop_reason, delta.stop_sequence))]
 
     def _note_usage(self, update: AnthropicUsage | None) -> None:
         self._usage = self._usage.merged(update)
@@ -336,8 +344,11 @@ class AnthropicMessagesStream:
         self._usage_sent = True
         return [self._envelope([], usage=self.state.usage.as_openai())]
 
-    def _chunk(self, delta: dict[str, Any], reason: str | None = None) -> bytes:
-        return self._envelope([delta_choice(0, delta, reason)])
+    def _chunk(self, delta: dict[str, Any], reason: str | None = None, extra: dict[str, Any] | None = None) -> bytes:
+        choice = delta_choice(0, delta, reason)
+        if extra:
+            choice.update(extra)
+        return self._envelope([choice])
 
     def _envelope(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
         return chunk_payload(self._id, self._created, self._model, choices, **extra)

@@ -54,7 +54,14 @@ class AnthropicMessage(_Lenient):
     model: str = ""
     content: list[ContentBlock] = []
     stop_reason: str | None = None
+    stop_sequence: str | None = None
     usage: AnthropicUsage = Field(default_factory=AnthropicUsage)
+
+
+class TokenCount(_Lenient):
+    """The answer of ``/v1/messages/count_tokens``."""
+
+    input_tokens: int = Field(ge=0)
 
 
 class EventDelta(_Lenient):
@@ -64,6 +71,7 @@ class EventDelta(_Lenient):
     text: str | None = None
     partial_json: str | None = None
     stop_reason: str | None = None
+    stop_sequence: str | None = None
 
 
 class ErrorDetail(_Lenient):

@@ -192,3 +192,14 @@ class SteppedChatWire(ChatWire, Protocol):
         """What the 2xx ``answer`` leads to; raises VendorFailed when it reports a failure, ValueError
         (or ValidationError) when it is not the vendor's shape."""
         ...
+
+
+class TokenCountWire(Wire, Protocol):
+
+    def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
+        """The vendor's token-count request for the chat request it would be sent."""
+        ...
+
+    def decode_response(self, body: bytes) -> int:
+        """The input tokens the vendor counted (ValueError or ValidationError when it is no count)."""
+        ...
