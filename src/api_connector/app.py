@@ -19,6 +19,7 @@ from api_connector.api import (
     openai_routes,
     requests_routes,
     rerank_routes,
+    responses_routes,
     routing_routes,
     system_routes,
 )
@@ -52,6 +53,7 @@ from api_connector.storage.provider_store import ProviderStore
 from api_connector.storage.queries import AuditQueries, UsageQueries
 from api_connector.storage.record_writer import RecordWriter
 from api_connector.storage.redis import create_redis
+from api_connector.storage.response_store import ResponseStore
 from api_connector.storage.tenancy import TenancyStore
 from api_connector.transport.http import Transport
 
@@ -133,6 +135,7 @@ def build_services(
         governance=governance,
         rollups=Rollups(database),
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
+        responses=ResponseStore(database, settings.responses_store_days) if settings.responses_store else None,
     )
 
 
@@ -248,6 +251,7 @@ def create_app(
         dlq_routes,
         health_routes,
         governance_routes,
+        responses_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):

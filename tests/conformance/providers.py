@@ -21,6 +21,7 @@ CREDENTIAL_HEADER: dict[str, tuple[str, str]] = {
     "voyage": ("authorization", "Bearer {secret}"),
     "jina": ("authorization", "Bearer {secret}"),
     "together": ("authorization", "Bearer {secret}"),
+    "azure_openai": ("api-key", "{secret}"),
 }
 REQUIRED_HEADERS: dict[str, dict[str, str]] = {"anthropic": {"anthropic-version": "2023-06-01"}}
 

@@ -32,6 +32,7 @@ from tests.conformance.cases import (
 from tests.conformance.harness import Reply, complete, recorded_answer, sdk_arguments, stream
 from tests.conformance.providers import check_covered, check_credential, network_provider_types
 from tests.conformance.rerank_table import DOCUMENTED, RERANK_CASES
+from tests.conformance.responses_table import RESPONSES_CASES
 from tests.conformance.table import CASES
 from tests.gateway import run_gateway
 from tests.recorded import RECORDED as RECORDED_DIR
@@ -249,7 +250,7 @@ def test_every_chat_wire_is_covered_streamed_and_failing() -> None:
 
 
 def test_every_recording_is_replayed() -> None:
-    used = {case.path.resolve() for case in (*CASES, *RERANK_CASES)}
+    used = {case.path.resolve() for case in (*CASES, *RERANK_CASES, *RESPONSES_CASES)}
     recordings = {
         path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED) for path in folder.rglob("*")
         if path.suffix in (".yaml", ".txt", ".json")

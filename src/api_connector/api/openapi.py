@@ -13,6 +13,7 @@ from api_connector.api import credentials_routes as credentials
 from api_connector.api import dlq_routes as dlq
 from api_connector.api import governance_routes as governance
 from api_connector.api import health_routes as health
+from api_connector.api import responses_routes as responses
 from api_connector.api import routing_routes as routing
 from api_connector.api.requests_routes import GenericRequest
 from api_connector.core.chat import ChatRequest
@@ -93,6 +94,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
         None,
         200,
     ),
+    *((method, path, summary, "inference", body, code) for method, path, summary, body, code in responses.OPERATIONS),
 )
 
 # Every admin read takes these (api/read_scope.py): whose rows it shows.

@@ -8,7 +8,8 @@ from api_connector.capabilities.base import CapabilitySpec
 from api_connector.capabilities.chat import CHAT
 from api_connector.capabilities.requests import RAW
 from api_connector.capabilities.rerank import RERANK
+from api_connector.capabilities.responses import RESPONSES
 
-BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {spec.kind: spec for spec in (CHAT, RAW, RERANK)}
+BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {spec.kind: spec for spec in (CHAT, RAW, RERANK, RESPONSES)}
 
-__all__ = ["BY_KIND", "CHAT", "RAW", "RERANK", "CapabilitySpec"]
+__all__ = ["BY_KIND", "CHAT", "RAW", "RERANK", "RESPONSES", "CapabilitySpec"]

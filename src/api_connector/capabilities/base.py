@@ -25,14 +25,15 @@ from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.classify import classify_status
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
-from api_connector.routing.streams import AnswerStream
-from api_connector.wire.base import VendorError, Wire
+from api_connector.routing.streams import AnswerStream, first_payloads
+from api_connector.wire.base import ChatStreamTranslator, VendorError, Wire
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 # A stream filter and what it gives once the stream ends (see AnswerStream.add_filter).
 StreamFilter = tuple[Callable[[list[bytes]], list[bytes]], Callable[[], list[bytes]] | None]
 _JSON = {"content-type": "application/json"}
+_SSE = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
 class CapabilitySpec(ABC, Generic[Req, Res]):
@@ -133,6 +134,24 @@ async def send_json(exchange: Exchange, endpoint: Endpoint, body: bytes, wire: W
     if not 200 <= answer.status < 300:
         raise failure(answer, wire.decode_error, target)
     return answer
+
+
+async def open_events(
+    exchange: Exchange, endpoint: Endpoint, body: bytes, wire: Wire, translator: ChatStreamTranslator
+) -> AnswerStream:
+    """One streamed JSON request to the target's ``endpoint``, read until its first payloads (a failure
+    until then, or any answer outside 2xx, is raised classified: the next target may serve)."""
+    target = exchange.target
+    path = (endpoint.stream_path or endpoint.path).replace("{model}", target.model)
+    upstream = await exchange.open(Outbound(path, body, _SSE, query=endpoint.query or None))
+    try:
+        if not 200 <= upstream.status < 300:
+            said = await upstream.read_all()
+            raise failure(Inbound(upstream.status, upstream.headers, said), wire.decode_error, target)
+        return await first_payloads(target, upstream, translator)
+    except BaseException:
+        upstream.close()
+        raise
 
 
 def failure(

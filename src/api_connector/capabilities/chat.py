@@ -16,13 +16,12 @@ from api_connector.capabilities.base import (
     CapabilitySpec,
     StreamFilter,
     endpoint_of,
-    failure,
+    open_events,
     scrub_batch,
     send_json,
 )
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
-from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamProtocolError, ValidationFailed
 from api_connector.governance.cost import DEFAULT_COMPLETION_TOKENS
@@ -31,11 +30,10 @@ from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
-from api_connector.routing.streams import AnswerStream, first_payloads
+from api_connector.routing.streams import AnswerStream
 from api_connector.wire.base import ChatResult, ChatWire
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
-_SSE = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
 class ChatNeeds(Needs):
@@ -115,19 +113,9 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
             ) from None
 
     async def open(self, request: ChatRequest, exchange: Exchange) -> AnswerStream:
-        target = exchange.target
-        endpoint, wire = _wire(target)
-        path = (endpoint.stream_path or endpoint.path).replace("{model}", target.model)
-        body = wire.encode_request(request, target.model)
-        upstream = await exchange.open(Outbound(path, body, _SSE, query=endpoint.query or None))
-        try:
-            if not 200 <= upstream.status < 300:
-                body = await upstream.read_all()
-                raise failure(Inbound(upstream.status, upstream.headers, body), wire.decode_error, target)
-            return await first_payloads(target, upstream, wire.stream_translator(request))
-        except BaseException:
-            upstream.close()
-            raise
+        endpoint, wire = _wire(exchange.target)
+        body = wire.encode_request(request, exchange.target.model)
+        return await open_events(exchange, endpoint, body, wire, wire.stream_translator(request))
 
     def scrub(self, result: ChatResult, redactor: Redactor) -> ChatResult:
         body = redactor.scrub_body(result.body)

@@ -7,9 +7,16 @@ from enum import StrEnum
 
 class Capability(StrEnum):
     CHAT = "chat"
+    # OpenAI's Responses API: passed through to providers that speak it, translated to chat for the rest.
+    RESPONSES = "responses"
     EMBEDDINGS = "embeddings"
     RERANK = "rerank"
     TRANSCRIPTION = "transcription"
     SPEECH = "speech"
     # Any HTTP endpoint of the provider through the generic request API.
     REQUESTS = "requests"
+
+
+# A capability a provider without its own endpoint for it still serves through another one, the gateway
+# translating both ways (a Responses request goes to a chat-only provider's chat endpoint).
+TRANSLATED_THROUGH: dict[Capability, Capability] = {Capability.RESPONSES: Capability.CHAT}

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from api_connector.auth.strategies import BEARER, NO_AUTH, Auth, AuthKind, AuthScheme
-from api_connector.core.capabilities import Capability
+from api_connector.core.capabilities import TRANSLATED_THROUGH, Capability
 
 if TYPE_CHECKING:
     from api_connector.transport.local import LocalUpstream
@@ -66,7 +66,10 @@ class ProviderSpec:
     docs_url: str | None = None
 
     def supports(self, capability: Capability) -> bool:
-        return capability in self.endpoints or capability is Capability.REQUESTS
+        if capability in self.endpoints or capability is Capability.REQUESTS:
+            return True
+        through = TRANSLATED_THROUGH.get(capability)
+        return through is not None and through in self.endpoints
 
 
 __all__ = ["BEARER", "NO_AUTH", "Auth", "AuthKind", "AuthScheme", "Endpoint", "HealthProbe", "ProviderSpec"]

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from api_connector.core.chat import ChatRequest
 from api_connector.core.rerank import RerankRequest, RerankResult
+from api_connector.core.responses import ResponsesRequest, ResponsesResult
 from api_connector.core.usage import Usage
 from api_connector.wire.sse import SSEEvent
 
@@ -99,4 +100,21 @@ class RerankWire(Wire, Protocol):
 
     def decode_response(self, body: bytes, request: RerankRequest, upstream_model: str) -> RerankResult:
         """The vendor's JSON answer as the gateway's (ValueError or ValidationError when it is not one)."""
+        ...
+
+
+class ResponsesWire(Wire, Protocol):
+    """A provider's own Responses API: the request passed through, its answers and events read for
+    usage only (``core.responses``). Providers without one get Responses requests translated to chat."""
+
+    def encode_request(self, request: ResponsesRequest, upstream_model: str) -> bytes:
+        """The request body for the vendor; ``request.stream`` says whether to ask for a stream."""
+        ...
+
+    def decode_response(self, body: bytes) -> ResponsesResult:
+        """The vendor's ``response`` object (ValueError or ValidationError when it is not one)."""
+        ...
+
+    def stream_translator(self, request: ResponsesRequest) -> ChatStreamTranslator:
+        """A fresh reader of one streamed answer: gives each event as an SSE frame."""
         ...
