@@ -21,6 +21,7 @@ from api_connector.api import (
     openai_routes,
     requests_routes,
     rerank_routes,
+    responses_routes,
     routing_routes,
     system_routes,
 )
@@ -56,6 +57,7 @@ from api_connector.storage.provider_store import ProviderStore
 from api_connector.storage.queries import AuditQueries, UsageQueries
 from api_connector.storage.record_writer import RecordWriter
 from api_connector.storage.redis import create_redis
+from api_connector.storage.response_store import ResponseStore
 from api_connector.storage.tenancy import TenancyStore
 from api_connector.transport.http import Transport
 
@@ -144,6 +146,7 @@ def build_services(
             prefix=settings.redis_key_prefix,
         ),
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
+        responses=ResponseStore(database, settings.responses_store_days) if settings.responses_store else None,
     )
 
 
@@ -272,6 +275,7 @@ def create_app(
         health_routes,
         governance_routes,
         anthropic_routes,
+        responses_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):

@@ -11,7 +11,8 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   ├── ValidationFailed            400 validation_error
     │   │   ├── InvalidJSON             400 invalid_json
     │   │   ├── InvalidLimit            400 invalid_limit (admin API: a limit without values or malformed)
-    │   │   └── LimitAboveCeiling       400 limit_above_ceiling (a project admin above the operator's limit)
+    │   │   ├── LimitAboveCeiling       400 limit_above_ceiling (a project admin above the operator's limit)
+    │   │   └── PreviousResponseNotFound 400 previous_response_not_found (Responses: no such stored response)
     │   ├── PayloadTooLarge             413 payload_too_large
     │   ├── AuthenticationRequired      401 missing_api_key
     │   ├── InvalidAPIKey               401 invalid_api_key
@@ -119,6 +120,12 @@ class InvalidLimit(ValidationFailed):
 
 class LimitAboveCeiling(ValidationFailed):
     code = "limit_above_ceiling"
+
+
+class PreviousResponseNotFound(ValidationFailed):
+    """``previous_response_id`` names no response this project has stored (OpenAI's code for it)."""
+
+    code = "previous_response_not_found"
 
 
 class PayloadTooLarge(RequestError):

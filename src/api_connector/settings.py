@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     # "local" limits in this process with every limit divided by RATE_LIMIT_LOCAL_SHARE (replicas).
     rate_limit_on_redis_error: Literal["closed", "local"] = "local"
     rate_limit_local_share: int = Field(1, ge=1, le=1000)
+    # Responses API answers kept per project (GET/DELETE /v1/responses/{id}, previous_response_id): off,
+    # the gateway keeps nothing and refuses previous_response_id; on, answers are kept unless the
+    # request says "store": false, for RESPONSES_STORE_DAYS.
+    responses_store: bool = False
+    responses_store_days: int = Field(30, ge=1, le=3650)
 
     @field_validator("log_level", mode="before")
     @classmethod

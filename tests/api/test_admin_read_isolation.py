@@ -110,6 +110,8 @@ def _seed_project_a(gateway: RunningGateway, up: FakeUpstream, ids: dict[str, st
         return call(gateway, "POST", "/v1/chat/completions", key, json=body, headers=headers)
 
     assert chat(f"{MARKER}-route", **{"x-cache-ttl": "60"}).status_code == 200
+    kept = call(gateway, "POST", "/v1/responses", key, json={"model": f"{MARKER}-route", "input": f"{MARKER} keeps"})
+    ids["response_a"] = created(kept)["id"]  # a stored response (RESPONSES_STORE is on here)
     assert chat(f"{MARKER}-shared").status_code == 200
     assert chat(f"{MARKER}-down/any-model").status_code >= 500  # a dead letter, and an open incident
 
@@ -135,6 +137,7 @@ def _path_values(ids: dict[str, str]) -> dict[str, list[str]]:
         "name": [f"{MARKER}-route", f"{MARKER}-up", f"{MARKER}-down"],
         "kind": ["keys", "projects"],
         "subject_id": [ids["key_id_a"], ids["project_a"]],
+        "response_id": [ids["response_a"]],
     }
 
 
@@ -197,7 +200,7 @@ def test_no_admin_read_shows_another_projects_data(tmp_path: Path) -> None:
         with run_gateway(tmp_path, _file_config(up)) as gateway:
             ids = _tenants(gateway)
         # Started again: the operator's budgets and limits of the file now name A's project and key.
-        with run_gateway(tmp_path, _file_config(up, ids)) as gateway:
+        with run_gateway(tmp_path, _file_config(up, ids), responses_store=True) as gateway:
             _seed_project_a(gateway, up, ids)
             # The data is there: A's own administrator and the global admin (scope=all) both see it.
             for path in ("/admin/budgets", "/admin/routing/state", "/admin/alerts"):

@@ -71,6 +71,8 @@ REQUIRED_QUERY: dict[str, dict[str, str]] = {
     "azure_openai": {"api-version": AZURE_API_VERSION},
     "azure_openai_entra": {"api-version": AZURE_API_VERSION},
 }
+# Azure's v1 API (its Responses endpoint) takes no api-version.
+WITHOUT_QUERY = frozenset({Capability.RESPONSES})
 
 # Providers that sign each request with their secret instead of sending it: (service, region) of AWS SigV4.
 SIGV4: dict[str, tuple[str, str]] = {"bedrock": ("bedrock", "us-east-1"), "bedrock_agent": ("bedrock", "us-west-2")}
@@ -97,7 +99,12 @@ def secret_values(secret: str) -> list[str]:
 
 
 def check_credential(
-    provider: str, received: ReceivedRequest, secret: str, gateway_key: str, presented: tuple[str, str] | None = None
+    provider: str,
+    received: ReceivedRequest,
+    secret: str,
+    gateway_key: str,
+    presented: tuple[str, str] | None = None,
+    capability: Capability = Capability.CHAT,
 ) -> None:
     """``presented``: the header and template of this instance's credential, when not the type's own."""
     if provider in SIGV4:
@@ -108,7 +115,7 @@ def check_credential(
     assert received.headers.get(header) == template.format(secret=secret)
     for name, value in REQUIRED_HEADERS.get(provider, {}).items():
         assert received.headers.get(name) == value
-    for name, value in REQUIRED_QUERY.get(provider, {}).items():
+    for name, value in ({} if capability in WITHOUT_QUERY else REQUIRED_QUERY.get(provider, {})).items():
         assert received.query.get(name) == value, "the query parameters the vendor needs"
     if header != "authorization":
         assert "authorization" not in received.headers, "no Authorization header besides the vendor's own"

@@ -52,6 +52,7 @@ from tests.conformance.providers import (
     upstream_credential,
 )
 from tests.conformance.rerank_table import RERANK_CASES
+from tests.conformance.responses_table import RESPONSES_CASES
 from tests.conformance.table import CASES
 from tests.conformance.token_count_table import TOKEN_COUNT_CASES
 from tests.gateway import run_gateway
@@ -387,7 +388,7 @@ def test_every_chat_wire_is_covered_streamed_and_failing() -> None:
 
 def test_every_recording_is_replayed() -> None:
     # Embeddings data (with answer bodies recorded alone, .json) is replayed by test_embeddings.py.
-    cases = (*CASES, *RERANK_CASES, *EMBED_CASES, *TOKEN_COUNT_CASES)
+    cases = (*CASES, *RERANK_CASES, *EMBED_CASES, *TOKEN_COUNT_CASES, *RESPONSES_CASES)
     used = {case.path.resolve() for case in cases} | {ENTRA_TOKEN_ANSWER.resolve()}
     recordings = {
         path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED_DATA) for path in folder.rglob("*")

@@ -26,8 +26,9 @@ TABLES = {
     "credential_versions",
     "routes",
     "dead_letters",
+    "stored_responses",
 }
-HEAD = "0007_usage_units"
+HEAD = "0008_stored_responses"
 
 
 async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:

@@ -23,6 +23,7 @@ from api_connector.api import credentials_routes as credentials
 from api_connector.api import dlq_routes as dlq
 from api_connector.api import governance_routes as governance
 from api_connector.api import health_routes as health
+from api_connector.api import responses_routes as responses
 from api_connector.api import routing_routes as routing
 from api_connector.api.anthropic_errors import uses_anthropic_shape
 from api_connector.api.middleware import uses_envelope
@@ -124,6 +125,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
         None,
         200,
     ),
+    *((method, path, summary, "inference", body, code) for method, path, summary, body, code in responses.OPERATIONS),
 )
 _CHAT = {"model": "sandbox/sandbox-chat", "messages": [{"role": "user", "content": "Hello!"}]}
 _EMBED = {"model": "sandbox/sandbox-embed", "input": ["first text", "second text"]}

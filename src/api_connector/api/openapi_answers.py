@@ -101,6 +101,9 @@ ANSWERS: dict[tuple[str, str], Answer] = {
         },
     ),
     ("post", "/v1/rerank"): Answer(s.RERANK, _V1, _CHAT_PARAMS),
+    ("post", "/v1/responses"): Answer(s.RESPONSE, _V1, _CHAT_PARAMS, media=(JSON, SSE)),
+    ("get", "/v1/responses/{response_id}"): Answer(s.RESPONSE, (400, 404)),
+    ("delete", "/v1/responses/{response_id}"): Answer(s.RESPONSE_DELETED, (404,)),
     ("post", "/v1/messages"): Answer(s.ANTHROPIC_MESSAGE, _V1, _CHAT_PARAMS, media=(JSON, SSE)),
     ("post", "/v1/messages/count_tokens"): Answer(
         s.TOKEN_COUNT,

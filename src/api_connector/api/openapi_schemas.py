@@ -88,6 +88,12 @@ ANTHROPIC_MESSAGE = obj(
     {"stop_sequence": nullable(STR)},
 )
 TOKEN_COUNT = obj({"input_tokens": INT})
+# OpenAI's Responses object (``/v1/responses``) and its deletion.
+RESPONSE = obj(
+    {"id": STR, "object": {"const": "response"}, "status": STR, "output": arr(OBJ)},
+    {"created_at": NUM, "model": STR, "usage": nullable(OBJ), "error": nullable(OBJ)},
+)
+RESPONSE_DELETED = obj({"id": STR, "object": {"const": "response"}, "deleted": {"const": True}})
 CHAT_COMPLETION = obj(
     {"id": STR, "object": STR, "choices": arr(obj({"index": INT, "message": obj({"role": STR})}))},
     {"created": INT, "model": STR, "usage": nullable(OBJ)},

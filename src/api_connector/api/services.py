@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from api_connector.storage.provider_store import ProviderStore
     from api_connector.storage.queries import AuditQueries, UsageQueries
     from api_connector.storage.record_writer import RecordWriter
+    from api_connector.storage.response_store import ResponseStore
     from api_connector.storage.tenancy import TenancyStore
     from api_connector.transport.http import Transport
 
@@ -66,6 +67,7 @@ class Services:
     rollups: Rollups | None = None
     model_lists: ModelLists | None = None
     auth_throttle: AuthThrottle | None = None
+    responses: ResponseStore | None = None  # only when the operator keeps Responses answers (RESPONSES_STORE)
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -31,8 +31,8 @@ from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.classify import classify_status
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
-from api_connector.routing.streams import AnswerStream
-from api_connector.wire.base import HeadErrors, VendorError, Wire
+from api_connector.routing.streams import AnswerStream, first_payloads
+from api_connector.wire.base import ChatStreamTranslator, HeadErrors, VendorError, Wire
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -40,7 +40,7 @@ T = TypeVar("T")
 _JSON = {"content-type": "application/json"}
 # A stream filter and what it gives once the stream ends (see AnswerStream.add_filter).
 StreamFilter = tuple[Callable[[list[bytes]], list[bytes]], Callable[[], list[bytes]] | None]
-_JSON = {"content-type": "application/json"}
+_SSE = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
 class Itemized(ABC, Generic[Req, Res]):
@@ -157,6 +157,28 @@ def endpoint_of(target: Target, capability: Capability) -> Endpoint:
     if endpoint is None or endpoint.wire is None:
         raise CapabilityUnsupported(f"provider {target.instance.name!r} does not offer {capability.value}")
     return endpoint
+
+
+async def open_events(
+    exchange: Exchange, endpoint: Endpoint, body: bytes, wire: Wire, translator: ChatStreamTranslator
+) -> AnswerStream:
+    """One streamed JSON request to the target's ``endpoint`` (its stream path where it has one), read
+    until its first payloads: a failure until then, or any answer outside 2xx, is raised classified
+    (the next target may serve). A translator of a vendor's own framing (``FramedStreamTranslator``:
+    AWS's event stream) asks for its media type instead of SSE."""
+    target = exchange.target
+    path = endpoint.path_for(target.model, stream=True)
+    media_type: str | None = getattr(translator, "media_type", None)
+    headers = _SSE if media_type is None else {"content-type": "application/json", "accept": media_type}
+    upstream = await exchange.open(Outbound(path, body, headers, query=endpoint.query or None))
+    try:
+        if not 200 <= upstream.status < 300:
+            said = await upstream.read_all()
+            raise wire_failure(Inbound(upstream.status, upstream.headers, said), wire, target)
+        return await first_payloads(target, upstream, translator)
+    except BaseException:
+        upstream.close()
+        raise
 
 
 def failure(

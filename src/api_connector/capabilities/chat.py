@@ -17,13 +17,12 @@ from api_connector.capabilities.base import (
     CapabilitySpec,
     StreamFilter,
     endpoint_of,
+    open_events,
     scrub_batch,
     send_json,
-    wire_failure,
 )
 from api_connector.core.capabilities import Capability
 from api_connector.core.chat import ChatRequest
-from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
 from api_connector.errors import ValidationFailed
 from api_connector.governance.cost import DEFAULT_COMPLETION_TOKENS
@@ -33,11 +32,10 @@ from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.classify import classify_vendor_error
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
-from api_connector.routing.streams import AnswerStream, first_payloads
+from api_connector.routing.streams import AnswerStream
 from api_connector.wire.base import ChatResult, ChatWire, SteppedChatWire, VendorFailed
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
-_SSE = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
 class ChatNeeds(Needs):
@@ -128,21 +126,8 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
         endpoint, wire = _wire(target)
         if getattr(wire, "stepped", False):
             return await chat_steps.open_stream(request, exchange, endpoint, cast(SteppedChatWire, wire))
-        path = endpoint.path_for(target.model, stream=True)
         body = wire.encode_request(request, target.model)
-        translator = wire.stream_translator(request)
-        # A stream in a framing of the vendor's own (``FramedStreamTranslator``) asks for its media type.
-        media_type: str | None = getattr(translator, "media_type", None)
-        headers = _SSE if media_type is None else {"content-type": "application/json", "accept": media_type}
-        upstream = await exchange.open(Outbound(path, body, headers, query=endpoint.query or None))
-        try:
-            if not 200 <= upstream.status < 300:
-                body = await upstream.read_all()
-                raise wire_failure(Inbound(upstream.status, upstream.headers, body), wire, target)
-            return await first_payloads(target, upstream, translator)
-        except BaseException:
-            upstream.close()
-            raise
+        return await open_events(exchange, endpoint, body, wire, wire.stream_translator(request))
 
     def scrub(self, result: ChatResult, redactor: Redactor) -> ChatResult:
         body = redactor.scrub_body(result.body)

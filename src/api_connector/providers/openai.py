@@ -5,6 +5,7 @@ from api_connector.providers.spec import Endpoint, HealthProbe, ModelListing, Pr
 from api_connector.wire.model_lists import openai_models
 from api_connector.wire.openai_chat import OPENAI_CHAT
 from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
+from api_connector.wire.openai_responses import OPENAI_RESPONSES
 
 SPEC = ProviderSpec(
     type="openai",
@@ -16,6 +17,7 @@ SPEC = ProviderSpec(
         Capability.EMBEDDINGS: Endpoint(
             path="/embeddings", wire=OPENAI_EMBEDDINGS, max_batch=2048, max_batch_tokens=300_000
         ),
+        Capability.RESPONSES: Endpoint(path="/responses", wire=OPENAI_RESPONSES),
     },
     # Listing models is free and fails with 401 on a bad key: the cheapest proof a key works.
     listing=ModelListing("/models", openai_models),

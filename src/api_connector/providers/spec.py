@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from api_connector.auth.strategies import BEARER, NO_AUTH, Auth, AuthKind, AuthScheme, Bindable
-from api_connector.core.capabilities import Capability
+from api_connector.core.capabilities import TRANSLATED_THROUGH, Capability
 
 if TYPE_CHECKING:
     from api_connector.transport.local import LocalUpstream
@@ -104,7 +104,10 @@ class ProviderSpec:
     linked_origins: tuple[str, ...] = ()
 
     def supports(self, capability: Capability) -> bool:
-        return capability in self.endpoints or capability is Capability.REQUESTS
+        if capability in self.endpoints or capability is Capability.REQUESTS:
+            return True
+        through = TRANSLATED_THROUGH.get(capability)
+        return through is not None and through in self.endpoints
 
 
 __all__ = [

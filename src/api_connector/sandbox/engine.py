@@ -4,10 +4,11 @@ Content is derived from the input, so tests can assert it (``/rerank`` scores by
 ``sandbox.rerank``): the reply to a user message is
 ``"sandbox echo: <the message's text>"``; with tools offered and ``tool_choice`` "required" or naming a
 function (or the user's text naming a tool), it calls that tool with arguments filled from its schema;
-after a tool result it answers ``"tool result: <the result>"``. Usage is counted as a real tokenizer
-would roughly count (about four characters a token, plus per-message overhead). ``/embeddings`` answers
-each input with a unit vector derived from its hash (``dimensions`` long, 16 by default), floats or
-base64 as asked.
+after a tool result it answers ``"tool result: <the result>"``; asked for a ``json_schema``
+``response_format``, it answers a JSON object filled from the schema. Usage is counted as a real
+tokenizer would roughly count (about four characters a token, plus per-message overhead).
+``/embeddings`` answers each input with a unit vector derived from its hash (``dimensions`` long, 16 by
+default), floats or base64 as asked.
 
 Fault controls, from request headers (callers set them; the gateway forwards ``x-sandbox-*``) or from
 the provider instance's static ``headers``:
@@ -29,7 +30,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api_connector.core.chat import ChatMessage, ChatRequest, ToolDefinition
 from api_connector.core.embeddings import EmbeddingsRequest, Item
@@ -185,6 +186,9 @@ class SandboxReply:
         if tool is not None:
             return cls(f"chatcmpl-sbx{digest[:24]}", None, tool, prompt)
         text = f"tool result: {last.text()}" if last.role == "tool" else f"sandbox echo: {last.text()}"
+        schema = _StructuredAsk.model_validate(request.model_extra or {}).schema_asked()
+        if schema is not None:
+            text = orjson.dumps(_sample(schema)).decode()
         limit = request.output_token_limit()
         if limit is not None and count_tokens(text) > limit:
             text = text[: limit * 4]
@@ -306,3 +310,48 @@ def _arguments_for(tool: ToolDefinition | None) -> dict[str, Any]:
         return samples.get(str(prop.get("type", "string")), "sandbox") if isinstance(prop, dict) else "sandbox"
 
     return {name: sample(props.get(name)) for name in required}
+
+
+class _JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
+
+
+class _ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: str
+    json_schema: _JsonSchemaFormat | None = None
+
+
+class _StructuredAsk(BaseModel):
+    """The part of a chat request that asks for structured output."""
+
+    model_config = ConfigDict(extra="ignore")
+    response_format: _ResponseFormat | None = None
+
+    def schema_asked(self) -> dict[str, Any] | None:
+        fmt = self.response_format
+        if fmt is None or fmt.type != "json_schema" or fmt.json_schema is None:
+            return None
+        return fmt.json_schema.schema_
+
+
+def _sample(schema: Any) -> Any:
+    """A value that fits ``schema``: every property of an object, the first of an enum or of anyOf."""
+    if not isinstance(schema, dict):
+        return "sandbox"
+    if schema.get("enum"):
+        return schema["enum"][0]
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        return _sample(options[0])
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: _sample(value) for name, value in properties.items()}
+    if kind == "array":
+        return [_sample(schema.get("items"))] if schema.get("items") else []
+    samples = {"string": "sandbox", "integer": 1, "number": 1.5, "boolean": True, "null": None}
+    return samples.get(str(kind), "sandbox")

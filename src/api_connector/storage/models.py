@@ -205,4 +205,10 @@ class AuditRow(Base):
 
 # The vault's tables and the routing layer's (admin routes, dead letters) live in their own modules;
 # importing them here puts them in ``Base.metadata``.
-from api_connector.storage import credential_models, limit_models, rollup_models, routing_models  # noqa: E402,F401
+from api_connector.storage import (  # noqa: E402,F401
+    credential_models,
+    limit_models,
+    response_models,
+    rollup_models,
+    routing_models,
+)

@@ -20,6 +20,7 @@ from api_connector.core.chat import ChatRequest
 from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.rerank import RerankRequest, RerankResult
+from api_connector.core.responses import ResponsesRequest, ResponsesResult
 from api_connector.core.usage import Usage
 from api_connector.wire.sse import SSEEvent
 
@@ -202,4 +203,21 @@ class TokenCountWire(Wire, Protocol):
 
     def decode_response(self, body: bytes) -> int:
         """The input tokens the vendor counted (ValueError or ValidationError when it is no count)."""
+        ...
+
+
+class ResponsesWire(Wire, Protocol):
+    """A provider's own Responses API: the request passed through, its answers and events read for
+    usage only (``core.responses``). Providers without one get Responses requests translated to chat."""
+
+    def encode_request(self, request: ResponsesRequest, upstream_model: str) -> bytes:
+        """The request body for the vendor; ``request.stream`` says whether to ask for a stream."""
+        ...
+
+    def decode_response(self, body: bytes) -> ResponsesResult:
+        """The vendor's ``response`` object (ValueError or ValidationError when it is not one)."""
+        ...
+
+    def stream_translator(self, request: ResponsesRequest) -> ChatStreamTranslator:
+        """A fresh reader of one streamed answer: gives each event as an SSE frame."""
         ...
