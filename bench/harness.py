@@ -262,6 +262,9 @@ http {{
         # same file, so a POST gets the canned body with status 200.
         location /json/ {{ default_type application/json; error_page 405 =200 $uri; }}
         location /sse/ {{ default_type "text/event-stream; charset=utf-8"; error_page 405 =200 $uri; }}
+        # The synthesis row (bench/speech.py): audio at full speed, and paced as a vendor produces it.
+        location /audio/ {{ default_type audio/wav; error_page 405 =200 $uri; }}
+        location /audio-paced/ {{ default_type audio/wav; error_page 405 =200 $uri; limit_rate 4m; }}
     }}
 }}
 """

@@ -2,7 +2,7 @@
 
 `python reference_passthrough.py PORT UPSTREAM_BASE` forwards every POST to UPSTREAM_BASE + path with
 the upstream key swapped in, over one shared pooled session, and returns the upstream's status and
-body; SSE is relayed chunk by chunk as it arrives. No auth, routing, limits, metrics or records.
+body; SSE and audio are relayed chunk by chunk as they arrive. No auth, routing, limits, metrics or records.
 """
 
 import sys
@@ -18,9 +18,9 @@ async def forward(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {UPSTREAM_KEY}"}
     async with session.post(request.app["upstream"] + request.path, data=body, headers=headers) as up:
-        if not up.content_type.startswith("text/event-stream"):
+        if not up.content_type.startswith(("text/event-stream", "audio/")):
             return web.Response(body=await up.read(), status=up.status, content_type=up.content_type)
-        out = web.StreamResponse(status=up.status, headers={"Content-Type": "text/event-stream"})
+        out = web.StreamResponse(status=up.status, headers={"Content-Type": up.content_type})
         await out.prepare(request)
         async for chunk in up.content.iter_any():
             await out.write(chunk)

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import service
+import speech
 from harness import (
     BENCH_DIR,
     FIXTURES,
@@ -55,7 +56,7 @@ from harness import (
 )
 from report import print_report, print_soak, soak_verdict, summarize_pairs, targets
 
-GROUPS = ("direct", "reference", "service", "service-2w", "service-redis")
+GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech")
 CONCURRENCY = (16, 64)
 LOADS = ("closed", "paced")
 # The paced rows answer "what does the hop add to a request" (issue 7 asks it at c=16); the 2-worker
@@ -201,7 +202,7 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int, rat
 def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None) -> Iterator[Target]:
     upstream = f"http://127.0.0.1:{nginx.port}"
     if group == "direct":
-        paths = {b: f"{upstream}/{b}/v1/chat/completions" for b in ("json", "sse")}
+        paths = {b: f"{upstream}/{b}/v1/chat/completions" for b in ("json", "sse")} | speech.urls(upstream)
         yield Target(paths, service.UPSTREAM_KEY, [nginx.proc.popen.pid])
         return
     port = free_port()
@@ -211,7 +212,7 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
         try:
             wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=20)
             base = f"http://127.0.0.1:{port}"
-            paths = {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")}
+            paths = {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")} | speech.urls(base)
             yield Target(paths, service.UPSTREAM_KEY, [proc.popen.pid])
         finally:
             procs.stop(proc)
@@ -220,7 +221,8 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
     redis = redis if group == "service-redis" else None
     with service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis) as svc:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        yield Target({"json": url, "sse": url}, svc.key, [svc.proc.popen.pid], redis)
+        paths = {"json": url, "sse": url} | speech.urls(f"http://127.0.0.1:{port}", service=True)
+        yield Target(paths, svc.key, [svc.proc.popen.pid], redis)
 
 
 def bodies(group: str) -> tuple[str, ...]:
@@ -493,7 +495,7 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
             results["soak"] = soak
             print_soak(soak)
             return not (soak.get("flat") and soak.get("reached"))
-        rows = [r for g in args.groups for r in run_group(g, procs, opts, nginx, args.redis_url)]
+        rows = [r for g in args.groups if g != "speech" for r in run_group(g, procs, opts, nginx, args.redis_url)]
         # Closed-loop and paced rows stay apart: their p50s answer different questions.
         results["rows"] = [asdict(r) for r in rows if r.offered_rps is None]
         results["paced_rows"] = [asdict(r) for r in rows if r.offered_rps is not None]
@@ -503,8 +505,13 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
             results["pairs"] = run_pairs(members, args.pairs, procs, opts, nginx, args.redis_url)
         pairs = results.get("pairs")
         results["targets"] = targets(results["rows"], results["paced_rows"], pairs)
-        print_report(results)
-        return any(r.error for r in rows) or bool(pairs and pairs["failed"])
+        if rows:
+            print_report(results)
+        if "speech" in args.groups:
+            results["speech"] = speech.run_rows(opts, procs, nginx, started, wrk)
+            speech.print_rows(results["speech"])
+        spoken = results.get("speech", {}).get("rows", [])
+        return any(r.error for r in rows) or bool(pairs and pairs["failed"]) or any(r["error"] for r in spoken)
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return True

@@ -49,6 +49,14 @@ def service_config(nginx_port: int) -> dict:
         }
         for kind in ("json", "sse")
     }
+    # The synthesis row's providers: OpenAI's speech shape on nginx, at full speed and paced.
+    for kind in ("audio", "audio-paced"):
+        providers[f"upstream-{kind}"] = {
+            "type": "openai",
+            "base_url": f"{upstream}/{kind}/v1",
+            "credential": "env:BENCH_UPSTREAM_KEY",
+            "rate_limit": dict(_PROVIDER_LIMIT),
+        }
     routes = {
         f"bench-{kind}": {
             "strategy": "priority",

@@ -14,6 +14,17 @@ if [ ! -x .venv/tools-mitmproxy/bin/mitmdump ]; then
   .venv/tools-mitmproxy/bin/python -m pip install -q 'mitmproxy>=11,<12'
 fi
 
+# The speech tests make and check real audio with espeak-ng and sox (MP3 through libsox-fmt-mp3).
+audio=()
+command -v espeak-ng >/dev/null 2>&1 || audio+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || audio+=(sox)
+sox -h 2>/dev/null | grep -qw mp3 || audio+=(libsox-fmt-mp3)
+if [ ${#audio[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${audio[@]}" >/dev/null \
+    || { $sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${audio[@]}" >/dev/null; }
+fi
+
 # The PostgreSQL and Redis tests use the real servers on loopback; start them if they have stopped.
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true

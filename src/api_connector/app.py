@@ -23,6 +23,7 @@ from api_connector.api import (
     rerank_routes,
     responses_routes,
     routing_routes,
+    speech_routes,
     system_routes,
 )
 from api_connector.api.middleware import Routes
@@ -276,6 +277,7 @@ def create_app(
         governance_routes,
         anthropic_routes,
         responses_routes,
+        speech_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):

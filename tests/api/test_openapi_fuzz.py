@@ -109,7 +109,7 @@ def api_schema(fuzz_gateway: RunningGateway) -> schemathesis.BaseSchema:
                 {
                     # The caller's own deadline (``timeout``, ``x-timeout``: generated down to a microsecond)
                     # running out is answered 504 timeout, as documented; nothing else may be a 5xx.
-                    "include-path-regex": "^/v1/(chat/completions|embeddings|rerank|requests)",
+                    "include-path-regex": "^/v1/(chat/completions|embeddings|rerank|requests|audio/speech)",
                     "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "504"]}},
                 }
             ],

@@ -62,9 +62,17 @@ CREDENTIAL_HEADER: dict[str, tuple[str, str]] = {
     "huggingface": ("authorization", "Bearer {secret}"),
     "tgi": ("authorization", "Bearer {secret}"),
     "replicate": ("authorization", "Bearer {secret}"),
+    "elevenlabs": ("xi-api-key", "{secret}"),
+    "google_tts": ("x-goog-api-key", "{secret}"),
+    "azure_tts": ("ocp-apim-subscription-key", "{secret}"),
+    "deepgram": ("authorization", "Token {secret}"),
+    "cartesia": ("x-api-key", "{secret}"),
 }
 API_KEY_HEADER = ("x-goog-api-key", "{secret}")
-REQUIRED_HEADERS: dict[str, dict[str, str]] = {"anthropic": {"anthropic-version": "2023-06-01"}}
+REQUIRED_HEADERS: dict[str, dict[str, str]] = {
+    "anthropic": {"anthropic-version": "2023-06-01"},
+    "cartesia": {"cartesia-version": "2024-11-13"},
+}
 # Vendors that take no stream_options: their streams carry the usage unasked.
 NO_STREAM_OPTIONS = frozenset({"perplexity"})
 REQUIRED_QUERY: dict[str, dict[str, str]] = {

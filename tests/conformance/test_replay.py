@@ -53,6 +53,7 @@ from tests.conformance.providers import (
 )
 from tests.conformance.rerank_table import RERANK_CASES
 from tests.conformance.responses_table import RESPONSES_CASES
+from tests.conformance.speech_table import SPEECH_CASES, speech_listings
 from tests.conformance.table import CASES
 from tests.conformance.token_count_table import TOKEN_COUNT_CASES
 from tests.gateway import run_gateway
@@ -390,6 +391,7 @@ def test_every_recording_is_replayed() -> None:
     # Embeddings data (with answer bodies recorded alone, .json) is replayed by test_embeddings.py.
     cases = (*CASES, *RERANK_CASES, *EMBED_CASES, *TOKEN_COUNT_CASES, *RESPONSES_CASES)
     used = {case.path.resolve() for case in cases} | {ENTRA_TOKEN_ANSWER.resolve()}
+    used |= {path.resolve() for case in SPEECH_CASES for path in case.files} | speech_listings()
     recordings = {
         path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED_DATA) for path in folder.rglob("*")
         if path.suffix in (".yaml", ".txt", ".json")

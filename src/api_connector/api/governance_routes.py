@@ -94,7 +94,7 @@ async def estimate(request: web.Request) -> web.Response:
     costs = _governance(request).costs
     targets = []
     for target in route.targets:
-        price = costs.price(target.instance.base_url, target.model, target.price)
+        price = costs.price(target.instance.base_url, target.model, target.price, target.instance.name)
         targets.append(
             {
                 "provider": target.instance.name,

@@ -25,6 +25,7 @@ from api_connector.api import governance_routes as governance
 from api_connector.api import health_routes as health
 from api_connector.api import responses_routes as responses
 from api_connector.api import routing_routes as routing
+from api_connector.api import speech_routes as speech
 from api_connector.api.anthropic_errors import uses_anthropic_shape
 from api_connector.api.middleware import uses_envelope
 from api_connector.api.openapi_answers import ANSWERS, JSON, PATH_PARAMS, PROJECT_HEADER, READ_SCOPE, Answer
@@ -35,6 +36,7 @@ from api_connector.config import BASE_URL, INSTANCE_NAME, ProviderConfig, RouteC
 from api_connector.core.chat import ChatRequest
 from api_connector.core.embeddings import EmbeddingsRequest
 from api_connector.core.rerank import RerankRequest
+from api_connector.core.speech import SpeechRequest
 from api_connector.providers import REGISTRY
 from api_connector.storage.limit_store import LIMIT_FIELDS
 from api_connector.wire.anthropic_ingress_types import CountTokensRequest, MessagesRequest
@@ -114,6 +116,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
         CountTokensRequest,
         200,
     ),
+    *((method, path, summary, tag, body, 200) for method, path, summary, tag, body in speech.OPERATIONS),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies (503 while one is down)", "system", None, 200),
     ("get", "/openapi.json", "This document", "system", None, 200),
@@ -146,6 +149,12 @@ _EXAMPLES: dict[tuple[str, str], Any] = {
         "targets": [{"provider": "sandbox", "model": "sandbox-chat"}],
     },
     ("post", "/admin/usage/estimate"): _CHAT,
+    ("post", "/v1/audio/speech"): {
+        "model": "sandbox/sandbox-tts",
+        "input": "Hello!",
+        "voice": "alloy",
+        "response_format": "wav",
+    },
 }
 # Bodies a handler reads only when one is sent.
 _OPTIONAL_BODIES = {("post", "/admin/cache/clear")}
@@ -182,6 +191,11 @@ def _ci(word: str) -> str:
 
 def _chat(schema: Schema, defs: Schema) -> None:
     # A request without a model is sent to the operator's DEFAULT_OPENAI_MODEL.
+    schema["required"].remove("model")
+
+
+def _speech(schema: Schema, defs: Schema) -> None:
+    # A request without a model is sent to the operator's DEFAULT_TTS_PROVIDER.
     schema["required"].remove("model")
 
 
@@ -273,6 +287,7 @@ _REQUEST_RULES: dict[type[BaseModel], Callable[[Schema, Schema], None]] = {
     admin.CreateKey: _new_key,
     admin.CreateProvider: _project_provider,
     RouteConfig: _project_route,
+    SpeechRequest: _speech,
 }
 
 
@@ -323,7 +338,7 @@ def _responses(path: str, tag: str, answer: Answer, status: int) -> Schema:
 
 
 def _operation(method: str, path: str, summary: str, tag: str, model: type[BaseModel] | None, status: int) -> Schema:
-    answer = ANSWERS[(method, path)]
+    answer = ANSWERS.get((method, path)) or speech.ANSWERS[(method, path)]
     op: dict[str, Any] = {
         "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{method}{path}").strip("_"),
         "summary": summary,

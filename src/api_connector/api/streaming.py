@@ -1,8 +1,9 @@
 """Delivering streamed answers: SSE events for the OpenAI-shaped routes, raw bytes for the generic one.
 
 Once the first byte is out an answer cannot become an error status: a break ends an SSE stream with a
-clean error event and ``[DONE]``, and a raw body simply ends early. Either way the stream itself keeps
-the failure (``AnswerStream.error``), so the call is recorded as failed when it ends. A client that
+clean error event and ``[DONE]``, and a raw body ends early (audio: the connection is closed before the
+body's end, so the client knows it is truncated). Either way the stream itself keeps the failure
+(``AnswerStream.error``), so the call is recorded as failed when it ends. A client that
 goes away raises out of here into the pipeline's run, which records it and lets go of the upstream.
 """
 
@@ -49,14 +50,24 @@ async def write_sse(request: web.Request, run: Run[Any, Any], redactor: Redactor
     return response
 
 
-async def write_raw(request: web.Request, run: Run[Any, Any], headers: dict[str, str]) -> web.StreamResponse:
+async def write_raw(
+    request: web.Request, run: Run[Any, Any], headers: dict[str, str], *, status: int | None = None, cut: bool = False
+) -> web.StreamResponse:
+    """The stream's bytes as they come, with the upstream's status unless ``status`` says otherwise.
+
+    A break after the first byte ends the body early; with ``cut`` the connection is closed without
+    the body's last chunk, so the client sees a truncated answer (audio) instead of a short one.
+    """
     stream = run.stream
     assert stream is not None
-    response = web.StreamResponse(status=stream.status, headers={**headers, **run.headers})
+    response = web.StreamResponse(status=status or stream.status, headers={**headers, **run.headers})
     await response.prepare(request)
     try:
         async for pieces in stream.batches():
             await response.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
-    except UpstreamError:
-        pass  # the client sees the body end early; the call's record says why
+    except UpstreamError as error:
+        # The body ends early (with ``cut``, broken off); the call's record says why.
+        if cut and request.transport is not None:
+            log.warning("stream broke after the first byte", code=error.code, provider=error.provider)
+            request.transport.close()  # what was written still goes out; the terminating chunk never does
     return response

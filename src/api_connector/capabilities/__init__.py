@@ -10,10 +10,11 @@ from api_connector.capabilities.embeddings import EMBEDDINGS
 from api_connector.capabilities.requests import RAW
 from api_connector.capabilities.rerank import RERANK
 from api_connector.capabilities.responses import RESPONSES
+from api_connector.capabilities.speech import SPEECH
 from api_connector.capabilities.token_count import TOKEN_COUNT
 
 BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {
-    spec.kind: spec for spec in (CHAT, EMBEDDINGS, RAW, RERANK, RESPONSES, TOKEN_COUNT)
+    spec.kind: spec for spec in (CHAT, EMBEDDINGS, RAW, RERANK, RESPONSES, SPEECH, TOKEN_COUNT)
 }
 
-__all__ = ["BY_KIND", "CHAT", "EMBEDDINGS", "RAW", "RERANK", "RESPONSES", "TOKEN_COUNT", "CapabilitySpec"]
+__all__ = ["BY_KIND", "CHAT", "EMBEDDINGS", "RAW", "RERANK", "RESPONSES", "SPEECH", "TOKEN_COUNT", "CapabilitySpec"]

@@ -1,5 +1,6 @@
-"""Cost in USD of a request: the route target's ``price``, else an override from the file's
-``prices:`` (custom models), else genai-prices' bundled data (offline). Unknown models cost None.
+"""Cost in USD of a request: an override from the file's ``prices:`` (keyed ``<instance>/<model>``,
+``<model>`` or ``<instance>/*``, in that order), else the route target's ``price``, else genai-prices'
+bundled data (offline). Unknown models cost None.
 
 Every unit of ``core.usage.Usage`` has its own rate; a unit without one is unpriced rather than free,
 so a call that used only unpriced units costs None, and one that used some priced units costs those.
@@ -33,21 +34,28 @@ class CostModel:
     def __init__(self, overrides: dict[str, PriceOverride]) -> None:
         self._overrides = overrides
         # Prices are looked up on every request and change only with the configuration: memoised.
-        self._memo: dict[tuple[str, str, Price | None], PriceOverride | None] = {}
+        self._memo: dict[tuple[str, str, Price | None, str | None], PriceOverride | None] = {}
 
-    def price(self, base_url: str, model: str, configured: Price | None = None) -> PriceOverride | None:
-        key = (base_url, model, configured)
+    def price(
+        self, base_url: str, model: str, configured: Price | None = None, instance: str | None = None
+    ) -> PriceOverride | None:
+        key = (base_url, model, configured, instance)
         try:
             return self._memo[key]
         except KeyError:
             pass
-        found = self._lookup(base_url, model, configured)
+        found = self._lookup(base_url, model, configured, instance)
         if len(self._memo) < 4096:  # model names can come from callers: bounded
             self._memo[key] = found
         return found
 
-    def _lookup(self, base_url: str, model: str, configured: Price | None) -> PriceOverride | None:
-        override = self._overrides.get(model)
+    def _lookup(
+        self, base_url: str, model: str, configured: Price | None, instance: str | None
+    ) -> PriceOverride | None:
+        # One instance's model, then the model wherever it is served, then everything of the instance
+        # (vendors that price per provider, not per model: Azure's and Google's voices).
+        names = (f"{instance}/{model}", model, f"{instance}/*") if instance else (model,)
+        override = next((self._overrides[name] for name in names if name in self._overrides), None)
         if override is not None:
             return override
         found = configured or model_facts(base_url, model).price
@@ -58,7 +66,7 @@ class CostModel:
     def cost(self, target: Target | None, usage: Usage) -> float | None:
         if target is None or not usage.any():
             return None
-        price = self.price(target.instance.base_url, target.model, target.price)
+        price = self.price(target.instance.base_url, target.model, target.price, target.instance.name)
         return None if price is None else compute(price, usage)
 
 

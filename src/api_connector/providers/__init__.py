@@ -5,13 +5,18 @@ from __future__ import annotations
 from api_connector.providers.anthropic import SPEC as ANTHROPIC
 from api_connector.providers.azure_openai import SPEC as AZURE_OPENAI
 from api_connector.providers.azure_openai_entra import SPEC as AZURE_OPENAI_ENTRA
+from api_connector.providers.azure_tts import SPEC as AZURE_TTS
 from api_connector.providers.bedrock import AGENT_SPEC as BEDROCK_AGENT
 from api_connector.providers.bedrock import SPEC as BEDROCK
+from api_connector.providers.cartesia import SPEC as CARTESIA
 from api_connector.providers.cerebras import SPEC as CEREBRAS
 from api_connector.providers.cohere import SPEC as COHERE
+from api_connector.providers.deepgram import SPEC as DEEPGRAM
 from api_connector.providers.deepseek import SPEC as DEEPSEEK
+from api_connector.providers.elevenlabs import SPEC as ELEVENLABS
 from api_connector.providers.fireworks import SPEC as FIREWORKS
 from api_connector.providers.gemini import SPEC as GEMINI
+from api_connector.providers.google_tts import SPEC as GOOGLE_TTS
 from api_connector.providers.groq import SPEC as GROQ
 from api_connector.providers.http import SPEC as HTTP
 from api_connector.providers.huggingface import SPEC as HUGGINGFACE
@@ -65,6 +70,11 @@ REGISTRY: dict[str, ProviderSpec] = {
         PERPLEXITY,
         VLLM,
         XAI,
+        ELEVENLABS,
+        GOOGLE_TTS,
+        AZURE_TTS,
+        DEEPGRAM,
+        CARTESIA,
     )
 }
 

@@ -6,6 +6,7 @@ from api_connector.wire.model_lists import openai_models
 from api_connector.wire.openai_chat import OPENAI_CHAT
 from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 from api_connector.wire.openai_responses import OPENAI_RESPONSES
+from api_connector.wire.openai_speech import OPENAI_SPEECH
 
 SPEC = ProviderSpec(
     type="openai",
@@ -18,6 +19,7 @@ SPEC = ProviderSpec(
             path="/embeddings", wire=OPENAI_EMBEDDINGS, max_batch=2048, max_batch_tokens=300_000
         ),
         Capability.RESPONSES: Endpoint(path="/responses", wire=OPENAI_RESPONSES),
+        Capability.SPEECH: Endpoint(path="/audio/speech", wire=OPENAI_SPEECH, default_model="gpt-4o-mini-tts"),
     },
     # Listing models is free and fails with 401 on a bad key: the cheapest proof a key works.
     listing=ModelListing("/models", openai_models),
@@ -33,6 +35,9 @@ SPEC = ProviderSpec(
         "text-embedding-3-small",
         "text-embedding-3-large",
         "text-embedding-ada-002",
+        "tts-1",
+        "tts-1-hd",
+        "gpt-4o-mini-tts",
     ),
     docs_url="https://platform.openai.com/docs/api-reference/chat",
 )

@@ -6,6 +6,7 @@ from api_connector.sandbox.engine import MODELS, SandboxEngine
 from api_connector.wire.cohere_rerank import JINA_RERANK
 from api_connector.wire.openai_chat import OPENAI_CHAT
 from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
+from api_connector.wire.openai_speech import OPENAI_SPEECH
 
 SPEC = ProviderSpec(
     type="sandbox",
@@ -17,6 +18,8 @@ SPEC = ProviderSpec(
         # Jina's shape: strings or {"text"} objects in, results and token usage out.
         Capability.RERANK: Endpoint(path="/rerank", wire=JINA_RERANK),
         Capability.EMBEDDINGS: Endpoint(path="/embeddings", wire=OPENAI_EMBEDDINGS),
+        # OpenAI's shape; tones as WAV or raw PCM (sandbox.speech).
+        Capability.SPEECH: Endpoint(path="/audio/speech", wire=OPENAI_SPEECH, default_model="sandbox-tts"),
     },
     probe=HealthProbe(path="/models"),
     models=MODELS,

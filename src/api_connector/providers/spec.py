@@ -31,6 +31,7 @@ class Endpoint:
     declaration knows which and reads it so. ``max_batch``: the most items one call may carry
     (embedding inputs, ...); larger requests are split and merged back in order. ``max_batch_tokens``:
     the most tokens (summed over the items) a vendor takes in one call, where it caps them.
+    ``{voice}`` in a path is filled in with the request's voice (ElevenLabs names it in the path).
     """
 
     path: str
@@ -48,6 +49,8 @@ class Endpoint:
         """The path of a call to ``model`` (a stream's own path when the vendor has one)."""
         path = self.stream_path if stream and self.stream_path else self.path
         return path.replace("{model}", quote(model, safe="") if self.model_segment else model)
+    # The model used when a request names the instance alone (``DEFAULT_TTS_PROVIDER`` naming it).
+    default_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

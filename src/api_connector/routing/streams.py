@@ -1,10 +1,11 @@
 """Streamed answers: read until the caller can be given something, then hand the rest over.
 
 Until the first piece reaches the client a failure is like any other and the router may fail over;
-for chat ``first_payloads`` reads that far, for a raw body the head is enough. After it, the stream is
-the client's: a break is raised from ``AnswerStream.batches`` for the renderer to end cleanly.
-Chat streams are read as SSE unless the wire's translator reads a framing of its own (AWS's binary
-event stream): ``stream_reader`` picks the reader once per stream, so the SSE path is unchanged.
+for chat ``first_payloads`` reads that far, for audio ``first_bytes`` (the body's first bytes), for
+the generic API's raw body the head is enough. After it, the stream is the client's: a break is
+raised from ``AnswerStream.batches`` for the renderer to end cleanly. Chat streams are read as SSE
+unless the wire's translator reads a framing of its own (AWS's binary event stream): ``stream_reader``
+picks the reader once per stream, so the SSE path is unchanged.
 """
 
 from __future__ import annotations
@@ -281,16 +282,35 @@ class ChatStream(AnswerStream):
 
 
 class RawStream(AnswerStream):
-    """An upstream body passed on as it arrives, one piece per network read (the generic stream API)."""
+    """An upstream body passed on as it arrives, one piece per network read (the generic stream API,
+    audio). ``first``: the piece already read (``first_bytes``), the rest coming from ``rest``;
+    ``usage``: what the answer uses, when the request says it (characters to speak)."""
 
-    def __init__(self, target: Target, upstream: UpstreamStream) -> None:
+    def __init__(
+        self,
+        target: Target,
+        upstream: UpstreamStream,
+        first: bytes = b"",
+        rest: AsyncIterator[bytes] | None = None,
+        usage: Usage | None = None,
+    ) -> None:
         super().__init__(target)
         self.status = upstream.status
         self.headers = upstream.headers
         self._upstream = upstream
+        self._first = first
+        self._rest = rest
+        self._usage = usage
+
+    @property
+    def usage(self) -> Usage:
+        return self._usage if self._usage is not None else Usage()
 
     async def _pieces(self) -> AsyncIterator[list[bytes]]:
-        async for chunk in self._upstream.chunks():
+        if self._first:
+            yield [self._first]
+        rest = self._rest if self._rest is not None else self._upstream.chunks()
+        async for chunk in rest:
             yield [chunk]
 
     def close(self) -> None:
@@ -299,7 +319,8 @@ class RawStream(AnswerStream):
 
 
 class ReplayStream(AnswerStream):
-    """A stream answered again from the pieces kept of an earlier one (the cache)."""
+    """A stream of pieces already in hand: those kept of an earlier one (the cache), or a vendor's whole
+    answer handed on as one piece (audio that came base64 in JSON)."""
 
     def __init__(self, target: Target | None, pieces: list[bytes], usage: Usage) -> None:
         super().__init__(target)
@@ -313,6 +334,16 @@ class ReplayStream(AnswerStream):
     async def _pieces(self) -> AsyncIterator[list[bytes]]:
         if self._kept:
             yield self._kept
+
+
+async def first_bytes(target: Target, upstream: UpstreamStream, usage: Usage | None = None) -> RawStream:
+    """Read until the body's first bytes arrived: a failure (or a body that ends empty) until then can
+    still fail over; after it, the body is the client's."""
+    chunks = upstream.chunks()
+    async for chunk in chunks:
+        if chunk:
+            return RawStream(target, upstream, chunk, chunks, usage)
+    raise UpstreamProtocolError("upstream answered with an empty body", provider=target.instance.name)
 
 
 async def first_payloads(target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator) -> ChatStream:

@@ -8,7 +8,8 @@ after a tool result it answers ``"tool result: <the result>"``; asked for a ``js
 ``response_format``, it answers a JSON object filled from the schema. Usage is counted as a real
 tokenizer would roughly count (about four characters a token, plus per-message overhead).
 ``/embeddings`` answers each input with a unit vector derived from its hash (``dimensions`` long, 16 by
-default), floats or base64 as asked.
+default), floats or base64 as asked. ``/audio/speech`` answers tones, one per character, as WAV or raw
+PCM (``sandbox.speech``).
 
 Fault controls, from request headers (callers set them; the gateway forwards ``x-sandbox-*``) or from
 the provider instance's static ``headers``:
@@ -35,9 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api_connector.core.chat import ChatMessage, ChatRequest, ToolDefinition
 from api_connector.core.embeddings import EmbeddingsRequest, Item
 from api_connector.sandbox.rerank import rerank
+from api_connector.sandbox.speech import pieces, speech
 from api_connector.transport.local import LocalDisconnect, LocalResponse
 
-MODELS = ("sandbox-chat", "sandbox-fast", "sandbox-embed", "sandbox-rerank")
+MODELS = ("sandbox-chat", "sandbox-fast", "sandbox-embed", "sandbox-rerank", "sandbox-tts")
 EMBEDDING_DIMENSIONS = 16
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream", "cache-control": "no-cache"}
@@ -89,6 +91,11 @@ class SandboxEngine:
             return LocalResponse(status, dict(_JSON), answer)
         if route.endswith("/embeddings"):
             return self._embeddings(body, fault)
+        if route.endswith("/audio/speech"):
+            status, answer_headers, answer = speech(body)
+            if status != 200:
+                return LocalResponse(status, answer_headers, answer)
+            return LocalResponse(200, answer_headers, lines=pieces(answer, fault, latency / 10))
         if route.endswith("/echo") or "/echo/" in route:
             return self._echo(method, path, headers, body)
         return _error(404, f"the sandbox has no endpoint {path}")

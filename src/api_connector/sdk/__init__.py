@@ -2,7 +2,15 @@
 
 from api_connector.sdk.client import Client
 from api_connector.sdk.connector import Connector
-from api_connector.sdk.types import ErrorInfo, HealthStatus, ProviderInfo, RequestFailed, RequestMetadata, RequestResult
+from api_connector.sdk.types import (
+    ErrorInfo,
+    HealthStatus,
+    ProviderInfo,
+    RequestFailed,
+    RequestMetadata,
+    RequestResult,
+    VoiceInfo,
+)
 
 __all__ = [
     "Client",
@@ -13,4 +21,5 @@ __all__ = [
     "RequestFailed",
     "RequestMetadata",
     "RequestResult",
+    "VoiceInfo",
 ]

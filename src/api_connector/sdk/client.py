@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
-from api_connector.sdk.types import ErrorInfo, HealthStatus, ProviderInfo, RequestFailed, RequestResult
+from api_connector.sdk.types import ErrorInfo, HealthStatus, ProviderInfo, RequestFailed, RequestResult, VoiceInfo
 
 
 class Client:
@@ -116,6 +117,11 @@ class Client:
     async def get_metrics(self, time_range: str = "1h", step: str | None = None) -> dict[str, Any]:
         params = {"time_range": time_range, **({"step": step} if step else {})}
         return dict(await self._json("GET", "/admin/metrics", params=params))
+
+    async def list_voices(self, provider: str) -> list[VoiceInfo]:
+        """The voices a speech provider instance offers (its declared list, or its own listing)."""
+        body = await self._json("GET", f"/admin/providers/{quote(provider, safe='')}/voices")
+        return [VoiceInfo.from_json(item) for item in body["data"]]
 
     async def get_usage_stats(self, provider: str | None = None, time_range: str = "30d") -> dict[str, Any]:
         params = {"time_range": time_range, **({"provider": provider} if provider else {})}

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api_connector.api import admin_routes, health_routes
+from api_connector.api import admin_routes, health_routes, speech_routes
 from api_connector.api.context import validation_failed
 from api_connector.api.render import envelope_error
 from api_connector.api.requests_routes import envelope
@@ -29,7 +29,15 @@ from api_connector.core.call import CacheAsk, Call
 from api_connector.core.capabilities import Capability
 from api_connector.errors import ConnectorError
 from api_connector.observability.rollups import parse_time_range
-from api_connector.sdk.types import ErrorInfo, HealthStatus, ProviderInfo, RequestFailed, RequestMetadata, RequestResult
+from api_connector.sdk.types import (
+    ErrorInfo,
+    HealthStatus,
+    ProviderInfo,
+    RequestFailed,
+    RequestMetadata,
+    RequestResult,
+    VoiceInfo,
+)
 from api_connector.settings import Settings, load_settings
 
 
@@ -183,6 +191,24 @@ class Connector:
     async def list_providers(self) -> list[ProviderInfo]:
         entries = admin_routes.provider_entries(self.services, self.services.default_project_id)
         return [ProviderInfo.from_json(entry) for entry in entries]
+
+    async def list_voices(self, provider: str) -> list[VoiceInfo]:
+        """The voices a speech provider instance offers; a provider's own listing is fetched through the
+        pipeline like any request (credential, limits, usage record)."""
+        services = self.services
+        call = Call(
+            request_id=services.request_ids.next(),
+            project_id=services.default_project_id,
+            key_id=None,
+            capability=Capability.REQUESTS,
+            started=time.perf_counter(),
+            retries=services.catalog.config.resilience.retry.max_retries,
+        )
+        try:
+            voices, _ = await speech_routes.list_voices(services, call, provider)
+        except ConnectorError as error:
+            raise RequestFailed(ErrorInfo.from_json(envelope_error(error, services.redactor))) from None
+        return [VoiceInfo.from_json(voice.as_json()) for voice in voices]
 
     async def get_metrics(self, time_range: str = "1h", step: str | None = None) -> dict[str, Any]:
         since, until, every = parse_time_range(time_range, step)

@@ -120,3 +120,24 @@ class ProviderInfo:
             list(raw.get("capabilities", [])),
             raw.get("source", "config"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceInfo:
+    """One voice of a speech provider (``Client.list_voices`` / ``Connector.list_voices``)."""
+
+    id: str
+    name: str
+    languages: list[str]
+    gender: str | None = None
+    description: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> VoiceInfo:
+        return cls(
+            raw["id"],
+            raw.get("name", raw["id"]),
+            list(raw.get("languages", [])),
+            raw.get("gender"),
+            raw.get("description"),
+        )
