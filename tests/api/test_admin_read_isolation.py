@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import httpx
 from tests.api.test_redaction import _closed_port
 from tests.gateway import ADMIN_KEY, RunningGateway, run_gateway
 from tests.governance.upstream import FakeUpstream, fake_upstream
+from tests.waiting import wait_for
 
 from api_connector.app import create_app
 from api_connector.config import parse_config
@@ -38,13 +38,6 @@ def created(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code in (200, 201), response.text
     body: dict[str, Any] = response.json()
     return body.get("data", body)
-
-
-def wait_for(check: Callable[[], bool], what: str, within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, f"{what} did not happen in time"
-        time.sleep(0.1)
 
 
 def _tenants(gateway: RunningGateway) -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from tests.credentials.test_vault_cli import _cli
 from tests.gateway import ADMIN_KEY, RunningGateway, run_gateway
+from tests.waiting import wait_for
 
 from api_connector.credentials import rotation
 
@@ -58,6 +59,10 @@ def test_master_key_events_are_read_by_a_global_admin_only(tmp_path: Path) -> No
         for scope in ("global", "all"):
             refused = audit(gateway, project_admin, scope=scope)
             assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+        # Each refusal is a security event of that project, written by the batch writer: wait for both
+        # before comparing two reads, or one may land between them.
+        denied = {"action": "security.permission_denied"}
+        wait_for(lambda: len(rows(audit(gateway, project_admin, **denied))) == 2, "both refusals audited")
         own = rows(audit(gateway, project_admin))
         assert own and all(row["project_id"] == project["id"] for row in own)
         named = rows(audit(gateway, scope="project", project=project["id"]))
