@@ -126,7 +126,8 @@ class Options:
 
 def request_file(body: str) -> Path:
     # The direct and reference targets pass the body through untouched, so its model name is moot.
-    return FIXTURES / ("chat_request_stream.json" if body == "sse" else "chat_request.json")
+    names = {"sse": "chat_request_stream.json", "emb": "embeddings_request.json"}
+    return FIXTURES / names.get(body, "chat_request.json")
 
 
 def wrk(
@@ -161,7 +162,7 @@ def smoke(url: str, body_file: Path, key: str, body: str) -> str | None:
         status, data, ctype = http_post(url, body_file.read_bytes(), key)
     except OSError as exc:
         return f"smoke request failed: {exc}"
-    expected = b"data: [DONE]" if body == "sse" else b'"chat.completion"'
+    expected = {"sse": b"data: [DONE]", "emb": b'"embedding"'}.get(body, b'"chat.completion"')
     if status != 200 or expected not in data:
         return f"smoke request: HTTP {status} {ctype} {data[:300]!r}"
     return None
@@ -202,7 +203,7 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int, rat
 def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None) -> Iterator[Target]:
     upstream = f"http://127.0.0.1:{nginx.port}"
     if group == "direct":
-        paths = {b: f"{upstream}/{b}/v1/chat/completions" for b in ("json", "sse")} | speech.urls(upstream)
+        paths = _chat_paths(upstream) | speech.urls(upstream)
         yield Target(paths, service.UPSTREAM_KEY, [nginx.proc.popen.pid])
         return
     port = free_port()
@@ -212,7 +213,7 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
         try:
             wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=20)
             base = f"http://127.0.0.1:{port}"
-            paths = {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")} | speech.urls(base)
+            paths = _chat_paths(base) | speech.urls(base)
             yield Target(paths, service.UPSTREAM_KEY, [proc.popen.pid])
         finally:
             procs.stop(proc)
@@ -220,14 +221,20 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
     workers = 2 if group == "service-2w" else 1
     redis = redis if group == "service-redis" else None
     with service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis) as svc:
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        paths = {"json": url, "sse": url} | speech.urls(f"http://127.0.0.1:{port}", service=True)
+        base = f"http://127.0.0.1:{port}"
+        paths = {"json": f"{base}/v1/chat/completions", "sse": f"{base}/v1/chat/completions"}
+        paths |= {"emb": f"{base}/v1/embeddings"} | speech.urls(base, service=True)
         yield Target(paths, svc.key, [svc.proc.popen.pid], redis)
+
+
+def _chat_paths(base: str) -> dict[str, str]:
+    """Where direct and reference targets take each body kind: nginx's location of that kind."""
+    return {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")} | {"emb": f"{base}/emb/v1/embeddings"}
 
 
 def bodies(group: str) -> tuple[str, ...]:
     # Multi-worker and Redis rows answer "does it hold up", which the JSON path shows on its own.
-    return ("json", "sse") if group in ("direct", "reference", "service") else ("json",)
+    return ("json", "sse", "emb") if group in ("direct", "reference", "service") else ("json",)
 
 
 def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:
@@ -238,7 +245,7 @@ def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:
     """
     paced: list[tuple[str, int, float | None]] = []
     if "paced" in opts.loads and group in PACED_GROUPS:
-        paced = [(b, PACED_CONC, opts.rates[b]) for b in bodies(group)]
+        paced = [(b, PACED_CONC, opts.rates[b]) for b in bodies(group) if b in opts.rates]
     closed: list[tuple[str, int, float | None]] = []
     if "closed" in opts.loads:
         closed = [(b, c, None) for b in bodies(group) for c in CONCURRENCY]

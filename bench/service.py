@@ -57,12 +57,23 @@ def service_config(nginx_port: int) -> dict:
             "credential": "env:BENCH_UPSTREAM_KEY",
             "rate_limit": dict(_PROVIDER_LIMIT),
         }
+    # The embeddings row's provider: OpenAI's embeddings shape on nginx.
+    providers["upstream-emb"] = {
+        "type": "openai_compatible",
+        "base_url": f"{upstream}/emb/v1",
+        "credential": "env:BENCH_UPSTREAM_KEY",
+        "rate_limit": dict(_PROVIDER_LIMIT),
+    }
     routes = {
         f"bench-{kind}": {
             "strategy": "priority",
             "targets": [{"provider": f"upstream-{kind}", "model": "gpt-4o-mini"}],
         }
         for kind in ("json", "sse")
+    }
+    routes["bench-emb"] = {
+        "strategy": "priority",
+        "targets": [{"provider": "upstream-emb", "model": "text-embedding-3-small"}],
     }
     return {"providers": providers, "routes": routes}
 
