@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_connector.api import openapi_schemas as s
@@ -116,6 +117,10 @@ async def _read_form(request: web.Request, limit: int) -> tuple[dict[str, Any], 
                     fields[part.name] = [*(previous if isinstance(previous, list) else [previous]), value]
                 else:
                     fields[part.name] = value
+    except (ValueError, KeyError, RuntimeError, BadHttpMessage) as exc:  # aiohttp's parser: a malformed form
+        if upload is not None:
+            upload.close()
+        raise ValidationFailed(f"the multipart form is malformed ({type(exc).__name__})", param="file") from None
     except BaseException:
         if upload is not None:
             upload.close()
