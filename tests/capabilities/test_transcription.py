@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import httpx
 import openai
 import pytest
 from tests.audio import audio_info, seconds, spoken
-from tests.capabilities.test_embeddings import usage_row
+from tests.capabilities.test_embeddings import admin, usage_row
 from tests.capabilities.transcription_upstream import TranscriptionUpstream, transcription_upstream
 from tests.gateway import RunningGateway, run_gateway
 
@@ -212,14 +213,24 @@ def test_without_a_model_the_default_stt_provider_serves(tmp_path: Path, speech_
 def test_translations_go_only_where_translation_is_offered(tmp_path: Path, speech_file: tuple[Path, float]) -> None:
     path, _ = speech_file
     with transcription_upstream(text=TEXT) as up:
-        config = {"providers": {"up": provider(up)}}
+        # Deepgram transcribes but does not translate: the route's first target is passed over.
+        config = {
+            "providers": {"up": provider(up), "dg": provider(up, "deepgram")},
+            "routes": {
+                "english": {
+                    "targets": [{"provider": "dg", "model": "nova-3"}, {"provider": "up", "model": "whisper-1"}]
+                }
+            },
+        }
         with run_gateway(tmp_path, config) as gateway:
             with path.open("rb") as audio:
                 english = client(gateway).audio.translations.create(
-                    model="up/whisper-1", file=audio, response_format="verbose_json"
+                    model="english", file=audio, response_format="verbose_json"
                 )
             assert english.text == TEXT
-    assert up.received[0].path == "/v1/audio/translations"
+            refused = post_form(gateway, "/audio/translations", path.read_bytes(), model="dg/nova-3")
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == "capability_unsupported"
+    assert [r.path for r in up.received] == ["/v1/audio/translations"]
     assert "language" not in up.received[0].fields
 
 
@@ -242,3 +253,111 @@ def test_bad_forms_are_refused_with_a_named_field(tmp_path: Path, speech_file: t
         )
         assert json_body.status_code == 400
     assert up.calls == 0
+
+
+# -- metering, budgets, cache, dead letters --------------------------------------------------------------
+
+
+def test_audio_seconds_are_priced_per_provider_and_budgeted(tmp_path: Path, speech_file: tuple[Path, float]) -> None:
+    path, duration = speech_file
+    wav = path.read_bytes()
+    # A vendor genai-prices lacks (Deepgram, ElevenLabs): priced in the file at 60 USD a minute.
+    prices = {"up/*": {"per_audio_minute": 60}}
+    with transcription_upstream(text=TEXT) as up:
+        config: dict[str, Any] = {"providers": {"up": provider(up)}, "prices": prices}
+        with run_gateway(tmp_path, config) as gateway:
+            project = gateway.services.default_project_id
+        billed = float(-(-duration // 1))
+        config["budgets"] = {"projects": {project: {"usd": billed * 1.5}}}
+        with run_gateway(tmp_path, config) as gateway:
+            first = post_form(gateway, "/audio/transcriptions", wav, model="up/my-stt-model")
+            assert first.status_code == 200, first.text
+            row = usage_row(gateway, first.headers["x-request-id"])
+            assert row["audio_seconds"] == pytest.approx(billed) and row["cost_usd"] == pytest.approx(billed)
+            assert post_form(gateway, "/audio/transcriptions", wav, model="up/my-stt-model").status_code == 200
+            over = post_form(gateway, "/audio/transcriptions", wav, model="up/my-stt-model")
+            assert over.status_code == 402 and over.json()["error"]["code"] == "budget_exceeded"
+    assert up.calls == 2
+
+
+def test_cached_only_when_asked_and_keyed_by_the_audio(tmp_path: Path, speech_file: tuple[Path, float]) -> None:
+    path, _ = speech_file
+    wav = path.read_bytes()
+    with transcription_upstream(text=TEXT) as up, run_gateway(tmp_path, {"providers": {"up": provider(up)}}) as gateway:
+        files = {"file": ("speech.wav", wav, "audio/wav")}
+        ask = {**gateway.headers(), "x-cache-ttl": "60"}
+        url = gateway.v1 + "/audio/transcriptions"
+        first = httpx.post(url, data={"model": "up/whisper-1"}, files=files, headers=ask, timeout=30)
+        again = httpx.post(url, data={"model": "up/whisper-1"}, files=files, headers=ask, timeout=30)
+        assert first.json() == again.json() and up.calls == 1
+        assert usage_row(gateway, again.headers["x-request-id"])["cached"]
+        other = {"file": ("speech.wav", wav[:-2000], "audio/wav")}
+        assert httpx.post(url, data={"model": "up/whisper-1"}, files=other, headers=ask, timeout=30).status_code == 200
+        assert up.calls == 2, "another file is another answer"
+        post_form(gateway, "/audio/transcriptions", wav, model="up/whisper-1")
+        assert up.calls == 3, "not cached unless asked"
+
+
+def test_a_call_that_failed_everywhere_is_kept_and_replayed(tmp_path: Path, speech_file: tuple[Path, float]) -> None:
+    path, _ = speech_file
+    wav = path.read_bytes()
+    with (
+        transcription_upstream(text=TEXT, mode="status", status=503) as up,
+        run_gateway(tmp_path, {"providers": {"up": provider(up)}}) as gateway,
+    ):
+        failed = post_form(gateway, "/audio/transcriptions", wav, model="up/whisper-1", language="en")
+        assert failed.status_code == 502
+        entry = _dead_letter(gateway, failed.headers["x-request-id"])
+        assert entry["kind"] == "transcription" and entry["target"] == "up/whisper-1"
+        up.mode = "ok"
+        replayed = admin(gateway, "POST", f"/admin/dlq/{entry['id']}/replay").json()
+    assert replayed["outcome"] == "success" and replayed["status"] == 200
+    assert replayed["data"]["text"] == TEXT and replayed["data"]["task"] == "transcribe"
+    assert up.received[-1].sha256 == hashlib.sha256(wav).hexdigest() and up.received[-1].fields["language"] == ["en"]
+
+
+def _dead_letter(gateway: RunningGateway, request_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for entry in admin(gateway, "GET", "/admin/dlq").json()["data"]:
+            if entry["request_id"] == request_id:
+                return dict(entry)
+        time.sleep(0.05)
+    raise AssertionError("no dead letter")
+
+
+# -- memory ----------------------------------------------------------------------------------------------
+
+UPLOAD_MB = 20
+
+
+def _peak_rss_kib() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0])
+
+
+def test_a_20_mb_upload_raises_rss_by_far_less_than_its_size(tmp_path: Path) -> None:
+    """The upload is spooled to disk as it arrives and streamed upstream in pieces: the process's peak
+    RSS (gateway, upstream and client share it here) grows by a few MB, not by the file's size."""
+    size = UPLOAD_MB * 1024 * 1024
+    piece = bytes(range(256)) * 256  # 64 KiB
+
+    def form() -> Any:
+        yield b'--b0undary\r\nContent-Disposition: form-data; name="model"\r\n\r\nup/whisper-1\r\n'
+        yield b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
+        for _ in range(size // len(piece)):
+            yield piece
+        yield b"\r\n--b0undary--\r\n"
+
+    with transcription_upstream(text=TEXT) as up, run_gateway(tmp_path, {"providers": {"up": provider(up)}}) as gateway:
+        headers = {**gateway.headers(), "content-type": "multipart/form-data; boundary=b0undary"}
+        warm = httpx.post(gateway.v1 + "/audio/transcriptions", content=form(), headers=headers, timeout=60)
+        assert warm.status_code == 200, warm.text  # pools, buffers and code paths are warm now
+        Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from the current RSS
+        before = _peak_rss_kib()
+        answer = httpx.post(gateway.v1 + "/audio/transcriptions", content=form(), headers=headers, timeout=60)
+        growth_mb = (_peak_rss_kib() - before) / 1024
+        assert answer.status_code == 200, answer.text
+    assert [r.size for r in up.received] == [size, size], "the whole file reached the upstream"
+    print(f"peak RSS growth for a {UPLOAD_MB} MB upload: {growth_mb:.1f} MB")
+    assert growth_mb < 2 * UPLOAD_MB
