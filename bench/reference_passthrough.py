@@ -31,7 +31,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
 
 
 async def make_app(upstream: str) -> web.Application:
-    app = web.Application()
+    app = web.Application(client_max_size=32 * 1024 * 1024)  # the transcription row posts 1 MB forms
     app["upstream"] = upstream.rstrip("/")
     # limit=0: no pool cap, like a gateway sized for its callers; keep-alive reuse is the point.
     app["session"] = ClientSession(connector=TCPConnector(limit=0, keepalive_timeout=60))
