@@ -267,6 +267,8 @@ http {{
         # The synthesis row (bench/speech.py): audio at full speed, and paced as a vendor produces it.
         location /audio/ {{ default_type audio/wav; error_page 405 =200 $uri; }}
         location /audio-paced/ {{ default_type audio/wav; error_page 405 =200 $uri; limit_rate 4m; }}
+        # The transcription row (bench/transcription.py): a 1 MB form posted, a canned transcript answered.
+        location /stt/ {{ default_type application/json; client_max_body_size 4m; error_page 405 =200 $uri; }}
     }}
 }}
 """

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import service
 import speech
+import transcription
 from harness import (
     BENCH_DIR,
     FIXTURES,
@@ -56,7 +57,7 @@ from harness import (
 )
 from report import print_report, print_soak, soak_verdict, summarize_pairs, targets
 
-GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech")
+GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech", "transcription")
 CONCURRENCY = (16, 64)
 LOADS = ("closed", "paced")
 # The paced rows answer "what does the hop add to a request" (issue 7 asks it at c=16); the 2-worker
@@ -131,7 +132,14 @@ def request_file(body: str) -> Path:
 
 
 def wrk(
-    url: str, body_file: Path, key: str, conc: int, seconds: int, cores: str | None, rate: float | None = None
+    url: str,
+    body_file: Path,
+    key: str,
+    conc: int,
+    seconds: int,
+    cores: str | None,
+    rate: float | None = None,
+    content_type: str | None = None,
 ) -> dict:
     """One wrk run: flat out, or, with rate, paced to that many requests per second (post.lua)."""
     # post.lua keeps one schedule per wrk thread, so a paced run uses one thread (far from its limit).
@@ -149,6 +157,8 @@ def wrk(
         url,
     ]
     env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_KEY": key, "BENCH_RATE": str(rate or "")}
+    if content_type:
+        env["BENCH_CONTENT_TYPE"] = content_type
     out = subprocess.run(pinned(cmd, cores), capture_output=True, text=True, env=env, timeout=seconds + 60)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
@@ -203,7 +213,7 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int, rat
 def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None) -> Iterator[Target]:
     upstream = f"http://127.0.0.1:{nginx.port}"
     if group == "direct":
-        paths = _chat_paths(upstream) | speech.urls(upstream)
+        paths = _chat_paths(upstream) | speech.urls(upstream) | transcription.urls(upstream)
         yield Target(paths, service.UPSTREAM_KEY, [nginx.proc.popen.pid])
         return
     port = free_port()
@@ -213,7 +223,7 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
         try:
             wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=20)
             base = f"http://127.0.0.1:{port}"
-            paths = _chat_paths(base) | speech.urls(base)
+            paths = _chat_paths(base) | speech.urls(base) | transcription.urls(base)
             yield Target(paths, service.UPSTREAM_KEY, [proc.popen.pid])
         finally:
             procs.stop(proc)
@@ -224,6 +234,7 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
         base = f"http://127.0.0.1:{port}"
         paths = {"json": f"{base}/v1/chat/completions", "sse": f"{base}/v1/chat/completions"}
         paths |= {"emb": f"{base}/v1/embeddings"} | speech.urls(base, service=True)
+        paths |= transcription.urls(base, service=True)
         yield Target(paths, svc.key, [svc.proc.popen.pid], redis)
 
 
@@ -502,7 +513,8 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
             results["soak"] = soak
             print_soak(soak)
             return not (soak.get("flat") and soak.get("reached"))
-        rows = [r for g in args.groups if g != "speech" for r in run_group(g, procs, opts, nginx, args.redis_url)]
+        own_rows = ("speech", "transcription")
+        rows = [r for g in args.groups if g not in own_rows for r in run_group(g, procs, opts, nginx, args.redis_url)]
         # Closed-loop and paced rows stay apart: their p50s answer different questions.
         results["rows"] = [asdict(r) for r in rows if r.offered_rps is None]
         results["paced_rows"] = [asdict(r) for r in rows if r.offered_rps is not None]
@@ -517,7 +529,10 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
         if "speech" in args.groups:
             results["speech"] = speech.run_rows(opts, procs, nginx, started, wrk)
             speech.print_rows(results["speech"])
-        spoken = results.get("speech", {}).get("rows", [])
+        if "transcription" in args.groups:
+            results["transcription"] = transcription.run_rows(opts, procs, nginx, started, wrk)
+            transcription.print_rows(results["transcription"])
+        spoken = results.get("speech", {}).get("rows", []) + results.get("transcription", {}).get("rows", [])
         return any(r.error for r in rows) or bool(pairs and pairs["failed"]) or any(r["error"] for r in spoken)
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -49,8 +49,8 @@ def service_config(nginx_port: int) -> dict:
         }
         for kind in ("json", "sse")
     }
-    # The synthesis row's providers: OpenAI's speech shape on nginx, at full speed and paced.
-    for kind in ("audio", "audio-paced"):
+    # The synthesis and transcription rows' providers: OpenAI's shapes on nginx.
+    for kind in ("audio", "audio-paced", "stt"):
         providers[f"upstream-{kind}"] = {
             "type": "openai",
             "base_url": f"{upstream}/{kind}/v1",

@@ -25,6 +25,7 @@ from api_connector.api import (
     routing_routes,
     speech_routes,
     system_routes,
+    transcription_routes,
 )
 from api_connector.api.middleware import Routes
 from api_connector.api.services import SERVICES, Services, install_project_providers
@@ -278,6 +279,7 @@ def create_app(
         anthropic_routes,
         responses_routes,
         speech_routes,
+        transcription_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):
