@@ -12,6 +12,8 @@ class Capability(StrEnum):
     EMBEDDINGS = "embeddings"
     RERANK = "rerank"
     TRANSCRIPTION = "transcription"
+    # Transcripts of audio the caller is still sending, over a WebSocket (a session, not a request).
+    LIVE_TRANSCRIPTION = "live_transcription"
     SPEECH = "speech"
     # Any HTTP endpoint of the provider through the generic request API.
     REQUESTS = "requests"
