@@ -307,3 +307,16 @@ async def test_a_session_ends_at_its_length_bound_with_the_last_results(tmp_path
     assert got[-1]["type"] == "session_end" and got[-1]["reason"] == "max_duration" and ws.close_code == 1000
     assert up.sessions[0].controls[-1] == "CloseStream"
     assert [m for m in got if m["type"] == "transcript"][-1]["is_final"]
+
+
+async def test_caller_limits_are_checked_when_a_session_starts(tmp_path: Path) -> None:
+    limited = {**config(), "limits": {"default_key": {"requests_per_minute": 1}}}
+    with live_upstream() as up:
+        limited["providers"] = {"dg": provider(up)}
+        limited["routes"] = {"live": {"targets": [{"provider": "dg", "model": "nova-3"}]}}
+        with run_gateway(tmp_path, limited) as gateway:
+            first, code = await session(gateway, pcm())
+            assert code == 1000 and first[-1]["type"] == "session_end"
+            refused, code = await session(gateway, pcm()[: FRAME * 3])
+    assert code == 4000 + 429 and refused[-1]["type"] == "error" and refused[-1]["error"]["code"] == "rate_limited"
+    assert len(up.sessions) == 1, "a refused session never reaches the provider"
