@@ -18,6 +18,7 @@ from api_connector.api import (
     embeddings_routes,
     governance_routes,
     health_routes,
+    live_routes,
     openai_routes,
     requests_routes,
     rerank_routes,
@@ -280,6 +281,7 @@ def create_app(
         responses_routes,
         speech_routes,
         transcription_routes,
+        live_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):

@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     default_openai_model: str = "gpt-4o-mini"
     default_stt_provider: str = "openai"
     default_tts_provider: str = "openai"
+    # Live transcription (GET /v1/audio/transcriptions/live, a WebSocket): the longest session in seconds,
+    # the largest frame a caller or provider may send in bytes, the seconds of caller silence after which
+    # the provider is sent its keep-alive, and the audio kept before the first transcript so that another
+    # provider can take the session over from its start.
+    live_max_session_seconds: float = Field(3600.0, gt=0)
+    live_max_frame_bytes: int = Field(256 * 1024, ge=1024)
+    live_keepalive_seconds: float = Field(4.0, gt=0, le=9)
+    live_replay_bytes: int = Field(4 * 1024 * 1024, ge=0)
 
     api_connector_config: Path | None = None
     api_connector_admin_key: SecretStr | None = None

@@ -42,6 +42,7 @@ from tests.conformance.cases import (
 from tests.conformance.embeddings_table import EMBED_CASES
 from tests.conformance.google import canonical_gemini
 from tests.conformance.harness import Reply, check_failure, complete, recorded_answer, sdk_arguments, stream
+from tests.conformance.live_table import LIVE_RECORDINGS
 from tests.conformance.providers import (
     API_KEY_HEADER,
     ENTRA_TOKEN_ANSWER,
@@ -394,6 +395,7 @@ def test_every_recording_is_replayed() -> None:
     used = {case.path.resolve() for case in cases} | {ENTRA_TOKEN_ANSWER.resolve()}
     used |= {path.resolve() for case in SPEECH_CASES for path in case.files} | speech_listings()
     used |= {path.resolve() for case in TRANSCRIPTION_CASES for path in case.files}
+    used |= LIVE_RECORDINGS
     recordings = {
         path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED_DATA) for path in folder.rglob("*")
         if path.suffix in (".yaml", ".txt", ".json")

@@ -141,6 +141,8 @@ async def _authenticated(request: web.Request, services: Services, client: str, 
     if throttle is not None:
         throttle.check(client)
     authorization, x_api_key = request.headers.get("Authorization"), request.headers.get("x-api-key")
+    if authorization is None and x_api_key is None:
+        authorization = _websocket_key(request)
     try:
         principal = await services.authenticator.authenticate(authorization, x_api_key)
     except InvalidAPIKey:
@@ -163,6 +165,24 @@ async def _authenticated(request: web.Request, services: Services, client: str, 
         raise
     request[PRINCIPAL] = principal  # before the scope check: a denial names who was denied
     principal.require(scope)
+
+
+# A browser cannot set headers on a WebSocket: it may offer its key as this subprotocol instead
+# (``new WebSocket(url, ["api-connector.live", "api-connector.key." + key])``). The server selects
+# another of the offered subprotocols, never this one, so the key is not sent back.
+WEBSOCKET_KEY_PROTOCOL = "api-connector.key."
+
+
+def _websocket_key(request: web.Request) -> str | None:
+    """The key a WebSocket upgrade offers as a subprotocol, as an Authorization value; None without one."""
+    offered = request.headers.get("Sec-WebSocket-Protocol")
+    if not offered or request.headers.get("Upgrade", "").lower() != "websocket":
+        return None
+    for protocol in offered.split(","):
+        protocol = protocol.strip()
+        if protocol.startswith(WEBSOCKET_KEY_PROTOCOL):
+            return "Bearer " + protocol[len(WEBSOCKET_KEY_PROTOCOL) :]
+    return None
 
 
 def _route_pattern(request: web.Request) -> str:

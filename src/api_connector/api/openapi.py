@@ -23,6 +23,7 @@ from api_connector.api import credentials_routes as credentials
 from api_connector.api import dlq_routes as dlq
 from api_connector.api import governance_routes as governance
 from api_connector.api import health_routes as health
+from api_connector.api import live_routes as live
 from api_connector.api import responses_routes as responses
 from api_connector.api import routing_routes as routing
 from api_connector.api import speech_routes as speech
@@ -119,6 +120,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     ),
     *((method, path, summary, tag, body, 200) for method, path, summary, tag, body in speech.OPERATIONS),
     *((method, path, summary, tag, body, 200) for method, path, summary, tag, body in transcription.OPERATIONS),
+    *((method, path, summary, tag, body, 101) for method, path, summary, tag, body in live.OPERATIONS),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies (503 while one is down)", "system", None, 200),
     ("get", "/openapi.json", "This document", "system", None, 200),
@@ -349,7 +351,12 @@ def _responses(path: str, tag: str, answer: Answer, status: int) -> Schema:
 
 
 def _operation(method: str, path: str, summary: str, tag: str, model: type[BaseModel] | None, status: int) -> Schema:
-    answer = ANSWERS.get((method, path)) or speech.ANSWERS.get((method, path)) or transcription.ANSWERS[(method, path)]
+    answer = (
+        ANSWERS.get((method, path))
+        or speech.ANSWERS.get((method, path))
+        or transcription.ANSWERS.get((method, path))
+        or live.ANSWERS[(method, path)]
+    )
     op: dict[str, Any] = {
         "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{method}{path}").strip("_"),
         "summary": summary,
@@ -377,7 +384,9 @@ def _operation(method: str, path: str, summary: str, tag: str, model: type[BaseM
 def _document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {
-        "Error": OPENAI_ERROR, "EnvelopeError": ENVELOPE_ERROR, "AnthropicError": ANTHROPIC_ERROR
+        "Error": OPENAI_ERROR,
+        "EnvelopeError": ENVELOPE_ERROR,
+        "AnthropicError": ANTHROPIC_ERROR,
     }
     for method, path, summary, tag, model, status in _OPERATIONS:
         op = _operation(method, path, summary, tag, model, status)

@@ -7,6 +7,7 @@ from typing import Any
 from api_connector.capabilities.base import CapabilitySpec
 from api_connector.capabilities.chat import CHAT
 from api_connector.capabilities.embeddings import EMBEDDINGS
+from api_connector.capabilities.live_transcription import LIVE_TRANSCRIPTION
 from api_connector.capabilities.requests import RAW
 from api_connector.capabilities.rerank import RERANK
 from api_connector.capabilities.responses import RESPONSES
@@ -14,6 +15,7 @@ from api_connector.capabilities.speech import SPEECH
 from api_connector.capabilities.token_count import TOKEN_COUNT
 from api_connector.capabilities.transcription import TRANSCRIPTION, TRANSLATION
 
+# A live session is never a dead letter (its audio is not kept): declared, but not listed by kind.
 BY_KIND: dict[str, CapabilitySpec[Any, Any]] = {
     spec.kind: spec
     for spec in (CHAT, EMBEDDINGS, RAW, RERANK, RESPONSES, SPEECH, TOKEN_COUNT, TRANSCRIPTION, TRANSLATION)
@@ -23,6 +25,7 @@ __all__ = [
     "BY_KIND",
     "CHAT",
     "EMBEDDINGS",
+    "LIVE_TRANSCRIPTION",
     "RAW",
     "RERANK",
     "RESPONSES",

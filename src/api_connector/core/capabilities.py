@@ -14,6 +14,8 @@ class Capability(StrEnum):
     TRANSCRIPTION = "transcription"
     # Speech in any language to English text (OpenAI's audio/translations): few providers offer it.
     TRANSLATION = "translation"
+    # Transcripts of audio the caller is still sending, over a WebSocket (a session, not a request).
+    LIVE_TRANSCRIPTION = "live_transcription"
     SPEECH = "speech"
     # Any HTTP endpoint of the provider through the generic request API.
     REQUESTS = "requests"

@@ -1,8 +1,10 @@
-"""Deepgram: Aura text-to-speech and pre-recorded transcription, key in ``Authorization: Token <key>``."""
+"""Deepgram: Aura text-to-speech, pre-recorded transcription and live transcription (a WebSocket on
+``/v1/listen``), key in ``Authorization: Token <key>``."""
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import AuthKind, AuthScheme, Endpoint, HealthProbe, ProviderSpec
 from api_connector.wire.deepgram_listen import DEEPGRAM_LISTEN
+from api_connector.wire.deepgram_live import DEEPGRAM_LIVE, NOVA_MODELS
 from api_connector.wire.deepgram_speak import AURA_MODELS, DEEPGRAM_SPEAK
 
 SPEC = ProviderSpec(
@@ -14,9 +16,13 @@ SPEC = ProviderSpec(
     endpoints={
         Capability.SPEECH: Endpoint(path="/v1/speak", wire=DEEPGRAM_SPEAK, default_model="aura-2-thalia-en"),
         Capability.TRANSCRIPTION: Endpoint(path="/v1/listen", wire=DEEPGRAM_LISTEN, default_model="nova-3"),
+        # A WebSocket (the base URL's scheme made wss): capabilities.live_transcription.
+        Capability.LIVE_TRANSCRIPTION: Endpoint(
+            path="/v1/listen", wire=DEEPGRAM_LIVE, method="GET", default_model="nova-3"
+        ),
     },
     # Listing the key's projects is free and fails with 401 on a bad key.
     probe=HealthProbe(path="/v1/projects"),
-    models=(*AURA_MODELS, "nova-3", "nova-2"),
+    models=AURA_MODELS + NOVA_MODELS,
     docs_url="https://developers.deepgram.com/reference/text-to-speech/speak-request",
 )

@@ -32,6 +32,7 @@ from api_connector.routing.attempts import AttemptLog
 from api_connector.routing.catalog import Target
 from api_connector.routing.classify import classify_token_refusal
 from api_connector.transport.http import Timeouts, Transport, UpstreamStream
+from api_connector.transport.websocket import UpstreamSocket
 from api_connector.wire.base import VendorError
 
 # Told every upstream answer's status and headers (provider quota headers steer routing).
@@ -175,6 +176,31 @@ class Exchange:
         if self._up.observe is not None:
             self._up.observe(self.target, upstream.status, upstream.headers)
         return upstream
+
+    async def connect(self, outbound: Outbound, max_message: int) -> UpstreamSocket | Inbound:
+        """A WebSocket to the target (the base URL's scheme made ``ws``/``wss``), credential presented
+        on the handshake like any request's; or the answer of a target that would not upgrade.
+
+        The session it opens outlives the attempt's timeouts: only connecting is bounded here (by the
+        instance's connect timeout and the call's deadline); the capability bounds the session.
+        """
+        secret = self._secret
+        reference = self.target.credential
+        if secret is None and reference is not None:
+            secret = self._up.credentials.known(reference) or await self._credential(reference)
+        url, headers, query, timeouts = self._complete(outbound)
+        url = "ws" + url[4:] if url.startswith("http") else url  # http -> ws, https -> wss
+        if secret is not None:
+            auth = self._up.auth(self.target.instance.spec.auth)
+            pending = auth.apply(secret, "GET", url, headers, query, b"")
+            if pending is not None:
+                await _presented(pending, self._call.remaining())
+        opened = await self._up.transport.open_socket(
+            self.target.instance.pool, url, headers=headers, timeouts=timeouts, params=query, max_message=max_message
+        )
+        if self._up.observe is not None and isinstance(opened, Inbound):
+            self._up.observe(self.target, opened.status, opened.headers)
+        return opened
 
     def remaining(self) -> float | None:
         """Seconds left of the call's deadline (None: the call has none), for attempts of several requests."""

@@ -35,6 +35,7 @@ from api_connector.transport.guard import ForbiddenAddress
 from api_connector.transport.http1 import BadResponse, ConnectFailed, Response, UpstreamClosed
 from api_connector.transport.local import LocalDisconnect, LocalResponse, LocalUpstream
 from api_connector.transport.pool import Pool, default_ssl_context
+from api_connector.transport.websocket import Sockets, UpstreamSocket
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class Transport:
         self._user_agent = user_agent
         self._allow_private = allow_private
         self._ssl = ssl_context or default_ssl_context()
+        self._sockets = Sockets(user_agent, self._ssl)
 
     def configure_pool(
         self, pool: str, *, max_connections: int, guarded: bool = False, allow_private: bool | None = None
@@ -239,10 +241,28 @@ class Transport:
         lines = answer.lines if answer.lines is not None else _single(answer.body)
         return UpstreamStream(answer.status, answer.headers, lines, read_timeout=timeouts.read)
 
+    async def open_socket(
+        self,
+        pool: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        timeouts: Timeouts,
+        params: Mapping[str, str] | None = None,
+        max_message: int,
+    ) -> UpstreamSocket | UpstreamResponse:
+        """A WebSocket to ``url`` (``ws://`` or ``wss://``) under the pool's address policy, or the
+        answer of an upstream that would not upgrade (``transport.websocket``)."""
+        allow_private = self._private.get(pool, self._allow_private) if pool in self._guarded else None
+        return await self._sockets.open(
+            _url(url, params), headers, connect=timeouts.connect, allow_private=allow_private, max_message=max_message
+        )
+
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+        await self._sockets.close()
 
 
 async def _single(body: bytes) -> AsyncIterator[bytes]:
