@@ -13,6 +13,7 @@ from aiohttp import web
 from api_connector.api import (
     admin_routes,
     anthropic_routes,
+    audit_routes,
     credentials_routes,
     dlq_routes,
     embeddings_routes,
@@ -37,11 +38,13 @@ from api_connector.credentials.wiring import build_vault
 from api_connector.governance.wiring import build_governance
 from api_connector.observability.access_log import AccessLog, RequestIds
 from api_connector.observability.alerts import AlertManager
+from api_connector.observability.audit_retention import AuditRetention
 from api_connector.observability.health import HealthRegistry
 from api_connector.observability.health_monitor import HealthMonitor
 from api_connector.observability.logging import get_logger
 from api_connector.observability.metric_labels import MetricLabels
 from api_connector.observability.metrics import Metrics
+from api_connector.observability.payloads import AuditPolicies
 from api_connector.observability.recorder import Recorder
 from api_connector.observability.redaction import Redactor
 from api_connector.observability.rollups import Rollups
@@ -58,6 +61,7 @@ from api_connector.storage.provider_store import ProviderStore
 from api_connector.storage.queries import AuditQueries, UsageQueries
 from api_connector.storage.record_writer import RecordWriter
 from api_connector.storage.redis import create_redis
+from api_connector.storage.request_audit import RequestAuditStore
 from api_connector.storage.response_store import ResponseStore
 from api_connector.storage.tenancy import TenancyStore
 from api_connector.transport.http import Transport
@@ -97,6 +101,7 @@ def build_services(
     resolver = CredentialResolver(environment(), redactor)
     routing = build_routing(settings, config, database, writer, redactor)
     recorder = Recorder(metrics, writer)
+    recorder.audit_policies = AuditPolicies(config.audit)  # before the pipeline: its record layer reads them
     # Governance shares the routing layer's Redis client (one pool per process).
     governance = build_governance(
         settings, config, routing.redis if routing is not None else create_redis(settings), database
@@ -114,6 +119,7 @@ def build_services(
         dead_letters=routing.dead_letters,
     )
     vault = build_vault(settings, database, recorder.audit, redactor, resolver, upstreams)
+    request_audits = RequestAuditStore(database)
     return Services(
         settings=settings,
         config=config,
@@ -148,6 +154,8 @@ def build_services(
         ),
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
         responses=ResponseStore(database, settings.responses_store_days) if settings.responses_store else None,
+        request_audits=request_audits,
+        audit_retention=AuditRetention(request_audits, config.audit.purge_interval),
     )
 
 
@@ -278,6 +286,7 @@ def create_app(
         anthropic_routes,
         responses_routes,
         speech_routes,
+        audit_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):
@@ -299,6 +308,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         services.rollups.start()
     if services.model_lists is not None:
         services.model_lists.start()
+    if services.audit_retention is not None:
+        services.audit_retention.start()
     flushers = [asyncio.create_task(_flush_last_used(services)), asyncio.create_task(_flush_metrics(services))]
     log.info("started", providers=len(services.catalog.instances(None)))
     yield
@@ -322,6 +333,8 @@ async def shutdown(services: Services) -> None:
         await services.rollups.close()
     if services.model_lists is not None:
         await services.model_lists.close()
+    if services.audit_retention is not None:
+        await services.audit_retention.close()
     if services.routing is not None:
         await services.routing.close()  # breaker counts still buffered go to Redis first
     await services.writer.close()
