@@ -99,6 +99,7 @@ def build_services(
         spill_path=settings.data_dir / "unwritten-records.jsonl",
     )
     resolver = CredentialResolver(environment(), redactor)
+    _learn_environment_secrets(config, resolver)
     routing = build_routing(settings, config, database, writer, redactor)
     recorder = Recorder(metrics, writer)
     recorder.audit_policies = AuditPolicies(config.audit)  # before the pipeline: its record layer reads them
@@ -157,6 +158,16 @@ def build_services(
         request_audits=request_audits,
         audit_retention=AuditRetention(request_audits, config.audit.purge_interval),
     )
+
+
+def _learn_environment_secrets(config: GatewayConfig, resolver: CredentialResolver) -> None:
+    """The configuration's ``env:`` credentials are known secrets from the start, not from their first
+    use: what callers send (kept by the request audit) is masked of them even before any call used one."""
+    references = [provider.credential for provider in config.providers.values()]
+    references += [target.credential for route in config.routes.values() for target in route.targets]
+    for reference in references:
+        if reference is not None and reference.startswith("env:"):
+            resolver.known(reference)  # reading one teaches the redactor its value
 
 
 def _label_policy(settings: Settings, catalog: Catalog) -> MetricLabels:
