@@ -22,6 +22,7 @@ class AuditRetention:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self.purged = 0  # rows deleted by this process since it started
+        self.swept = asyncio.Event()  # set after each sweep of the background task (for whoever waits on one)
 
     def start(self) -> None:
         if self._task is None:
@@ -48,4 +49,5 @@ class AuditRetention:
                 await self.sweep()
             except Exception:  # a database hiccup: the rows are still expired next round
                 log.warning("request audit retention sweep failed; retrying next round")
+            self.swept.set()
             await asyncio.sleep(self._interval)
