@@ -262,9 +262,13 @@ http {{
         # same file, so a POST gets the canned body with status 200.
         location /json/ {{ default_type application/json; error_page 405 =200 $uri; }}
         location /sse/ {{ default_type "text/event-stream; charset=utf-8"; error_page 405 =200 $uri; }}
+        # The embeddings row: 16 vectors of 256 floats (about 50 KB).
+        location /emb/ {{ default_type application/json; error_page 405 =200 $uri; }}
         # The synthesis row (bench/speech.py): audio at full speed, and paced as a vendor produces it.
         location /audio/ {{ default_type audio/wav; error_page 405 =200 $uri; }}
         location /audio-paced/ {{ default_type audio/wav; error_page 405 =200 $uri; limit_rate 4m; }}
+        # The transcription row (bench/transcription.py): a 1 MB form posted, a canned transcript answered.
+        location /stt/ {{ default_type application/json; client_max_body_size 4m; error_page 405 =200 $uri; }}
     }}
 }}
 """
@@ -278,7 +282,7 @@ def nginx_binary() -> str:
 
 
 def start_nginx(procs: Processes, cores: str | None) -> tuple[Proc, int]:
-    """nginx serving the fixtures: /json/v1/... answers JSON, /sse/v1/... answers an SSE stream."""
+    """nginx serving the fixtures: /json/v1/... answers JSON, /sse/v1/... an SSE stream, /emb/v1/... embeddings."""
     prefix = procs.workdir / "nginx"
     for kind, body in (("json", "chat_completion.json"), ("sse", "chat_completion.sse")):
         api = prefix / "www" / kind / "v1"
@@ -286,6 +290,10 @@ def start_nginx(procs: Processes, cores: str | None) -> tuple[Proc, int]:
         shutil.copyfile(FIXTURES / body, api / "chat" / "completions")
         # Providers are probed with GET /models by health checks: answer those too.
         shutil.copyfile(FIXTURES / "models.json", api / "models")
+    embeddings = prefix / "www" / "emb" / "v1"
+    embeddings.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(FIXTURES / "embeddings.json", embeddings / "embeddings")
+    shutil.copyfile(FIXTURES / "embedding_models.json", embeddings / "models")
     (prefix / "tmp").mkdir(exist_ok=True)
     port = free_port()
     (prefix / "nginx.conf").write_text(NGINX_CONF.format(port=port))

@@ -5,7 +5,7 @@ local f = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/json"
 wrk.headers["Accept"] = "application/json"
 local key = os.getenv("BENCH_KEY")
 if key and key ~= "" then

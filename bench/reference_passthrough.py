@@ -16,7 +16,9 @@ UPSTREAM_KEY = "sk-bench"
 async def forward(request: web.Request) -> web.StreamResponse:
     session: ClientSession = request.app["session"]
     body = await request.read()
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {UPSTREAM_KEY}"}
+    # The caller's content type is kept: a transcription's multipart form goes on as it came.
+    kind = request.headers.get("Content-Type", "application/json")
+    headers = {"Content-Type": kind, "Authorization": f"Bearer {UPSTREAM_KEY}"}
     async with session.post(request.app["upstream"] + request.path, data=body, headers=headers) as up:
         if not up.content_type.startswith(("text/event-stream", "audio/")):
             return web.Response(body=await up.read(), status=up.status, content_type=up.content_type)
@@ -29,7 +31,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
 
 
 async def make_app(upstream: str) -> web.Application:
-    app = web.Application()
+    app = web.Application(client_max_size=32 * 1024 * 1024)  # the transcription row posts 1 MB forms
     app["upstream"] = upstream.rstrip("/")
     # limit=0: no pool cap, like a gateway sized for its callers; keep-alive reuse is the point.
     app["session"] = ClientSession(connector=TCPConnector(limit=0, keepalive_timeout=60))

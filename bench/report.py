@@ -141,7 +141,8 @@ def targets(rows: list[dict], paced: list[dict] | None = None, pairs: dict | Non
     annotate_paced(paced or [])
     svc64, svc16 = _find(rows, "service", "json", 64), _find(rows, "service", "json", 16)
     ref64, direct16 = _find(rows, "reference", "json", 64), _find(rows, "direct", "json", 16)
-    sse64 = _find(rows, "service", "sse", 64)
+    sse64, sse_ref64 = _find(rows, "service", "sse", 64), _find(rows, "reference", "sse", 64)
+    emb64, emb_ref64 = _find(rows, "service", "emb", 64), _find(rows, "reference", "emb", 64)
     redis64 = _find(rows, "service-redis", "json", 64)
     overhead = svc16["p50_ms"] - direct16["p50_ms"] if svc16 and direct16 else None
     paced_name, paced_overhead = _paced_check(paced or [])
@@ -160,6 +161,14 @@ def targets(rows: list[dict], paced: list[dict] | None = None, pairs: dict | Non
             "x",
         ),
         (redis_name, redis_ratio, ">=", 0.50, "ratio"),
+        ("service req/s vs reference, streamed c=64 (table rows)", _ratio(sse64, sse_ref64, "rps"), ">=", 0.7, "ratio"),
+        (
+            "service req/s vs reference, embeddings (16 inputs) c=64 (table rows)",
+            _ratio(emb64, emb_ref64, "rps"),
+            ">=",
+            0.70,
+            "ratio",
+        ),
     ]
     out = []
     for name, value, op, goal, unit in checks:

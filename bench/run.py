@@ -34,6 +34,7 @@ from pathlib import Path
 
 import service
 import speech
+import transcription
 from harness import (
     BENCH_DIR,
     FIXTURES,
@@ -56,7 +57,7 @@ from harness import (
 )
 from report import print_report, print_soak, soak_verdict, summarize_pairs, targets
 
-GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech")
+GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech", "transcription")
 CONCURRENCY = (16, 64)
 LOADS = ("closed", "paced")
 # The paced rows answer "what does the hop add to a request" (issue 7 asks it at c=16); the 2-worker
@@ -126,11 +127,19 @@ class Options:
 
 def request_file(body: str) -> Path:
     # The direct and reference targets pass the body through untouched, so its model name is moot.
-    return FIXTURES / ("chat_request_stream.json" if body == "sse" else "chat_request.json")
+    names = {"sse": "chat_request_stream.json", "emb": "embeddings_request.json"}
+    return FIXTURES / names.get(body, "chat_request.json")
 
 
 def wrk(
-    url: str, body_file: Path, key: str, conc: int, seconds: int, cores: str | None, rate: float | None = None
+    url: str,
+    body_file: Path,
+    key: str,
+    conc: int,
+    seconds: int,
+    cores: str | None,
+    rate: float | None = None,
+    content_type: str | None = None,
 ) -> dict:
     """One wrk run: flat out, or, with rate, paced to that many requests per second (post.lua)."""
     # post.lua keeps one schedule per wrk thread, so a paced run uses one thread (far from its limit).
@@ -148,6 +157,8 @@ def wrk(
         url,
     ]
     env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_KEY": key, "BENCH_RATE": str(rate or "")}
+    if content_type:
+        env["BENCH_CONTENT_TYPE"] = content_type
     out = subprocess.run(pinned(cmd, cores), capture_output=True, text=True, env=env, timeout=seconds + 60)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
@@ -161,7 +172,7 @@ def smoke(url: str, body_file: Path, key: str, body: str) -> str | None:
         status, data, ctype = http_post(url, body_file.read_bytes(), key)
     except OSError as exc:
         return f"smoke request failed: {exc}"
-    expected = b"data: [DONE]" if body == "sse" else b'"chat.completion"'
+    expected = {"sse": b"data: [DONE]", "emb": b'"embedding"'}.get(body, b'"chat.completion"')
     if status != 200 or expected not in data:
         return f"smoke request: HTTP {status} {ctype} {data[:300]!r}"
     return None
@@ -202,7 +213,7 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int, rat
 def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None) -> Iterator[Target]:
     upstream = f"http://127.0.0.1:{nginx.port}"
     if group == "direct":
-        paths = {b: f"{upstream}/{b}/v1/chat/completions" for b in ("json", "sse")} | speech.urls(upstream)
+        paths = _chat_paths(upstream) | speech.urls(upstream) | transcription.urls(upstream)
         yield Target(paths, service.UPSTREAM_KEY, [nginx.proc.popen.pid])
         return
     port = free_port()
@@ -212,7 +223,7 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
         try:
             wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=20)
             base = f"http://127.0.0.1:{port}"
-            paths = {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")} | speech.urls(base)
+            paths = _chat_paths(base) | speech.urls(base) | transcription.urls(base)
             yield Target(paths, service.UPSTREAM_KEY, [proc.popen.pid])
         finally:
             procs.stop(proc)
@@ -220,14 +231,21 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
     workers = 2 if group == "service-2w" else 1
     redis = redis if group == "service-redis" else None
     with service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis) as svc:
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        paths = {"json": url, "sse": url} | speech.urls(f"http://127.0.0.1:{port}", service=True)
+        base = f"http://127.0.0.1:{port}"
+        paths = {"json": f"{base}/v1/chat/completions", "sse": f"{base}/v1/chat/completions"}
+        paths |= {"emb": f"{base}/v1/embeddings"} | speech.urls(base, service=True)
+        paths |= transcription.urls(base, service=True)
         yield Target(paths, svc.key, [svc.proc.popen.pid], redis)
+
+
+def _chat_paths(base: str) -> dict[str, str]:
+    """Where direct and reference targets take each body kind: nginx's location of that kind."""
+    return {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")} | {"emb": f"{base}/emb/v1/embeddings"}
 
 
 def bodies(group: str) -> tuple[str, ...]:
     # Multi-worker and Redis rows answer "does it hold up", which the JSON path shows on its own.
-    return ("json", "sse") if group in ("direct", "reference", "service") else ("json",)
+    return ("json", "sse", "emb") if group in ("direct", "reference", "service") else ("json",)
 
 
 def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:
@@ -238,7 +256,7 @@ def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:
     """
     paced: list[tuple[str, int, float | None]] = []
     if "paced" in opts.loads and group in PACED_GROUPS:
-        paced = [(b, PACED_CONC, opts.rates[b]) for b in bodies(group)]
+        paced = [(b, PACED_CONC, opts.rates[b]) for b in bodies(group) if b in opts.rates]
     closed: list[tuple[str, int, float | None]] = []
     if "closed" in opts.loads:
         closed = [(b, c, None) for b in bodies(group) for c in CONCURRENCY]
@@ -495,7 +513,8 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
             results["soak"] = soak
             print_soak(soak)
             return not (soak.get("flat") and soak.get("reached"))
-        rows = [r for g in args.groups if g != "speech" for r in run_group(g, procs, opts, nginx, args.redis_url)]
+        own_rows = ("speech", "transcription")
+        rows = [r for g in args.groups if g not in own_rows for r in run_group(g, procs, opts, nginx, args.redis_url)]
         # Closed-loop and paced rows stay apart: their p50s answer different questions.
         results["rows"] = [asdict(r) for r in rows if r.offered_rps is None]
         results["paced_rows"] = [asdict(r) for r in rows if r.offered_rps is not None]
@@ -510,7 +529,10 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
         if "speech" in args.groups:
             results["speech"] = speech.run_rows(opts, procs, nginx, started, wrk)
             speech.print_rows(results["speech"])
-        spoken = results.get("speech", {}).get("rows", [])
+        if "transcription" in args.groups:
+            results["transcription"] = transcription.run_rows(opts, procs, nginx, started, wrk)
+            transcription.print_rows(results["transcription"])
+        spoken = results.get("speech", {}).get("rows", []) + results.get("transcription", {}).get("rows", [])
         return any(r.error for r in rows) or bool(pairs and pairs["failed"]) or any(r["error"] for r in spoken)
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -49,20 +49,31 @@ def service_config(nginx_port: int) -> dict:
         }
         for kind in ("json", "sse")
     }
-    # The synthesis row's providers: OpenAI's speech shape on nginx, at full speed and paced.
-    for kind in ("audio", "audio-paced"):
+    # The synthesis and transcription rows' providers: OpenAI's shapes on nginx.
+    for kind in ("audio", "audio-paced", "stt"):
         providers[f"upstream-{kind}"] = {
             "type": "openai",
             "base_url": f"{upstream}/{kind}/v1",
             "credential": "env:BENCH_UPSTREAM_KEY",
             "rate_limit": dict(_PROVIDER_LIMIT),
         }
+    # The embeddings row's provider: OpenAI's embeddings shape on nginx.
+    providers["upstream-emb"] = {
+        "type": "openai_compatible",
+        "base_url": f"{upstream}/emb/v1",
+        "credential": "env:BENCH_UPSTREAM_KEY",
+        "rate_limit": dict(_PROVIDER_LIMIT),
+    }
     routes = {
         f"bench-{kind}": {
             "strategy": "priority",
             "targets": [{"provider": f"upstream-{kind}", "model": "gpt-4o-mini"}],
         }
         for kind in ("json", "sse")
+    }
+    routes["bench-emb"] = {
+        "strategy": "priority",
+        "targets": [{"provider": "upstream-emb", "model": "text-embedding-3-small"}],
     }
     return {"providers": providers, "routes": routes}
 

@@ -26,6 +26,7 @@ from api_connector.api import (
     routing_routes,
     speech_routes,
     system_routes,
+    transcription_routes,
 )
 from api_connector.api.middleware import Routes
 from api_connector.api.services import SERVICES, Services, install_project_providers
@@ -297,6 +298,7 @@ def create_app(
         anthropic_routes,
         responses_routes,
         speech_routes,
+        transcription_routes,
         audit_routes,
     )
     routes = Routes(app)

@@ -14,6 +14,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   │   ├── LimitAboveCeiling       400 limit_above_ceiling (a project admin above the operator's limit)
     │   │   └── PreviousResponseNotFound 400 previous_response_not_found (Responses: no such stored response)
     │   ├── PayloadTooLarge             413 payload_too_large
+    │   │   └── AudioTooLarge           413 audio_too_large (an upload beyond MAX_AUDIO_BYTES)
     │   ├── AuthenticationRequired      401 missing_api_key
     │   ├── InvalidAPIKey               401 invalid_api_key
     │   ├── InvalidMetricsToken         401 invalid_metrics_token (GET /metrics without METRICS_TOKEN)
@@ -131,6 +132,12 @@ class PreviousResponseNotFound(ValidationFailed):
 class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
+
+
+class AudioTooLarge(PayloadTooLarge):
+    """An audio upload beyond ``MAX_AUDIO_BYTES`` (refused as it arrives, never read to its end)."""
+
+    code = "audio_too_large"
 
 
 class AuthenticationRequired(RequestError):

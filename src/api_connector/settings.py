@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # Whole answers at least this large are compressed when the client accepts it (0: never).
     compression_min_bytes: int = Field(1024, ge=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # The largest audio file a transcription takes (OpenAI's own limit by default); beyond it, 413
+    # audio_too_large. Uploads are spooled to a temporary file as they arrive, never held whole.
+    max_audio_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     workers: int = Field(1, ge=1, le=64)
     # Records (usage, audit) waiting for the batch writer; producers wait when it is full.
     record_queue_size: int = Field(10_000, ge=10)

@@ -56,6 +56,7 @@ from tests.conformance.responses_table import RESPONSES_CASES
 from tests.conformance.speech_table import SPEECH_CASES, speech_listings
 from tests.conformance.table import CASES
 from tests.conformance.token_count_table import TOKEN_COUNT_CASES
+from tests.conformance.transcription_table import TRANSCRIPTION_CASES
 from tests.gateway import run_gateway
 from tests.google_tokens import ServiceAccountKey, TokenEndpoint, token_endpoint
 from tests.recorded import RECORDED as RECORDED_DIR
@@ -392,6 +393,7 @@ def test_every_recording_is_replayed() -> None:
     cases = (*CASES, *RERANK_CASES, *EMBED_CASES, *TOKEN_COUNT_CASES, *RESPONSES_CASES)
     used = {case.path.resolve() for case in cases} | {ENTRA_TOKEN_ANSWER.resolve()}
     used |= {path.resolve() for case in SPEECH_CASES for path in case.files} | speech_listings()
+    used |= {path.resolve() for case in TRANSCRIPTION_CASES for path in case.files}
     recordings = {
         path.resolve() for folder in (RECORDED_DIR, CONFORMANCE_DATA, DOCUMENTED_DATA) for path in folder.rglob("*")
         if path.suffix in (".yaml", ".txt", ".json")

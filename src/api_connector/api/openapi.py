@@ -27,6 +27,7 @@ from api_connector.api import health_routes as health
 from api_connector.api import responses_routes as responses
 from api_connector.api import routing_routes as routing
 from api_connector.api import speech_routes as speech
+from api_connector.api import transcription_routes as transcription
 from api_connector.api.anthropic_errors import uses_anthropic_shape
 from api_connector.api.middleware import uses_envelope
 from api_connector.api.openapi_answers import ANSWERS, JSON, PATH_PARAMS, PROJECT_HEADER, READ_SCOPE, Answer
@@ -119,6 +120,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
         200,
     ),
     *((method, path, summary, tag, body, 200) for method, path, summary, tag, body in speech.OPERATIONS),
+    *((method, path, summary, tag, body, 200) for method, path, summary, tag, body in transcription.OPERATIONS),
     ("get", "/health", "Liveness", "system", None, 200),
     ("get", "/ready", "Readiness of dependencies (503 while one is down)", "system", None, 200),
     ("get", "/openapi.json", "This document", "system", None, 200),
@@ -199,6 +201,12 @@ def _chat(schema: Schema, defs: Schema) -> None:
 def _speech(schema: Schema, defs: Schema) -> None:
     # A request without a model is sent to the operator's DEFAULT_TTS_PROVIDER.
     schema["required"].remove("model")
+
+
+def _transcription_form(schema: Schema, defs: Schema) -> None:
+    # The audio is the form's one required part; a request without a model goes to DEFAULT_STT_PROVIDER.
+    schema["properties"] = {"file": {"type": "string", "format": "binary"}, **schema["properties"]}
+    schema["required"] = ["file"]
 
 
 def _generic(schema: Schema, defs: Schema) -> None:
@@ -290,7 +298,10 @@ _REQUEST_RULES: dict[type[BaseModel], Callable[[Schema, Schema], None]] = {
     admin.CreateProvider: _project_provider,
     RouteConfig: _project_route,
     SpeechRequest: _speech,
+    transcription.TranscriptionForm: _transcription_form,
 }
+# Request bodies sent as multipart/form-data (an uploaded file) instead of JSON.
+_MULTIPART: frozenset[type[BaseModel]] = frozenset({transcription.TranscriptionForm})
 
 
 def _request_schema(model: type[BaseModel]) -> tuple[Schema, Schema]:
@@ -340,7 +351,12 @@ def _responses(path: str, tag: str, answer: Answer, status: int) -> Schema:
 
 
 def _operation(method: str, path: str, summary: str, tag: str, model: type[BaseModel] | None, status: int) -> Schema:
-    answer = ANSWERS.get((method, path)) or speech.ANSWERS.get((method, path)) or request_audit.ANSWERS[(method, path)]
+    answer = (
+        ANSWERS.get((method, path))
+        or speech.ANSWERS.get((method, path))
+        or transcription.ANSWERS.get((method, path))
+        or request_audit.ANSWERS[(method, path)]
+    )
     op: dict[str, Any] = {
         "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{method}{path}").strip("_"),
         "summary": summary,
@@ -358,7 +374,8 @@ def _operation(method: str, path: str, summary: str, tag: str, model: type[BaseM
         media: Schema = {"schema": schema}
         if (method, path) in _EXAMPLES:
             media["example"] = _EXAMPLES[(method, path)]
-        op["requestBody"] = {"required": required, "content": {JSON: media}}
+        kind = "multipart/form-data" if model in _MULTIPART else JSON
+        op["requestBody"] = {"required": required, "content": {kind: media}}
         op["x-defs"] = defs
     return op
 

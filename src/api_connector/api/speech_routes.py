@@ -40,33 +40,36 @@ async def speech(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     defaulted = not body.get("model")
     if defaulted:
-        body["model"] = _default_model(services)
+        body["model"] = default_model(DEFAULT_SETTING, services.settings.default_tts_provider)
     asked = parse_model(SpeechRequest, body)
     call = call_for(request, Capability.SPEECH)
     if defaulted:
-        _check_default(services, call.project_id, asked.model)
+        check_default(services, call.project_id, asked.model, DEFAULT_SETTING, Capability.SPEECH)
     async with services.pipeline.run(call, SPEECH, asked) as run:
         headers = {"Content-Type": CONTENT_TYPES[asked.response_format], "x-request-id": call.request_id}
         return await write_raw(request, run, headers, status=200, cut=True)
 
 
-def _default_model(services: Services) -> str:
-    name = services.settings.default_tts_provider.strip()
+def default_model(setting: str, value: str) -> str:
+    """The model a request without one goes to: the operator's ``setting`` (DEFAULT_TTS_PROVIDER,
+    DEFAULT_STT_PROVIDER), or a 400 naming it when unset."""
+    name = value.strip()
     if not name:
         raise ValidationFailed(
-            f"no model given, and {DEFAULT_SETTING} is not set: name a model (a route, "
+            f"no model given, and {setting} is not set: name a model (a route, "
             "'<provider>/<model>' or a provider instance)",
             param="model",
         )
     return name
 
 
-def _check_default(services: Services, project_id: str, name: str) -> None:
+def check_default(services: Services, project_id: str, name: str, setting: str, capability: Capability) -> None:
+    """A 400 naming ``setting`` when the default it gives is nothing this project can use."""
     try:
-        speech_route(services.catalog, project_id, name)
+        speech_route(services.catalog, project_id, name, capability)
     except NotFound:
         raise ValidationFailed(
-            f"no model given, and {DEFAULT_SETTING} ({name!r}) names no provider instance or route this "
+            f"no model given, and {setting} ({name!r}) names no provider instance or route this "
             "project can use: name a model, or set it to one",
             param="model",
         ) from None

@@ -36,9 +36,12 @@ from api_connector.routing.streams import AnswerStream, ReplayStream, first_byte
 from api_connector.wire.speech import SpeechWire
 
 
-def speech_route(catalog: Catalog, project_id: str, model: str) -> Route:
+def speech_route(
+    catalog: Catalog, project_id: str, model: str, capability: Capability = Capability.SPEECH
+) -> Route:
     """A route name, ``<instance>/<model>``, a model an instance advertises, or an instance's name alone
-    (its speech endpoint's default model, or the instance itself when the vendor needs none)."""
+    (its ``capability`` endpoint's default model, or the instance itself when the vendor needs none).
+    Speech in both directions addresses models so (synthesis, transcription, translation)."""
     try:
         return catalog.resolve(project_id, model)
     except UnknownModel as unknown:
@@ -48,7 +51,7 @@ def speech_route(catalog: Catalog, project_id: str, model: str) -> Route:
             instance = catalog.instance(project_id, model)
         except UnknownProvider:
             raise unknown from None
-    endpoint = instance.spec.endpoints.get(Capability.SPEECH)
+    endpoint = instance.spec.endpoints.get(capability)
     default = endpoint.default_model if endpoint is not None else None
     return catalog.resolve(project_id, f"{model}/{default}") if default else catalog.single(instance)
 

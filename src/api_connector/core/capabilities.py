@@ -12,6 +12,8 @@ class Capability(StrEnum):
     EMBEDDINGS = "embeddings"
     RERANK = "rerank"
     TRANSCRIPTION = "transcription"
+    # Speech in any language to English text (OpenAI's audio/translations): few providers offer it.
+    TRANSLATION = "translation"
     SPEECH = "speech"
     # Any HTTP endpoint of the provider through the generic request API.
     REQUESTS = "requests"

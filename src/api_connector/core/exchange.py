@@ -4,18 +4,40 @@ A wire builds the ``Outbound`` (path below the instance's base URL, body, the he
 the attempt adds the provider's own headers and the credential, never the wire. An ``Inbound`` is a
 whole answer; streamed answers are read through the transport's stream. A request that a vendor's own
 answer pointed to (a job's status or stream URL) gives that absolute ``url`` instead of a path.
+
+A body is bytes, or a ``BodyStream`` (an uploaded audio file, a multipart form around it): its size is
+known before it is sent (``Content-Length``) and it is read in pieces each time it is sent, so a retry
+or a failover sends it again without the gateway ever holding it whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class BodyStream(Protocol):
+    """A request body sent in pieces; ``chunks()`` starts again from its first byte on every call."""
+
+    @property
+    def size(self) -> int: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
+async def read_whole(body: bytes | BodyStream | None) -> bytes:
+    """A body as one buffer (an in-process upstream takes it so; it is bounded where it was accepted)."""
+    if body is None or isinstance(body, bytes):
+        return body or b""
+    return b"".join([chunk async for chunk in body.chunks()])
 
 
 @dataclass(slots=True)
 class Outbound:
     path: str
-    body: bytes | None = None
+    body: bytes | BodyStream | None = None
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "POST"
     query: Mapping[str, str] | None = None

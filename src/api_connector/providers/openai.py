@@ -7,6 +7,7 @@ from api_connector.wire.openai_chat import OPENAI_CHAT
 from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 from api_connector.wire.openai_responses import OPENAI_RESPONSES
 from api_connector.wire.openai_speech import OPENAI_SPEECH
+from api_connector.wire.openai_transcription import OPENAI_TRANSCRIPTION
 
 SPEC = ProviderSpec(
     type="openai",
@@ -20,6 +21,13 @@ SPEC = ProviderSpec(
         ),
         Capability.RESPONSES: Endpoint(path="/responses", wire=OPENAI_RESPONSES),
         Capability.SPEECH: Endpoint(path="/audio/speech", wire=OPENAI_SPEECH, default_model="gpt-4o-mini-tts"),
+        Capability.TRANSCRIPTION: Endpoint(
+            path="/audio/transcriptions", wire=OPENAI_TRANSCRIPTION, default_model="whisper-1"
+        ),
+        # Only whisper-1 translates (API reference, "Create translation").
+        Capability.TRANSLATION: Endpoint(
+            path="/audio/translations", wire=OPENAI_TRANSCRIPTION, default_model="whisper-1"
+        ),
     },
     # Listing models is free and fails with 401 on a bad key: the cheapest proof a key works.
     listing=ModelListing("/models", openai_models),
@@ -38,6 +46,9 @@ SPEC = ProviderSpec(
         "tts-1",
         "tts-1-hd",
         "gpt-4o-mini-tts",
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "gpt-4o-mini-transcribe",
     ),
     docs_url="https://platform.openai.com/docs/api-reference/chat",
 )

@@ -122,7 +122,7 @@ class Exchange:
         instance = self.target.instance
         if secret is not None:
             auth = self._up.auth(instance.spec.auth)
-            pending = auth.apply(secret, outbound.method, url, headers, query, outbound.body)
+            pending = auth.apply(secret, outbound.method, url, headers, query, _signable(outbound))
             if pending is not None:
                 await _presented(pending, self._call.remaining())
         if not self._sending:
@@ -158,7 +158,7 @@ class Exchange:
         instance = self.target.instance
         if secret is not None:
             auth = self._up.auth(instance.spec.auth)
-            pending = auth.apply(secret, outbound.method, url, headers, query, outbound.body)
+            pending = auth.apply(secret, outbound.method, url, headers, query, _signable(outbound))
             if pending is not None:
                 await _presented(pending, self._call.remaining())
         upstream = await self._up.transport.open_stream(
@@ -236,6 +236,13 @@ def own_origin(url: str, base_url: str, linked: tuple[str, ...]) -> bool:
         if host == their_host or (their_host.startswith("*.") and host.endswith(their_host[1:])):
             return True
     return False
+
+
+def _signable(outbound: Outbound) -> bytes | None:
+    """The body an auth strategy may sign: a streamed one (an upload) is never held whole for that, and
+    no provider that signs its requests (SigV4) takes one."""
+    body = outbound.body
+    return body if isinstance(body, bytes) else None
 
 
 async def _presented(pending: Awaitable[None], remaining: float | None) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from api_connector.core.exchange import Inbound
+from api_connector.core.exchange import BodyStream, Inbound, read_whole
 from api_connector.errors import (
     AddressForbidden,
     UpstreamConnectError,
@@ -155,7 +155,7 @@ class Transport:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | BodyStream | None,
         timeouts: Timeouts,
         params: Mapping[str, str] | None = None,
         local: LocalUpstream | None = None,
@@ -184,7 +184,7 @@ class Transport:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | BodyStream | None,
         timeouts: Timeouts,
         params: Mapping[str, str] | None = None,
         local: LocalUpstream | None = None,
@@ -206,7 +206,7 @@ class Transport:
         url: str,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | BodyStream | None,
         timeouts: Timeouts,
         *,
         stream: bool,
@@ -228,12 +228,12 @@ class Transport:
         method: str,
         path: str,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | BodyStream | None,
         timeouts: Timeouts,
     ) -> UpstreamStream:
         try:
             async with asyncio.timeout(timeouts.total):
-                answer: LocalResponse = await local.handle(method, path, headers, body or b"")
+                answer: LocalResponse = await local.handle(method, path, headers, await read_whole(body))
         except Exception as exc:
             raise _translate(exc, "") from None
         lines = answer.lines if answer.lines is not None else _single(answer.body)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -162,6 +163,7 @@ class Connection(asyncio.Protocol):
         self._deadline: float | None = None
         self._last = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._drained: asyncio.Future[None] | None = None  # set while the socket's write buffer is full
 
     # -- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -197,12 +199,21 @@ class Connection(asyncio.Protocol):
                 response._finish(UpstreamClosed("the upstream closed the connection"))
         if not was_closed:
             self._pool._forget(self)
+        self._wake_writer()
 
-    def pause_writing(self) -> None:  # request bodies are written whole; the socket buffers them
-        pass
+    def pause_writing(self) -> None:
+        # Only a streamed request body waits for this (``write_body``); a whole one is buffered at once.
+        if self._drained is None:
+            self._drained = self._loop.create_future()
 
     def resume_writing(self) -> None:
-        pass
+        self._last = self._loop.time()  # the upstream is taking the body: it is not idle
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        waiter, self._drained = self._drained, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # -- httptools callbacks ----------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -263,6 +274,24 @@ class Connection(asyncio.Protocol):
         self._arm(gap, deadline)
         assert self.transport is not None
         self.transport.write(data)
+
+    async def write_body(self, chunks: AsyncIterator[bytes]) -> None:
+        """A request body after its head, one piece at a time, waiting while the socket's buffer is full
+        (memory stays at a few pieces whatever the size). Stops quietly when the connection is gone: the
+        answer then carries the failure, or is the upstream's early answer."""
+        try:
+            async for chunk in chunks:
+                if self.closed or self.transport is None or self.response is None:
+                    return
+                self.transport.write(chunk)
+                self._last = self._loop.time()
+                waiter = self._drained
+                if waiter is not None:
+                    await waiter
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def _complete(self, reusable: bool) -> None:
         response, self.response = self.response, None

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 from yarl import URL
 
+from api_connector.core.exchange import BodyStream
 from api_connector.transport.guard import ForbiddenAddress, address_refusal
 from api_connector.transport.http1 import (
     ACCEPT_ENCODING,
@@ -66,7 +67,7 @@ class Pool:
         method: str,
         url: URL,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | BodyStream | None,
         *,
         connect: float,
         read: float,
@@ -76,7 +77,9 @@ class Pool:
         """Send the request; returns once the answer's head arrived (``await response.read()`` for the rest).
 
         ``total`` bounds the whole exchange, or for a ``stream`` only up to the head; ``read`` bounds every
-        wait for the next bytes, ``connect`` the wait for a connection.
+        wait for the next bytes, ``connect`` the wait for a connection. A ``BodyStream`` body is written
+        after the head, piece by piece as the socket takes it (never whole in memory), and again from
+        its start when the request is sent once more.
         """
         loop = asyncio.get_running_loop()
         origin, head = self._target(method, url)
@@ -90,6 +93,8 @@ class Pool:
             response = Response(conn)
             conn.send(data, response, method in NO_BODY_METHODS, read, head_deadline)
             try:
+                if isinstance(body, BodyStream):
+                    await conn.write_body(body.chunks())
                 await response.head()
             except StaleConnection:
                 if fresh:
@@ -245,8 +250,11 @@ class Pool:
         self._waiters.clear()
 
 
-def _encode(head: str, method: str, headers: Mapping[str, str], body: bytes | None, user_agent: str) -> bytes:
-    """The request's head and body as one buffer: one write, one packet for small requests."""
+def _encode(
+    head: str, method: str, headers: Mapping[str, str], body: bytes | BodyStream | None, user_agent: str
+) -> bytes:
+    """The request's head and body as one buffer: one write, one packet for small requests (a streamed
+    body: the head alone, its length declared; the body follows in pieces)."""
     lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
     block = "".join(lines)
     # Exactly one CR and one LF a line: a line break inside a name or value would split the request.
@@ -260,11 +268,12 @@ def _encode(head: str, method: str, headers: Mapping[str, str], body: bytes | No
         parts.append(_ACCEPT_LINE)
     if "\nuser-agent:" not in names:
         parts.append(user_agent)
+    streamed = isinstance(body, BodyStream)
     if body is not None or method in _BODY_METHODS:
-        parts.append(f"Content-Length: {len(body) if body else 0}\r\n")
+        parts.append(f"Content-Length: {body.size if isinstance(body, BodyStream) else len(body or b'')}\r\n")
     parts.append("\r\n")
     encoded = "".join(parts).encode("utf-8")
-    return encoded + body if body else encoded
+    return encoded + body if body and not streamed else encoded  # type: ignore[operator]
 
 
 _SET_HERE = re.compile(r"\n(?:host|content-length|transfer-encoding|connection):")
