@@ -13,6 +13,7 @@ from aiohttp import web
 from api_connector.api import (
     admin_routes,
     anthropic_routes,
+    audit_routes,
     credentials_routes,
     dlq_routes,
     embeddings_routes,
@@ -39,11 +40,13 @@ from api_connector.credentials.wiring import build_vault
 from api_connector.governance.wiring import build_governance
 from api_connector.observability.access_log import AccessLog, RequestIds
 from api_connector.observability.alerts import AlertManager
+from api_connector.observability.audit_retention import AuditRetention
 from api_connector.observability.health import HealthRegistry
 from api_connector.observability.health_monitor import HealthMonitor
 from api_connector.observability.logging import get_logger
 from api_connector.observability.metric_labels import MetricLabels
 from api_connector.observability.metrics import Metrics
+from api_connector.observability.payloads import AuditPolicies
 from api_connector.observability.recorder import Recorder
 from api_connector.observability.redaction import Redactor
 from api_connector.observability.rollups import Rollups
@@ -60,6 +63,7 @@ from api_connector.storage.provider_store import ProviderStore
 from api_connector.storage.queries import AuditQueries, UsageQueries
 from api_connector.storage.record_writer import RecordWriter
 from api_connector.storage.redis import create_redis
+from api_connector.storage.request_audit import RequestAuditStore
 from api_connector.storage.response_store import ResponseStore
 from api_connector.storage.tenancy import TenancyStore
 from api_connector.transport.http import Transport
@@ -97,8 +101,10 @@ def build_services(
         spill_path=settings.data_dir / "unwritten-records.jsonl",
     )
     resolver = CredentialResolver(environment(), redactor)
+    _learn_environment_secrets(config, resolver)
     routing = build_routing(settings, config, database, writer, redactor)
     recorder = Recorder(metrics, writer)
+    recorder.audit_policies = AuditPolicies(config.audit)  # before the pipeline: its record layer reads them
     # Governance shares the routing layer's Redis client (one pool per process).
     governance = build_governance(
         settings, config, routing.redis if routing is not None else create_redis(settings), database
@@ -116,6 +122,7 @@ def build_services(
         dead_letters=routing.dead_letters,
     )
     vault = build_vault(settings, database, recorder.audit, redactor, resolver, upstreams)
+    request_audits = RequestAuditStore(database)
     return Services(
         settings=settings,
         config=config,
@@ -150,7 +157,19 @@ def build_services(
         ),
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
         responses=ResponseStore(database, settings.responses_store_days) if settings.responses_store else None,
+        request_audits=request_audits,
+        audit_retention=AuditRetention(request_audits, config.audit.purge_interval),
     )
+
+
+def _learn_environment_secrets(config: GatewayConfig, resolver: CredentialResolver) -> None:
+    """The configuration's ``env:`` credentials are known secrets from the start, not from their first
+    use: what callers send (kept by the request audit) is masked of them even before any call used one."""
+    references = [provider.credential for provider in config.providers.values()]
+    references += [target.credential for route in config.routes.values() for target in route.targets]
+    for reference in references:
+        if reference is not None and reference.startswith("env:"):
+            resolver.known(reference)  # reading one teaches the redactor its value
 
 
 def _label_policy(settings: Settings, catalog: Catalog) -> MetricLabels:
@@ -282,6 +301,7 @@ def create_app(
         speech_routes,
         transcription_routes,
         live_routes,
+        audit_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):
@@ -303,6 +323,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         services.rollups.start()
     if services.model_lists is not None:
         services.model_lists.start()
+    if services.audit_retention is not None:
+        services.audit_retention.start()
     flushers = [asyncio.create_task(_flush_last_used(services)), asyncio.create_task(_flush_metrics(services))]
     log.info("started", providers=len(services.catalog.instances(None)))
     yield
@@ -326,6 +348,8 @@ async def shutdown(services: Services) -> None:
         await services.rollups.close()
     if services.model_lists is not None:
         await services.model_lists.close()
+    if services.audit_retention is not None:
+        await services.audit_retention.close()
     if services.routing is not None:
         await services.routing.close()  # breaker counts still buffered go to Redis first
     await services.writer.close()

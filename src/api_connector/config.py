@@ -20,7 +20,7 @@ from yarl import URL
 
 from api_connector.errors import ConfigError
 from api_connector.governance.settings_model import BudgetsConfig, CacheConfig, LimitsConfig, PriceOverride
-from api_connector.observability.settings_model import AlertsConfig, HealthConfig
+from api_connector.observability.settings_model import AlertsConfig, HealthConfig, RequestAuditConfig
 from api_connector.providers import REGISTRY
 
 CREDENTIAL_REF = re.compile(
@@ -222,6 +222,8 @@ class GatewayConfig(_Strict):
     # Observability (see observability/settings_model.py): provider health and alert webhooks.
     health: HealthConfig = HealthConfig()
     alerts: AlertsConfig = AlertsConfig()
+    # The request audit: what is kept of each API request, per project (observability/settings_model.py).
+    audit: RequestAuditConfig = RequestAuditConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> GatewayConfig:

@@ -72,6 +72,7 @@ def _file_config(up: FakeUpstream, ids: dict[str, str] | None = None) -> dict[st
             "keys": {ids["key_id_a"]: {"requests_per_minute": 1000}},
             "projects": {ids["project_a"]: {"requests_per_minute": 1000}},
         }
+        config["audit"] = {"projects": {ids["project_a"]: {"payloads": "sanitized"}}}  # A's bodies are kept
     return config
 
 
@@ -115,6 +116,7 @@ def _seed_project_a(gateway: RunningGateway, up: FakeUpstream, ids: dict[str, st
     wait_for(lambda: len(a_reads("/admin/usage")) >= 3, "A's usage records")
     wait_for(lambda: any(MARKER in str(row["target_id"]) for row in a_reads("/admin/audit")), "A's audit rows")
     wait_for(lambda: bool(a_reads("/admin/dlq")), "A's dead letter")
+    wait_for(lambda: MARKER in str(a_reads("/admin/audit/requests")), "A's request audit rows, bodies kept")
     ids["dead_letter_a"] = a_reads("/admin/dlq")[0]["id"]
     kinds = {"provider.unhealthy", "budget.threshold"}
     wait_for(lambda: kinds <= {hook["type"] for hook in up.hooks}, "A's alerts")

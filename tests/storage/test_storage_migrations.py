@@ -27,8 +27,9 @@ TABLES = {
     "routes",
     "dead_letters",
     "stored_responses",
+    "request_audits",
 }
-HEAD = "0008_stored_responses"
+HEAD = "0009_request_audits"
 
 
 async def test_migrate_from_scratch_is_idempotent(database: Database) -> None:

@@ -289,17 +289,27 @@ async def list_audit(request: web.Request) -> web.Response:
 
 
 def _since(request: web.Request) -> datetime | None:
-    raw = request.query.get("since")
+    return query_time(request, "since")
+
+
+def query_time(request: web.Request, name: str) -> datetime | None:
+    """An ISO 8601 time from the query (UTC when it names no zone); None when absent."""
+    raw = request.query.get(name)
     if raw is None:
         return None
     try:
-        since = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationFailed("since must be an ISO 8601 time", param="since") from None
-    return since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+        raise ValidationFailed(f"{name} must be an ISO 8601 time", param=name) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _limit(request: web.Request) -> int:
+    return query_limit(request)
+
+
+def query_limit(request: web.Request) -> int:
+    """How many rows a list may answer (``limit``, clamped to 1..1000; default 100)."""
     try:
         return max(1, min(1000, int(request.query.get("limit", "100"))))
     except ValueError:

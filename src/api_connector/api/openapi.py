@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from api_connector.api import admin_routes as admin
+from api_connector.api import audit_routes as request_audit
 from api_connector.api import credentials_routes as credentials
 from api_connector.api import dlq_routes as dlq
 from api_connector.api import governance_routes as governance
@@ -94,6 +95,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
         None,
         200,
     ),
+    *((method, path, summary, "admin", body, code) for method, path, summary, body, code in request_audit.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in credentials.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in routing.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in dlq.OPERATIONS),
@@ -350,13 +352,18 @@ def _responses(path: str, tag: str, answer: Answer, status: int) -> Schema:
     return responses
 
 
+# Every operation's answer: the shared table, and those the route modules with their own media declare.
+_ANSWERS: dict[tuple[str, str], Answer] = {
+    **ANSWERS,
+    **speech.ANSWERS,
+    **transcription.ANSWERS,
+    **live.ANSWERS,
+    **request_audit.ANSWERS,
+}
+
+
 def _operation(method: str, path: str, summary: str, tag: str, model: type[BaseModel] | None, status: int) -> Schema:
-    answer = (
-        ANSWERS.get((method, path))
-        or speech.ANSWERS.get((method, path))
-        or transcription.ANSWERS.get((method, path))
-        or live.ANSWERS[(method, path)]
-    )
+    answer = _ANSWERS[(method, path)]
     op: dict[str, Any] = {
         "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{method}{path}").strip("_"),
         "summary": summary,

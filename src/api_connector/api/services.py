@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from api_connector.credentials.vault import CredentialVault
     from api_connector.governance.wiring import Governance
     from api_connector.observability.access_log import AccessLog, RequestIds
+    from api_connector.observability.audit_retention import AuditRetention
     from api_connector.observability.health_monitor import HealthMonitor
     from api_connector.observability.metrics import Metrics
     from api_connector.observability.recorder import Recorder
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from api_connector.storage.provider_store import ProviderStore
     from api_connector.storage.queries import AuditQueries, UsageQueries
     from api_connector.storage.record_writer import RecordWriter
+    from api_connector.storage.request_audit import RequestAuditStore
     from api_connector.storage.response_store import ResponseStore
     from api_connector.storage.tenancy import TenancyStore
     from api_connector.transport.http import Transport
@@ -68,6 +70,8 @@ class Services:
     model_lists: ModelLists | None = None
     auth_throttle: AuthThrottle | None = None
     responses: ResponseStore | None = None  # only when the operator keeps Responses answers (RESPONSES_STORE)
+    request_audits: RequestAuditStore | None = None  # the request audit's rows (GET/DELETE /admin/audit/requests)
+    audit_retention: AuditRetention | None = None  # deletes them past retention_days
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

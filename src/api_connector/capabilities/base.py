@@ -25,6 +25,7 @@ from api_connector.core.capabilities import Capability
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
 from api_connector.errors import CapabilityUnsupported, UpstreamError, UpstreamProtocolError
+from api_connector.observability.payloads import PayloadBody, json_body
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
@@ -140,6 +141,21 @@ class CapabilitySpec(ABC, Generic[Req, Res]):
     @abstractmethod
     def answer_json(self, result: Res) -> tuple[int, Any]:
         """(status, the answer as JSON data): what a dead-letter replay shows its caller."""
+
+    # -- request audit (rendered in the batch writer, never on the request path) ---------------
+    def audit_request(self, request: Req) -> PayloadBody:
+        """The request as the request audit keeps it (before redaction, masking and the size cap)."""
+        payload = self.dead_letter(request)[1]
+        return json_body(payload["body"] if payload.keys() == {"body"} else payload)
+
+    def audit_answer(self, result: Res) -> PayloadBody:
+        """A whole answer as the request audit keeps it."""
+        return json_body(self.answer_json(result)[1])
+
+    def audit_stream(self, stream: AnswerStream) -> Callable[[list[bytes]], PayloadBody] | None:
+        """How a streamed answer's pieces (as the caller got them) add up to what the audit keeps; None
+        (the default): only its type and size are kept (audio, binary)."""
+        return None
 
     # -- dead letters -------------------------------------------------------------------------
     @abstractmethod

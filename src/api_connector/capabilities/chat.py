@@ -7,7 +7,7 @@ takes several requests (``wire.base.SteppedChatWire``) is run by ``capabilities.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
 import orjson
@@ -26,6 +26,7 @@ from api_connector.core.chat import ChatRequest
 from api_connector.core.usage import Usage
 from api_connector.errors import ValidationFailed
 from api_connector.governance.cost import DEFAULT_COMPLETION_TOKENS
+from api_connector.observability.payloads import PayloadBody, json_body
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
@@ -34,6 +35,7 @@ from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
 from api_connector.routing.streams import AnswerStream
 from api_connector.wire.base import ChatResult, ChatWire, SteppedChatWire, VendorFailed
+from api_connector.wire.stream_assembly import assembled_chat
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 
@@ -138,6 +140,9 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
         # Payloads are whole events (the reader joins an event cut across reads), so a secret inside
         # one is masked whole without holding anything back.
         return scrub_batch(redactor), None
+
+    def audit_stream(self, stream: AnswerStream) -> Callable[[list[bytes]], PayloadBody] | None:
+        return lambda payloads: json_body(assembled_chat(payloads))  # the text, not the chunks
 
     def answer_json(self, result: ChatResult) -> tuple[int, Any]:
         return 200, orjson.loads(result.body)

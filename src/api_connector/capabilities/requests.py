@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -24,6 +24,7 @@ from api_connector.core.capabilities import Capability
 from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamError, ValidationFailed
+from api_connector.observability.payloads import PayloadBody
 from api_connector.observability.redaction import Redactor
 from api_connector.routing.catalog import Catalog, ProviderInstance, Route
 from api_connector.routing.classify import classify_status
@@ -221,6 +222,18 @@ class RawCapability(CapabilitySpec[RawRequest, Inbound]):
             return [tail] if tail else []
 
         return apply, flush
+
+    def audit_answer(self, result: Inbound) -> PayloadBody:
+        content_type = result.headers.get("content-type", "")
+        if not is_text(result.headers):
+            return PayloadBody(content_type, size=len(result.body), kept=False)
+        return PayloadBody(content_type or "text/plain", decode_body(result.body, content_type), len(result.body))
+
+    def audit_stream(self, stream: AnswerStream) -> Callable[[list[bytes]], PayloadBody] | None:
+        if not is_text(stream.headers):
+            return None
+        content_type = stream.headers.get("content-type") or "text/plain"
+        return lambda pieces: PayloadBody(content_type, b"".join(pieces).decode("utf-8", "replace"))
 
     def answer_json(self, result: Inbound) -> tuple[int, Any]:
         return result.status, decode_body(result.body, result.headers.get("content-type", ""))

@@ -11,7 +11,7 @@ them like any other. Metered in input, output and cached tokens; cached by defau
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar, cast
 
 import orjson
@@ -24,6 +24,7 @@ from api_connector.core.responses import ResponsesRequest, ResponsesResult, new_
 from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamProtocolError, ValidationFailed
 from api_connector.governance.cost import DEFAULT_COMPLETION_TOKENS
+from api_connector.observability.payloads import PayloadBody, json_body
 from api_connector.observability.redaction import Redactor
 from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
@@ -33,6 +34,7 @@ from api_connector.routing.streams import AnswerStream
 from api_connector.wire.base import ResponsesWire
 from api_connector.wire.responses_chat import chat_request, response_from_completion
 from api_connector.wire.responses_stream import ChatToResponsesEvents
+from api_connector.wire.stream_assembly import assembled_responses
 
 
 class ResponsesNeeds(Needs):
@@ -134,6 +136,9 @@ class ResponsesCapability(CapabilitySpec[ResponsesRequest, ResponsesResult]):
     def stream_filter(self, stream: AnswerStream, redactor: Redactor) -> StreamFilter | None:
         # Pieces are whole SSE frames (one event each), so a secret inside one is masked whole.
         return scrub_batch(redactor), None
+
+    def audit_stream(self, stream: AnswerStream) -> Callable[[list[bytes]], PayloadBody] | None:
+        return lambda frames: json_body(assembled_responses(frames))  # the response, not its events
 
     def answer_json(self, result: ResponsesResult) -> tuple[int, Any]:
         return 200, orjson.loads(result.body)

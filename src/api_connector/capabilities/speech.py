@@ -29,6 +29,7 @@ from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.speech import CONTENT_TYPES, SpeechAudio, SpeechRequest
 from api_connector.core.usage import Usage
 from api_connector.errors import UnknownModel, UnknownProvider, UpstreamProtocolError, ValidationFailed
+from api_connector.observability.payloads import PayloadBody
 from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.streams import AnswerStream, ReplayStream, first_bytes
@@ -110,6 +111,9 @@ class SpeechCapability(CapabilitySpec[SpeechRequest, SpeechAudio]):
             raise
 
     # Audio is never text: ``scrub`` and ``stream_filter`` keep the base class's "untouched".
+
+    def audit_answer(self, result: SpeechAudio) -> PayloadBody:
+        return PayloadBody(result.content_type, size=len(result.audio), kept=False)  # audio is never kept
 
     def answer_json(self, result: SpeechAudio) -> tuple[int, Any]:
         audio = base64.b64encode(result.audio).decode("ascii")

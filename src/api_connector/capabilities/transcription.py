@@ -38,6 +38,7 @@ from api_connector.core.transcription import (
 )
 from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamProtocolError, ValidationFailed
+from api_connector.observability.payloads import PayloadBody
 from api_connector.observability.redaction import Redactor
 from api_connector.routing.catalog import Catalog, Route
 from api_connector.routing.exchange import Exchange
@@ -128,6 +129,13 @@ class TranscriptionCapability(CapabilitySpec[TranscriptionRequest, Transcript]):
         everything = frozenset((Granularity.SEGMENT, Granularity.WORD))
         _, body = render(result, TranscriptFormat.VERBOSE_JSON, everything, task)
         return 200, orjson.loads(body)
+
+    def audit_request(self, request: TranscriptionRequest) -> PayloadBody:
+        # The audio is never kept (nor read again: its spool may be gone): the form's other fields, the
+        # file's name and type, and the upload's size.
+        upload = request.file
+        described = {"filename": upload.filename, "content_type": upload.content_type, "bytes": upload.size}
+        return PayloadBody("multipart/form-data", {"fields": request.fields(), "file": described}, upload.size)
 
     def dead_letter(self, request: TranscriptionRequest) -> tuple[str, dict[str, Any]]:
         upload = request.file

@@ -17,9 +17,11 @@ from api_connector.observability.tally import CounterTally
 from api_connector.observability.tracing import Tracing
 from api_connector.routing.attempts import AttemptLog
 from api_connector.storage.record_writer import AuditRecord, RecordWriter, UsageRecord
+from api_connector.storage.request_audit import Payloads, RequestAudit
 
 if TYPE_CHECKING:
     from api_connector.governance.wiring import Governance
+    from api_connector.observability.payloads import AuditPolicies
 
 
 # Audit actions that are security events (counted by action and outcome besides being audited).
@@ -59,6 +61,8 @@ class Recorder:
         self.governance: Governance | None = None  # prices usage and charges budgets (set by the app)
         self.health: HealthRegistry | None = None  # passive health, set by the app when monitoring is on
         self.tracing: Tracing | None = None  # OpenTelemetry spans, set by the app when tracing is on
+        # What the request audit keeps per project (set by the app; None: no request audit at all).
+        self.audit_policies: AuditPolicies | None = None
         self._next_flush = time.perf_counter() + _FLUSH_SECONDS
 
     def _series(self, provider: str, model: str, capability: str, outcome: str) -> _Series:
@@ -69,9 +73,16 @@ class Recorder:
         return series
 
     def finish(
-        self, call: Call, log: AttemptLog, usage: Usage, error: ConnectorError | None, source: str = "upstream"
+        self,
+        call: Call,
+        log: AttemptLog,
+        usage: Usage,
+        error: ConnectorError | None,
+        source: str = "upstream",
+        payloads: Payloads | None = None,
     ) -> Awaitable[None] | None:
-        """One call's end: metrics, passive health, its trace, cost charged, a usage row queued.
+        """One call's end: metrics, passive health, its trace, cost charged, a usage row queued (with
+        the request audit's row, and ``payloads`` when the project keeps bodies).
 
         Returns None, or an awaitable only when the record queue is full (back-pressure, never a drop).
         """
@@ -136,12 +147,22 @@ class Recorder:
             created_at=datetime.now(UTC),
             cached=not fresh and source != "coalesced",
             coalesced=source == "coalesced",
+            audit=self._request_audit(call, payloads),
         )
         if now >= self._next_flush:
             self.flush_metrics()
         if not self._writer.submit(record):  # a full queue: wait for room (back-pressure), never drop
             return self._writer.submit_wait(record)
         return None
+
+    def _request_audit(self, call: Call, payloads: Payloads | None) -> RequestAudit | None:
+        policies = self.audit_policies
+        if policies is None:
+            return None
+        policy = policies.of(call.project_id)
+        if policy.mode == "none":
+            return None
+        return RequestAudit(policy.retention_days, client_var.get(), payloads)
 
     def _refused_address(self, call: Call, provider: str, error: AddressForbidden) -> None:
         """The address guard refused where a provider instance points (loopback, private, metadata):

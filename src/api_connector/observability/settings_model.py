@@ -1,10 +1,12 @@
-"""Configuration of health monitoring and alerting (the ``health:`` and ``alerts:`` sections of the file)."""
+"""Configuration of health monitoring, alerting and the request audit (``health:``, ``alerts:``, ``audit:``)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from api_connector.observability.payload_paths import parse_path
 
 
 class _Strict(BaseModel):
@@ -44,3 +46,44 @@ class AlertsConfig(_Strict):
     retries: int = Field(5, ge=0, le=20)
     backoff: float = Field(0.5, gt=0)  # first retry after this many seconds, doubling
     timeout: float = Field(10.0, gt=0)
+
+
+PayloadMode = Literal["none", "metadata", "sanitized"]
+
+
+def _valid_paths(paths: list[str] | None) -> list[str] | None:
+    for path in paths or ():
+        parse_path(path)  # raises ValueError naming what is wrong
+    return paths
+
+
+class ProjectAuditConfig(_Strict):
+    """One project's departures from the ``audit:`` section; what it leaves out is the section's."""
+
+    payloads: PayloadMode | None = None
+    retention_days: int | None = Field(None, ge=1, le=3650)
+    max_body_bytes: int | None = Field(None, ge=256, le=1_048_576)
+    # Fields redacted in this project's stored bodies, besides the section's own list.
+    redact: list[str] = Field(default_factory=list)
+
+    _paths = field_validator("redact")(_valid_paths)
+
+
+class RequestAuditConfig(_Strict):
+    """The request audit (``audit:``): one row per API request, and its bodies when a project asks.
+
+    ``none``: no row; ``metadata`` (the default): who, what, outcome, latency, no body; ``sanitized``:
+    the request and answer bodies too, every known secret masked, the ``redact`` fields replaced, each
+    cut to ``max_body_bytes``. Rows are deleted ``retention_days`` after they were written.
+    """
+
+    payloads: PayloadMode = "metadata"
+    retention_days: int = Field(30, ge=1, le=3650)
+    max_body_bytes: int = Field(16_384, ge=256, le=1_048_576)
+    # JSON paths into request and answer bodies whose values are never stored, e.g.
+    # ``messages[*].content``, ``input``, ``choices[*].message.content``.
+    redact: list[str] = Field(default_factory=list)
+    purge_interval: float = Field(3600.0, gt=0, le=86_400)  # seconds between sweeps of expired rows
+    projects: dict[str, ProjectAuditConfig] = Field(default_factory=dict)  # by project id
+
+    _paths = field_validator("redact")(_valid_paths)

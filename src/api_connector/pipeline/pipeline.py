@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from api_connector.core.call import Call
 from api_connector.errors import ConnectorError
+from api_connector.observability.payloads import PayloadTap
 from api_connector.pipeline.cache import CacheLayer
 from api_connector.pipeline.dispatch import DispatchLayer
 from api_connector.pipeline.layers import AdmissionLayer, CoalesceLayer, LimitsLayer, Step
@@ -41,20 +43,43 @@ Res = TypeVar("Res")
 
 
 class RecordLayer:
-    """Once the answer is delivered (or failed): metrics, health, trace, cost and the usage row."""
+    """Once the answer is delivered (or failed): metrics, health, trace, cost and the usage row.
 
-    __slots__ = ("_inner", "_recorder")
+    For a project whose request audit keeps bodies (``audit.payloads: sanitized``) it also holds on to
+    the request, the answer, and a stream's pieces as they pass, for the batch writer to sanitize;
+    unless some project keeps bodies, no policy is even looked up.
+    """
 
-    def __init__(self, inner: Step, recorder: Recorder) -> None:
+    __slots__ = ("_inner", "_policies", "_recorder", "_redactor")
+
+    def __init__(self, inner: Step, recorder: Recorder, redactor: Redactor) -> None:
         self._inner = inner
         self._recorder = recorder
+        self._redactor = redactor
+        policies = recorder.audit_policies
+        self._policies = policies if policies is not None and policies.sanitizing else None
 
     def __call__(self, run: Run[Any, Any]) -> Any:
+        policies = self._policies
+        if policies is not None:
+            policy = policies.of(run.call.project_id)
+            if policy.mode == "sanitized":
+                return self._keeping(run, PayloadTap(run.spec, run.asked, policy, self._redactor))
         run.on_end(self._finish)
         return self._inner(run)
 
+    async def _keeping(self, run: Run[Any, Any], tap: PayloadTap) -> None:
+        run.on_end(partial(self._finish_kept, tap))
+        await self._inner(run)
+        if run.stream is not None:
+            tap.watch(run.stream)  # before the caller reads it: every piece passes the tap
+
     def _finish(self, run: Run[Any, Any], failure: ConnectorError | None) -> Any:
         return self._recorder.finish(run.call, run.log, run.usage(), failure, run.source)
+
+    def _finish_kept(self, tap: PayloadTap, run: Run[Any, Any], failure: ConnectorError | None) -> Any:
+        tap.result, tap.failure = run.result, failure
+        return self._recorder.finish(run.call, run.log, run.usage(), failure, run.source, tap)
 
 
 class Pipeline:
@@ -74,7 +99,7 @@ class Pipeline:
         if governance is not None:
             step = CoalesceLayer(step, governance)
             step = CacheLayer(step, governance, catalog)
-        step = RecordLayer(step, recorder)
+        step = RecordLayer(step, recorder, redactor)
         if governance is not None:
             step = LimitsLayer(step, governance)
         if admission is not None:

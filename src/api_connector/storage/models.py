@@ -208,6 +208,7 @@ class AuditRow(Base):
 from api_connector.storage import (  # noqa: E402,F401
     credential_models,
     limit_models,
+    request_audit_models,
     response_models,
     rollup_models,
     routing_models,

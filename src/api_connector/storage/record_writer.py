@@ -30,6 +30,7 @@ from api_connector.storage.db import Database
 from api_connector.storage.dlq import DeadLetterRecord
 from api_connector.storage.models import AuditRow, utcnow
 from api_connector.storage.record_queue import RecordQueue
+from api_connector.storage.request_audit import RequestAudit, insert_request_audits, request_audit_row
 from api_connector.storage.routing_models import DeadLetterRow
 from api_connector.storage.usage_insert import insert_usage, usage_row
 
@@ -64,6 +65,8 @@ class UsageRecord:
     pages: int = 0
     rows: int = 0
     searches: int = 0
+    # The request audit's row of this call, written with it (None: the project keeps none).
+    audit: RequestAudit | None = None
 
     def __post_init__(self) -> None:
         # Fail in the producer, where the bug is, not later in the writer.
@@ -317,6 +320,9 @@ class RecordWriter:
         async with self._db.engine.begin() as connection:
             if usage:
                 await insert_usage(connection, usage)
+                audited = [request_audit_row(r, r.audit) for r in usage if r.audit is not None]
+                if audited:
+                    await insert_request_audits(connection, audited)
             if audit:
                 await connection.execute(insert(AuditRow), audit)
             dead = [r.row() for r in batch if isinstance(r, DeadLetterRecord)]
@@ -389,9 +395,13 @@ def _audit_row(record: AuditRecord) -> dict[str, Any]:
 def _spill_line(record: Record) -> str:
     if isinstance(record, DeadLetterRecord):
         return json.dumps({"kind": "dead_letter", "record": record.row()}, default=str, sort_keys=True)
-    kind = "usage" if isinstance(record, UsageRecord) else "audit"
-    fields_ = usage_row(record) if isinstance(record, UsageRecord) else _audit_row(record)
-    return json.dumps({"kind": kind, "record": fields_}, default=str, sort_keys=True)
+    if isinstance(record, UsageRecord):
+        line = json.dumps({"kind": "usage", "record": usage_row(record)}, default=str, sort_keys=True)
+        if record.audit is None:
+            return line
+        audited = request_audit_row(record, record.audit)
+        return line + "\n" + json.dumps({"kind": "request_audit", "record": audited}, default=str, sort_keys=True)
+    return json.dumps({"kind": "audit", "record": _audit_row(record)}, default=str, sort_keys=True)
 
 
 def _append_lines(path: Path, lines: list[str]) -> None:

@@ -69,6 +69,9 @@ class _Chunk(_Lenient):
     usage: ChatUsage | None = None
 
 
+ChatChunk = _Chunk  # also what the request audit assembles chat streams from (wire/stream_assembly.py)
+
+
 @dataclass(slots=True)
 class _Message:
     """The open message item: its content parts as [kind ("output_text" | "refusal"), text] pairs."""
