@@ -13,6 +13,7 @@ from aiohttp import web
 from api_connector.api import (
     admin_routes,
     anthropic_routes,
+    connections_routes,
     credentials_routes,
     dlq_routes,
     embeddings_routes,
@@ -278,6 +279,7 @@ def create_app(
         anthropic_routes,
         responses_routes,
         speech_routes,
+        connections_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):

@@ -1,0 +1,165 @@
+"""The connection lifecycle of provider instances: open (initialize) and refresh, with a status each.
+
+A refresh, for each instance in reach, (1) forgets the cached copy of its credentials (the instance's
+and those its routes' targets name), so the next use reads the vault or external store again and a
+secret rotated there is picked up now; (2) renews its connection pool (``Transport.renew``: requests in
+flight finish on the old pool, which closes its connections as they come back, while new requests
+already use the new one); (3) runs its cheap probe (``ProviderSpec.probe``, the health monitor's own,
+which also books the result as the instance's health) on the new pool. Opening is the same without a
+pool to retire: the pool is made and its first connection warmed by the probe.
+
+Shared by ``POST /admin/connections/refresh`` (``api/connections_routes.py``), the SDK's ``Connector``
+and the command line, so all of them answer the same per-provider status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from api_connector.api.services import Services
+from api_connector.errors import ConnectionsFailed, ConnectorError
+from api_connector.observability.health import now_utc
+from api_connector.routing.catalog import ProviderInstance
+
+OK = "ok"
+FAILED = "failed"
+UNCHECKED = "unchecked"  # no probe declared: the credential was read, nothing was sent
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatus:
+    provider: str
+    project_id: str | None  # None: an instance of the configuration file
+    status: str  # ok | failed | unchecked
+    latency_ms: float | None = None
+    error_code: str | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "project_id": self.project_id,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "error_code": self.error_code,
+            "error": self.error,
+        }
+
+
+def connections_failed(statuses: list[ConnectionStatus]) -> ConnectionsFailed:
+    """The error a strict caller gets when some provider failed: names them, keeps every status."""
+    failed = [s for s in statuses if s.failed]
+    names = ", ".join(f"{s.provider} ({s.error_code})" for s in failed)
+    return ConnectionsFailed(
+        f"{len(failed)} of {len(statuses)} providers failed: {names}",
+        details={"providers": [s.as_json() for s in statuses]},
+    )
+
+
+def instances_in_reach(services: Services, shows: Any) -> list[ProviderInstance]:
+    """Every instance (the file's and each project's) whose owner ``shows(project_id)`` accepts."""
+    seen: dict[str, ProviderInstance] = {i.pool: i for i in services.catalog.instances(None)}
+    for project in services.catalog.project_ids():
+        for instance in services.catalog.instances(project):
+            seen.setdefault(instance.pool, instance)
+    return sorted((i for i in seen.values() if shows(i.project_id)), key=lambda i: (i.project_id or "", i.name))
+
+
+async def refresh(services: Services, instances: Iterable[ProviderInstance]) -> list[ConnectionStatus]:
+    """Forget credentials, renew pools and probe each instance (see the module's docstring)."""
+    chosen = list(instances)
+    for reference in _credential_references(services, chosen):
+        services.upstreams.credentials.forget(reference)
+    for instance in chosen:
+        _configure(services, instance)
+    services.transport.renew(i.pool for i in chosen if i.spec.local is None)
+    return await _probe_all(services, chosen)
+
+
+async def initialize(services: Services, instances: Iterable[ProviderInstance]) -> list[ConnectionStatus]:
+    """Open each instance's pool and probe it (nothing to retire or forget at start)."""
+    chosen = list(instances)
+    for instance in chosen:
+        _configure(services, instance)
+        if instance.spec.local is None:
+            services.transport.opened(instance.pool)
+    return await _probe_all(services, chosen)
+
+
+def _configure(services: Services, instance: ProviderInstance) -> None:
+    # A project's instances connect only where the address guard allows (as install_project_providers).
+    guarded = instance.project_id is not None
+    services.transport.configure_pool(instance.pool, max_connections=instance.max_connections, guarded=guarded)
+
+
+def _credential_references(services: Services, instances: list[ProviderInstance]) -> set[str]:
+    references = {i.credential for i in instances if i.credential}
+    pools = {i.pool for i in instances}
+    for project in {i.project_id for i in instances}:
+        for route in services.catalog.routes(project).values():
+            references.update(t.credential_ref for t in route.targets if t.credential_ref and t.instance.pool in pools)
+    return references
+
+
+async def _probe_all(services: Services, instances: list[ProviderInstance]) -> list[ConnectionStatus]:
+    # A few at a time: a refresh of many providers must not open a burst of connections all at once.
+    gate = asyncio.Semaphore(8)
+
+    async def one(instance: ProviderInstance) -> ConnectionStatus:
+        async with gate:
+            return await _probe(services, instance)
+
+    return list(await asyncio.gather(*(one(i) for i in instances)))
+
+
+async def _probe(services: Services, instance: ProviderInstance) -> ConnectionStatus:
+    monitor = services.health
+    reachable = instance.base_url or instance.spec.local is not None
+    if monitor is None or instance.spec.probe is None or not reachable:
+        return await _read_credential(services, instance)
+    outcome = await monitor.probe_outcome(instance)
+    monitor.registry.record_probe(instance.pool, outcome.ok, outcome.elapsed_ms, now_utc(), outcome.error)
+    status = OK if outcome.ok else FAILED
+    return ConnectionStatus(instance.name, instance.project_id, status, outcome.elapsed_ms, outcome.code, outcome.error)
+
+
+async def _read_credential(services: Services, instance: ProviderInstance) -> ConnectionStatus:
+    """An instance with no probe: at least its credential must be readable."""
+    if instance.credential:
+        try:
+            await services.upstreams.credentials.resolve(instance.credential, None, instance.project_id)
+        except ConnectorError as error:
+            message = services.redactor.scrub(error.message)
+            return ConnectionStatus(instance.name, instance.project_id, FAILED, None, error.code, message)
+    return ConnectionStatus(instance.name, instance.project_id, UNCHECKED)
+
+
+async def audit_refresh(
+    services: Services,
+    statuses: list[ConnectionStatus],
+    *,
+    request_id: str | None,
+    actor_key_id: str | None,
+    project_id: str | None,
+    reach: str,
+    via: str,
+) -> None:
+    """One audit row per refresh (an admin action): who, whose providers, and which of them failed."""
+    failed = [s.provider for s in statuses if s.failed]
+    await services.recorder.audit(
+        request_id=request_id,
+        actor_key_id=actor_key_id,
+        project_id=project_id,
+        action="connections.refresh",
+        target_type="connections",
+        target_id=None,
+        outcome="failure" if failed else "success",
+        details={"scope": reach, "providers": [s.provider for s in statuses], "failed": failed, "via": via},
+    )
