@@ -16,49 +16,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from api_connector.api.services import Services
+from api_connector.core.connections import FAILED, OK, UNCHECKED, ConnectionStatus, failure_message
 from api_connector.errors import ConnectionsFailed, ConnectorError
 from api_connector.observability.health import now_utc
 from api_connector.routing.catalog import ProviderInstance
 
-OK = "ok"
-FAILED = "failed"
-UNCHECKED = "unchecked"  # no probe declared: the credential was read, nothing was sent
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionStatus:
-    provider: str
-    project_id: str | None  # None: an instance of the configuration file
-    status: str  # ok | failed | unchecked
-    latency_ms: float | None = None
-    error_code: str | None = None
-    error: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.status == FAILED
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "provider": self.provider,
-            "project_id": self.project_id,
-            "status": self.status,
-            "latency_ms": self.latency_ms,
-            "error_code": self.error_code,
-            "error": self.error,
-        }
-
 
 def connections_failed(statuses: list[ConnectionStatus]) -> ConnectionsFailed:
     """The error a strict caller gets when some provider failed: names them, keeps every status."""
-    failed = [s for s in statuses if s.failed]
-    names = ", ".join(f"{s.provider} ({s.error_code})" for s in failed)
     return ConnectionsFailed(
-        f"{len(failed)} of {len(statuses)} providers failed: {names}",
+        failure_message(statuses),
         details={"providers": [s.as_json() for s in statuses]},
     )
 
@@ -141,8 +111,9 @@ async def _read_credential(services: Services, instance: ProviderInstance) -> Co
     return ConnectionStatus(instance.name, instance.project_id, UNCHECKED)
 
 
-async def audit_refresh(
+async def audit_connections(
     services: Services,
+    action: str,
     statuses: list[ConnectionStatus],
     *,
     request_id: str | None,
@@ -151,13 +122,14 @@ async def audit_refresh(
     reach: str,
     via: str,
 ) -> None:
-    """One audit row per refresh (an admin action): who, whose providers, and which of them failed."""
+    """One audit row per initialize or refresh (``connections.<action>``, an admin action): who, whose
+    providers, and which of them failed."""
     failed = [s.provider for s in statuses if s.failed]
     await services.recorder.audit(
         request_id=request_id,
         actor_key_id=actor_key_id,
         project_id=project_id,
-        action="connections.refresh",
+        action=f"connections.{action}",
         target_type="connections",
         target_id=None,
         outcome="failure" if failed else "success",

@@ -244,6 +244,11 @@ class Pool:
         self._hand_on(None)
 
     @property
+    def waiting(self) -> int:
+        """Callers waiting for a connection (the pool is at its limit)."""
+        return len(self._waiters)
+
+    @property
     def drained(self) -> bool:
         """No connection open and nobody waiting for one: a retired pool has nothing left to serve."""
         return self._open == 0 and not self._waiters
