@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from tests.loopback import serve
 
 from api_connector.transport.http import Timeouts, Transport
-from tests.loopback import serve
 
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)
 
@@ -37,9 +37,7 @@ async def test_a_renewed_pool_serves_its_request_in_flight_and_then_closes() -> 
         warm = await transport.send("p", "GET", f"{base}/warm", headers={}, body=None, timeouts=TIMEOUTS)
         assert warm.status == 200
         old = transport.opened("p")
-        held = asyncio.create_task(
-            transport.send("p", "GET", f"{base}/held", headers={}, body=None, timeouts=TIMEOUTS)
-        )
+        held = asyncio.create_task(transport.send("p", "GET", f"{base}/held", headers={}, body=None, timeouts=TIMEOUTS))
         await upstream.arrived.wait()
 
         assert transport.renew(["p"]) == 1
@@ -66,9 +64,7 @@ async def test_callers_waiting_for_a_connection_of_a_retired_pool_are_served() -
     transport = Transport()
     transport.configure_pool("p", max_connections=1)
     async with serve(upstream.handle) as base:
-        held = asyncio.create_task(
-            transport.send("p", "GET", f"{base}/held", headers={}, body=None, timeouts=TIMEOUTS)
-        )
+        held = asyncio.create_task(transport.send("p", "GET", f"{base}/held", headers={}, body=None, timeouts=TIMEOUTS))
         await upstream.arrived.wait()
         old = transport.opened("p")
         # The pool's one connection is busy: this caller waits in the old pool for its turn.
