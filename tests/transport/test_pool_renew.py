@@ -71,8 +71,11 @@ async def test_callers_waiting_for_a_connection_of_a_retired_pool_are_served() -
         waiting = asyncio.create_task(
             transport.send("p", "GET", f"{base}/queued", headers={}, body=None, timeouts=TIMEOUTS)
         )
-        while not old.waiting:  # until it is queued in the old pool
+        for _ in range(1000):  # until it is queued in the old pool
+            if old.waiting:
+                break
             await asyncio.sleep(0)
+        assert old.waiting == 1
         transport.renew(["p"])
         upstream.release.set()
         assert (await held).status == 200
