@@ -244,6 +244,11 @@ class Pool:
         self._hand_on(None)
 
     @property
+    def in_use(self) -> int:
+        """Connections carrying a request now (open ones not idle)."""
+        return self._open - sum(len(idle) for idle in self._idle.values())
+
+    @property
     def waiting(self) -> int:
         """Callers waiting for a connection (the pool is at its limit)."""
         return len(self._waiters)
