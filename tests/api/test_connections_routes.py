@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -21,7 +21,11 @@ KEY = "sk-up-0123456789abcdef0123"
 ALL_SCOPES = ["admin", "inference", "requests"]
 
 
-def file_config(up: FakeProvider) -> dict[str, Any]:
+class HasBaseUrl(Protocol):
+    base_url: str
+
+
+def file_config(up: HasBaseUrl) -> dict[str, Any]:
     down = f"http://127.0.0.1:{_closed_port()}/v1"
     return {
         "providers": {
