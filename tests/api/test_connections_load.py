@@ -2,9 +2,9 @@
 
 Eight callers send 320 chat requests in all through a running service to a loopback upstream
 (answering a recorded OpenAI chat completion a few milliseconds later) while the provider's connections
-are refreshed five times, each refresh started when another stretch of requests has completed. Every request must succeed, each
-refresh must have renewed the pool, and the retired pools must drain to nothing. Bounded: a fixed
-number of requests, everything stopped at the end.
+are refreshed five times, each refresh started when another stretch of requests has completed. Every
+request must succeed, each refresh must have renewed the pool while requests were on it, and the
+retired pools must drain to nothing. Bounded: a fixed number of requests, everything stopped at the end.
 """
 
 from __future__ import annotations
