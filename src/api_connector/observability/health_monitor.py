@@ -46,7 +46,9 @@ class ProbeOutcome:
     ok: bool
     elapsed_ms: float | None  # None when no answer came
     error: str | None = None  # why not, scrubbed of secrets
-    code: str | None = None  # the error tree's stable code (upstream_auth_failed, timeout, ...)
+    code: str | None = None  # the error tree's stable code (auth_failed, timeout, ...)
+
+
 _TICK = 0.25  # how often the loop looks for due checks (seconds)
 
 
