@@ -15,8 +15,7 @@ and the command line, so all of them answer the same per-provider status.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from api_connector.api.services import Services
 from api_connector.core.connections import FAILED, OK, UNCHECKED, ConnectionStatus, failure_message
@@ -33,7 +32,7 @@ def connections_failed(statuses: list[ConnectionStatus]) -> ConnectionsFailed:
     )
 
 
-def instances_in_reach(services: Services, shows: Any) -> list[ProviderInstance]:
+def instances_in_reach(services: Services, shows: Callable[[str | None], bool]) -> list[ProviderInstance]:
     """Every instance (the file's and each project's) whose owner ``shows(project_id)`` accepts."""
     seen: dict[str, ProviderInstance] = {i.pool: i for i in services.catalog.instances(None)}
     for project in services.catalog.project_ids():
@@ -47,8 +46,7 @@ async def refresh(services: Services, instances: Iterable[ProviderInstance]) -> 
     chosen = list(instances)
     for reference in _credential_references(services, chosen):
         services.upstreams.credentials.forget(reference)
-    for instance in chosen:
-        _configure(services, instance)
+    # Pools keep the limit and guard their instance was installed with (build_services, install_project_providers).
     services.transport.renew(i.pool for i in chosen if i.spec.local is None)
     return await _probe_all(services, chosen)
 
@@ -57,24 +55,22 @@ async def initialize(services: Services, instances: Iterable[ProviderInstance]) 
     """Open each instance's pool and probe it (nothing to retire or forget at start)."""
     chosen = list(instances)
     for instance in chosen:
-        _configure(services, instance)
         if instance.spec.local is None:
             services.transport.opened(instance.pool)
     return await _probe_all(services, chosen)
 
 
-def _configure(services: Services, instance: ProviderInstance) -> None:
-    # A project's instances connect only where the address guard allows (as install_project_providers).
-    guarded = instance.project_id is not None
-    services.transport.configure_pool(instance.pool, max_connections=instance.max_connections, guarded=guarded)
-
-
 def _credential_references(services: Services, instances: list[ProviderInstance]) -> set[str]:
+    """The instances' own references, and those their owners' routes give targets (a project's route may
+    send the file's instance with the project's stored credential)."""
     references = {i.credential for i in instances if i.credential}
     pools = {i.pool for i in instances}
-    for project in {i.project_id for i in instances}:
+    owners = {i.project_id for i in instances if i.project_id is not None}
+    for project in {None, *owners}:
         for route in services.catalog.routes(project).values():
-            references.update(t.credential_ref for t in route.targets if t.credential_ref and t.instance.pool in pools)
+            for target in route.targets:
+                if target.credential_ref and (target.instance.pool in pools or target.route_project in owners):
+                    references.add(target.credential_ref)
     return references
 
 
