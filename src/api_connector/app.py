@@ -14,6 +14,7 @@ from api_connector.api import (
     admin_routes,
     anthropic_routes,
     audit_routes,
+    connections_routes,
     credentials_routes,
     dlq_routes,
     embeddings_routes,
@@ -302,6 +303,7 @@ def create_app(
         transcription_routes,
         live_routes,
         audit_routes,
+        connections_routes,
     )
     routes = Routes(app)
     for module in (*modules, system_routes):

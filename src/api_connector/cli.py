@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api_connector.cli_connections import register as register_connection_commands
 from api_connector.cli_credentials import register as register_credential_commands
 from api_connector.cli_dlq import register as register_dlq_commands
 from api_connector.cli_health import register as register_health_commands
@@ -31,6 +32,7 @@ app.add_typer(keys_app, name="keys")
 register_credential_commands(app)
 register_dlq_commands(app)
 register_health_commands(app)
+register_connection_commands(app)
 register_provider_commands(app)
 console = Console(stderr=True)
 

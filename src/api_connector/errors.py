@@ -30,6 +30,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   ├── CapabilityUnsupported       400 capability_unsupported
     │   └── CredentialRejected          422 credential_rejected (the provider refused it)
     ├── StorageUnavailable              503 storage_unavailable (retryable)
+    ├── ConnectionsFailed               503 connections_failed (retryable; a strict connection refresh)
     ├── Overloaded                      503 overloaded (retryable; admission control, Retry-After)
     ├── LimitExceeded                   429 rate_limited (retryable; gateway limits, x-ratelimit-*)
     ├── AuthThrottled                   429 auth_throttled (too many failed authentications from an address)
@@ -213,6 +214,15 @@ class CredentialRejected(RequestError):
 class StorageUnavailable(ConnectorError):
     status = 503
     code = "storage_unavailable"
+    retryable = True
+
+
+class ConnectionsFailed(ConnectorError):
+    """A strict initialize or refresh of connections in which some provider could not be reached;
+    ``details["providers"]`` holds every provider's status."""
+
+    status = 503
+    code = "connections_failed"
     retryable = True
 
 

@@ -172,6 +172,23 @@ def _validated(name: str, config: dict[str, Any]) -> ProviderConfig:
         raise ValidationFailed(invalid.message.removeprefix("provider: "), param="config") from None
 
 
+async def project_provider(services: Services, project_id: str, name: str, raw: dict[str, Any]) -> ProviderConfig:
+    """A project's provider instance, validated: stored credentials only, a base URL the guard allows."""
+    config = _validated(name, raw)
+    if config.credential and not config.credential.startswith("cred_"):
+        # env:, vault: and aws: name the operator's secrets; a project must not point them at its own URL.
+        raise ValidationFailed(
+            "config.credential: project providers use stored credentials (cred_<id>); env:, vault: and aws: "
+            "references belong to the operator's configuration file",
+            param="config.credential",
+        )
+    if config.base_url:
+        check_base_url(config.base_url, services.settings.allow_private_upstreams)
+    if config.credential and services.vault is not None:
+        await services.vault.check_owned(project_id, config.credential)
+    return config
+
+
 def provider_entries(services: Services, project_id: str) -> list[dict[str, Any]]:
     """The instances a project can use, as listed by the API (and the embedded Connector)."""
     return [
@@ -191,6 +208,7 @@ def provider_entries(services: Services, project_id: str) -> list[dict[str, Any]
 validated_provider = _validated
 reload_project_providers = _reload_project_providers
 plain = _plain
+audit_action = _audit
 
 
 async def provider_models(request: web.Request) -> web.Response:
@@ -227,19 +245,8 @@ async def list_providers(request: web.Request) -> web.Response:
 async def create_provider(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = parse_model(CreateProvider, await read_json(request))
-    config = _validated(body.name, body.config)
-    if config.credential and not config.credential.startswith("cred_"):
-        # env:, vault: and aws: name the operator's secrets; a project must not point them at its own URL.
-        raise ValidationFailed(
-            "config.credential: project providers use stored credentials (cred_<id>); env:, vault: and aws: "
-            "references belong to the operator's configuration file",
-            param="config.credential",
-        )
-    if config.base_url:
-        check_base_url(config.base_url, services.settings.allow_private_upstreams)
     project_id = project_of(request)
-    if config.credential and services.vault is not None:
-        await services.vault.check_owned(project_id, config.credential)
+    config = await project_provider(services, project_id, body.name, body.config)
     stored = await services.providers.create(
         project_id, body.name, config.type, config.model_dump(exclude_defaults=True)
     )

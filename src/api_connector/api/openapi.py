@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from api_connector.api import admin_routes as admin
 from api_connector.api import audit_routes as request_audit
+from api_connector.api import connections_routes as connections
 from api_connector.api import credentials_routes as credentials
 from api_connector.api import dlq_routes as dlq
 from api_connector.api import governance_routes as governance
@@ -100,6 +101,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, type[BaseModel] | None, int], ...] 
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in routing.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in dlq.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in health.OPERATIONS),
+    *((method, path, summary, "admin", body, code) for method, path, summary, body, code in connections.OPERATIONS),
     *((method, path, summary, "admin", body, status) for method, path, summary, body, status in governance.OPERATIONS),
     (
         "post",

@@ -178,6 +178,20 @@ ANSWERS: dict[tuple[str, str], Answer] = {
     ("get", "/admin/health/{name}"): Answer(s.HEALTH_REPORT, (404,)),
     ("post", "/admin/health/{name}/check"): Answer(s.HEALTH_REPORT, (400, 404)),
     ("get", "/admin/alerts"): Answer(s.ALERTS, (404,)),
+    ("post", "/admin/connections/initialize"): Answer(
+        s.data_of(s.arr(s.CONNECTION_STATUS)),
+        _WRITE,
+        (_q("strict", enum("true", "false"), "true: answer 503 connections_failed when a provider failed"),),
+    ),
+    ("post", "/admin/connections/refresh"): Answer(
+        s.data_of(s.arr(s.CONNECTION_STATUS)),
+        (400, 404),
+        (
+            _q("provider", STR, "Only the provider instance of this name"),
+            _q("strict", enum("true", "false"), "true: answer 503 connections_failed when a provider failed"),
+            *READ_SCOPE,
+        ),
+    ),
     ("get", "/admin/metrics"): Answer(
         s.METRICS,
         (400, 404),

@@ -290,6 +290,16 @@ HEALTH_REPORT = obj(
         "last_error": nullable(STR),
     }
 )
+CONNECTION_STATUS = obj(
+    {
+        "provider": STR,
+        "project_id": nullable(STR),
+        "status": enum("ok", "failed", "unchecked"),
+        "latency_ms": nullable(NUM),
+        "error_code": nullable(STR),
+        "error": nullable(STR),
+    }
+)
 ALERTS = data_of(arr(obj({"type": STR, "timestamp": TIME, "data": OBJ})))
 _STATS = {
     "requests": INT,

@@ -95,9 +95,14 @@ class ExternalSecrets:
     async def aws(self, reference: str, _: Access) -> str:
         return await self._cached(f"aws:{reference}", lambda: self._read_aws(reference))
 
-    def forget(self) -> None:
-        self._cache.clear()
-        self._failures.clear()
+    def forget(self, key: str | None = None) -> None:
+        """Drop the cached answer (and remembered failure) of one reference (``vault:...``), or all."""
+        if key is None:
+            self._cache.clear()
+            self._failures.clear()
+            return
+        self._cache.pop(key, None)
+        self._failures.pop(key, None)
 
     async def _cached(self, key: str, read: Callable[[], Awaitable[str]]) -> str:
         now = self._clock()

@@ -43,6 +43,8 @@ class Access:
 
 # A store answers a reference of its scheme (the part after "vault:", "aws:", or the whole "cred_" id).
 SecretStore = Callable[[str, Access], Awaitable[str]]
+# Drops what a store remembers of one reference of its scheme, so the next resolve reads it afresh.
+Forget = Callable[[str], None]
 _FILE_TTL = 60.0  # seconds a secret file's content is used before it is read again
 
 
@@ -51,6 +53,7 @@ class CredentialResolver:
         self._environ = environ
         self._redactor = redactor
         self._stores: dict[str, SecretStore] = {}
+        self._forgets: dict[str, Forget] = {}
         self._files: dict[str, tuple[str, float]] = {}  # file: reference -> (content, when read)
 
     @property
@@ -58,9 +61,21 @@ class CredentialResolver:
         """Where secrets are taught (auth strategies add the fields of structured secrets they use)."""
         return self._redactor
 
-    def register_store(self, scheme: str, store: SecretStore) -> None:
-        """Add a backend for ``vault``, ``aws`` or ``cred`` references."""
+    def register_store(self, scheme: str, store: SecretStore, forget: Forget | None = None) -> None:
+        """Add a backend for ``vault``, ``aws`` or ``cred`` references (``forget``: drop its cached copy
+        of one reference)."""
         self._stores[scheme] = store
+        if forget is not None:
+            self._forgets[scheme] = forget
+
+    def forget(self, reference: str) -> None:
+        """Read ``reference`` afresh next time (a connection refresh): a rotated secret is picked up now,
+        not when its cache entry would have expired. ``env:`` references are never cached."""
+        scheme, secret_ref = _split(reference)
+        if scheme == "file":
+            self._files.pop(reference, None)
+        elif scheme in self._forgets:
+            self._forgets[scheme](secret_ref)
 
     def known(self, reference: str) -> str | None:
         """The secret at once when no store must be asked (``env:``); None: ``resolve`` it.

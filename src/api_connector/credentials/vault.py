@@ -71,6 +71,7 @@ class CredentialVault:
         redactor: Redactor,
         *,
         external: External,
+        forget_external: Callable[[str], None] | None = None,
         verifier: Verifier | None = None,
         cache_ttl: float = 30.0,
         default_overlap: int = 3600,
@@ -80,6 +81,7 @@ class CredentialVault:
         self._audit_fn = audit
         self._redactor = redactor
         self._external = external
+        self._forget_external = forget_external
         self.verifier = verifier
         self._ttl = cache_ttl
         self.default_overlap = default_overlap
@@ -183,6 +185,14 @@ class CredentialVault:
 
     def invalidate(self, credential_id: str) -> None:
         self._cache.pop(credential_id, None)
+
+    def forget(self, credential_id: str) -> None:
+        """Load ``credential_id`` from the store again next time, and a version that refers to an
+        external store reads it afresh too (a connection refresh after a rotation there)."""
+        entry = self._cache.pop(credential_id, None)
+        reference = entry.loaded.reference if entry is not None and entry.loaded is not None else None
+        if reference and self._forget_external is not None:
+            self._forget_external(reference)
 
     # -- administration ------------------------------------------------------------------------
     async def check_owned(self, project_id: str, credential_id: str) -> None:

@@ -48,17 +48,18 @@ def build_vault(
     if settings.vault_token:
         redactor.add(settings.vault_token.get_secret_value())
     external = ExternalSecrets(external_config(settings))
-    resolver.register_store("vault", external.vault)
-    resolver.register_store("aws", external.aws)
+    resolver.register_store("vault", external.vault, lambda ref: external.forget(f"vault:{ref}"))
+    resolver.register_store("aws", external.aws, lambda ref: external.forget(f"aws:{ref}"))
     verifier = Verifier(upstreams, redactor) if upstreams is not None else None
     vault = CredentialVault(
         CredentialStore(database, KeyRing(database, roots, ttl=settings.key_ring_ttl)),
         audit,
         redactor,
         external=resolver.resolve,
+        forget_external=resolver.forget,
         verifier=verifier,
         cache_ttl=settings.credential_cache_ttl,
         default_overlap=settings.credential_overlap_seconds,
     )
-    resolver.register_store("cred", vault.resolve)
+    resolver.register_store("cred", vault.resolve, vault.forget)
     return vault

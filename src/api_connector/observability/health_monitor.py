@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,6 +28,7 @@ from api_connector.observability.health import HealthRegistry, now_utc, provider
 from api_connector.observability.logging import get_logger
 from api_connector.routing.attempts import AttemptLog
 from api_connector.routing.catalog import Catalog, ProviderInstance, Target
+from api_connector.routing.classify import classify_status
 from api_connector.routing.exchange import Upstreams
 from api_connector.transport.http import Timeouts
 
@@ -37,6 +39,16 @@ if TYPE_CHECKING:
     from api_connector.observability.redaction import Redactor
 
 log = get_logger("api_connector.health")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    ok: bool
+    elapsed_ms: float | None  # None when no answer came
+    error: str | None = None  # why not, scrubbed of secrets
+    code: str | None = None  # the error tree's stable code (auth_failed, timeout, ...)
+
+
 _TICK = 0.25  # how often the loop looks for due checks (seconds)
 
 
@@ -164,6 +176,11 @@ class HealthMonitor:
 
     async def probe(self, instance: ProviderInstance) -> tuple[bool, float | None, str | None]:
         """The provider's declared probe with its own credential: (ok, milliseconds, why not)."""
+        outcome = await self.probe_outcome(instance)
+        return outcome.ok, outcome.elapsed_ms, outcome.error
+
+    async def probe_outcome(self, instance: ProviderInstance) -> ProbeOutcome:
+        """The probe's verdict with the stable code of its failure (a connection refresh reports it)."""
         probe = instance.spec.probe
         assert probe is not None
         self.probes_sent += 1
@@ -181,15 +198,18 @@ class HealthMonitor:
             response = await self._upstreams.exchange(call, AttemptLog(), target).send(
                 Outbound(probe.path, method=probe.method)
             )
-        except (ConnectorError, OSError, TimeoutError) as error:
-            message = error.message if isinstance(error, ConnectorError) else type(error).__name__
-            return False, None, self._redactor.scrub(message)
+        except ConnectorError as error:
+            return ProbeOutcome(False, None, self._redactor.scrub(error.message), error.code)
+        except (OSError, TimeoutError) as error:
+            return ProbeOutcome(False, None, type(error).__name__, "connect_error")
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         if response.status in probe.ok_statuses:
-            return True, elapsed, None
+            return ProbeOutcome(True, elapsed)
+        code = classify_status(response.status, None, response.headers, provider=instance.name).code
         if 300 <= response.status < 400:  # the transport never follows one: say so, not where it pointed
-            return False, elapsed, f"probe answered HTTP {response.status}: a redirect, which is not followed"
-        return False, elapsed, f"probe answered HTTP {response.status}"
+            why = f"probe answered HTTP {response.status}: a redirect, which is not followed"
+            return ProbeOutcome(False, elapsed, why, code)
+        return ProbeOutcome(False, elapsed, f"probe answered HTTP {response.status}", code)
 
     def reports(self, project_id: str | None = None, provider: str | None = None) -> list[dict[str, Any]]:
         """The report of every instance ``project_id`` can use (or of the one named ``provider``),

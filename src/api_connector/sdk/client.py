@@ -6,14 +6,23 @@ async with Client("http://127.0.0.1:9004", api_key) as client:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
-from api_connector.sdk.types import ErrorInfo, HealthStatus, ProviderInfo, RequestFailed, RequestResult, VoiceInfo
+from api_connector.core.connections import ConnectionStatus
+from api_connector.sdk.types import (
+    ErrorInfo,
+    HealthStatus,
+    ProviderInfo,
+    RequestFailed,
+    RequestResult,
+    VoiceInfo,
+    checked_statuses,
+)
 
 
 class Client:
@@ -126,6 +135,25 @@ class Client:
     async def get_usage_stats(self, provider: str | None = None, time_range: str = "30d") -> dict[str, Any]:
         params = {"time_range": time_range, **({"provider": provider} if provider else {})}
         return dict(await self._json("GET", "/admin/usage/stats", params=params))
+
+    # -- connection lifecycle -------------------------------------------------------------------
+    async def initialize_connections(
+        self, config: Mapping[str, Any] | None = None, *, strict: bool = False
+    ) -> list[ConnectionStatus]:
+        """``POST /admin/connections/initialize``: ``config`` is ``{"providers": {name: config}}`` for the
+        key's project (validated by the service, all or nothing); their connections are opened and each
+        is probed. Each provider's status; ``ConnectionsFailed`` only when ``strict`` and one failed."""
+        body = await self._json("POST", "/admin/connections/initialize", json=dict(config or {}))
+        return checked_statuses([ConnectionStatus.from_json(item) for item in body["data"]], strict)
+
+    async def refresh_connections(
+        self, provider: str | None = None, *, strict: bool = False, scope: str | None = None
+    ) -> list[ConnectionStatus]:
+        """``POST /admin/connections/refresh``: renew connections, re-read credentials, probe again; the
+        key's project's providers (a global admin key: every provider, or ``scope="global"``)."""
+        params = {k: v for k, v in (("provider", provider), ("scope", scope)) if v}
+        body = await self._json("POST", "/admin/connections/refresh", params=params)
+        return checked_statuses([ConnectionStatus.from_json(item) for item in body["data"]], strict)
 
     # -- response cache (governance) -------------------------------------------------------------
     async def clear_cache(self, pattern: str = "*") -> int:

@@ -11,22 +11,24 @@ routing, retries, usage records), acting as the default project with no gateway 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from pydantic import ValidationError
 
-from api_connector.api import admin_routes, health_routes, speech_routes
+from api_connector.api import admin_routes, connections, health_routes, speech_routes
 from api_connector.api.context import validation_failed
 from api_connector.api.render import envelope_error
 from api_connector.api.requests_routes import envelope
 from api_connector.api.services import Services
 from api_connector.app import build_services, prepare_storage, shutdown
 from api_connector.capabilities.requests import RAW, GenericRequest, RawRequest
-from api_connector.config import GatewayConfig
+from api_connector.config import GatewayConfig, load_config, parse_config
 from api_connector.core.call import CacheAsk, Call
 from api_connector.core.capabilities import Capability
+from api_connector.core.connections import ConnectionStatus
 from api_connector.errors import ConnectorError
 from api_connector.observability.rollups import parse_time_range
 from api_connector.sdk.types import (
@@ -37,6 +39,7 @@ from api_connector.sdk.types import (
     RequestMetadata,
     RequestResult,
     VoiceInfo,
+    checked_statuses,
 )
 from api_connector.settings import Settings, load_settings
 
@@ -220,6 +223,51 @@ class Connector:
         rollups = health_routes.rollups_of(self.services)
         return await rollups.usage_stats(self.services.default_project_id, provider, since, until)
 
+    # -- connection lifecycle -------------------------------------------------------------------
+    async def initialize_connections(
+        self, config: GatewayConfig | Mapping[str, Any] | str | Path | None = None, *, strict: bool = False
+    ) -> list[ConnectionStatus]:
+        """Validate ``config`` (the configuration file's model, its mapping, or a YAML path), start with it
+        (a running Connector is restarted on it), open every provider's pool and probe each.
+
+        An invalid configuration raises ``RequestFailed`` (``config_error``) and changes nothing; a
+        provider that cannot be reached is reported, and raised (``ConnectionsFailed``) only if ``strict``.
+        """
+        if config is not None:
+            validated = _configuration(config)
+            await self.close()
+            self._config = validated
+        await self.start()
+        services = self.services
+        statuses = await connections.initialize(services, connections.instances_in_reach(services, _every))
+        await self._audit_connections("initialize", statuses)
+        return checked_statuses(statuses, strict)
+
+    async def refresh_connections(self, provider: str | None = None, *, strict: bool = False) -> list[ConnectionStatus]:
+        """Renew every provider's pool (requests in flight finish on the old one), re-read credentials from
+        the vault and external stores, and probe each again; ``provider`` narrows to one instance."""
+        services = self.services
+        instances = connections.instances_in_reach(services, _every)
+        if provider is not None:
+            instances = [i for i in instances if i.name == provider]
+            if not instances:
+                raise RequestFailed(ErrorInfo("not_found", f"no provider named {provider!r}"), 404)
+        statuses = await connections.refresh(services, instances)
+        await self._audit_connections("refresh", statuses)
+        return checked_statuses(statuses, strict)
+
+    async def _audit_connections(self, action: str, statuses: list[ConnectionStatus]) -> None:
+        await connections.audit_connections(
+            self.services,
+            action,
+            statuses,
+            request_id=None,
+            actor_key_id=None,
+            project_id=None,
+            reach="all",
+            via="connector",
+        )
+
     # -- response cache (governance) -------------------------------------------------------------
     async def clear_cache(self, pattern: str = "*") -> int:
         governance = self.services.governance
@@ -230,3 +278,18 @@ class Connector:
         if governance is None:
             return {"hits": 0, "misses": 0, "hit_rate": 0.0, "entries": 0, "bytes": 0}
         return (await governance.cache.stats(self.services.default_project_id)).as_dict()
+
+
+def _every(_: str | None) -> bool:
+    return True  # the embedded Connector is its process's operator: every instance is in reach
+
+
+def _configuration(config: GatewayConfig | Mapping[str, Any] | str | Path) -> GatewayConfig:
+    try:
+        if isinstance(config, GatewayConfig):
+            return config
+        if isinstance(config, str | Path):
+            return load_config(Path(config))
+        return parse_config(dict(config))
+    except ConnectorError as invalid:  # ConfigError: the caller's configuration, reported like any failure
+        raise RequestFailed(ErrorInfo(invalid.code, invalid.message), 400) from None

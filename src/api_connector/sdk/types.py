@@ -1,9 +1,11 @@
-"""Typed results of the SDK's operations: the ``/v1/requests`` envelope, health, providers."""
+"""Typed results of the SDK's operations: the ``/v1/requests`` envelope, health, providers, connections."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from api_connector.core.connections import ConnectionStatus, failure_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,23 @@ class RequestFailed(Exception):
         super().__init__(f"{error.code}: {error.message}")
         self.error = error
         self.status = status
+
+
+class ConnectionsFailed(RequestFailed):
+    """A strict ``initialize_connections`` / ``refresh_connections`` in which some provider failed;
+    ``statuses`` holds every provider's status (the refresh itself was done)."""
+
+    def __init__(self, statuses: list[ConnectionStatus]) -> None:
+        details = {"providers": [s.as_json() for s in statuses]}
+        super().__init__(ErrorInfo("connections_failed", failure_message(statuses), None, True, details), 503)
+        self.statuses = statuses
+
+
+def checked_statuses(statuses: list[ConnectionStatus], strict: bool) -> list[ConnectionStatus]:
+    """The statuses, or ``ConnectionsFailed`` when ``strict`` and one of them failed."""
+    if strict and any(s.failed for s in statuses):
+        raise ConnectionsFailed(statuses)
+    return statuses
 
 
 @dataclass(frozen=True, slots=True)

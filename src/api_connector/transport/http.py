@@ -18,7 +18,7 @@ import asyncio
 import functools
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from yarl import URL
@@ -116,6 +116,7 @@ class Transport:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._pools: dict[str, Pool] = {}
+        self._retired: list[Pool] = []  # renewed pools still serving their requests in flight
         self._limits: dict[str, int] = {}
         self._guarded: set[str] = set()
         self._private: dict[str, bool] = {}  # pools whose private-address policy is not the service's
@@ -149,6 +150,35 @@ class Transport:
                 user_agent=self._user_agent,
             )
         return pool
+
+    def opened(self, name: str) -> Pool:
+        """The pool of ``name``, made now if it was not yet (pools are otherwise made on first use)."""
+        return self._pool(name)
+
+    def renew(self, names: Iterable[str]) -> int:
+        """Give each named pool a fresh successor; answers how many pools were retired.
+
+        New requests go to the successor at once; the old pool keeps serving the requests already on it
+        and closes each connection as its answer ends (``Pool.retire``), so a renewal fails no request
+        and, once drained, leaves no connection of the old pool open (new DNS answers, TLS sessions and
+        keep-alive state come with the new one).
+        """
+        self._retired = [pool for pool in self._retired if not pool.drained]
+        retired = 0
+        for name in names:
+            old = self._pools.pop(name, None)
+            self._pool(name)
+            if old is not None and not old.closed:
+                old.retire()
+                retired += 1
+                if not old.drained:
+                    self._retired.append(old)
+        return retired
+
+    @property
+    def draining(self) -> int:
+        """Retired pools that still hold a request in flight."""
+        return sum(1 for pool in self._retired if not pool.drained)
 
     async def send(
         self,
@@ -259,7 +289,8 @@ class Transport:
         )
 
     async def close(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
+        pools, self._pools = [*self._pools.values(), *self._retired], {}
+        self._retired = []
         for pool in pools:
             pool.close()
         await self._sockets.close()

@@ -5,6 +5,11 @@ writes a request as one buffer on an idle connection or a new one, within the in
 limit; resolves host names (cached for five minutes) and checks every address against the SSRF policy
 for guarded pools; and sends a request once more on a fresh connection when a kept-alive one turns out
 to have been closed by the upstream before any byte of the answer.
+
+A pool is renewed (``Transport.renew``) by retiring it: the transport hands new requests to a fresh
+pool at once, while the retired one keeps serving what it already holds (requests in flight, callers
+waiting for a connection) and closes each connection as it comes back, so it drains to nothing
+without failing a request.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class Pool:
         self._dns: dict[tuple[str, int], tuple[float, list[str]]] = {}
         self._targets: dict[tuple[str, URL], tuple[tuple[str, str, int], str]] = {}
         self.closed = False
+        self.retired = False  # renewed: serves what it holds, keeps no connection for later
 
     async def request(
         self,
@@ -123,7 +129,7 @@ class Pool:
     def _idle_connection(self, origin: tuple[str, str, int], loop: asyncio.AbstractEventLoop) -> Connection | None:
         """A kept-alive connection to reuse at once (most recently used first), or None."""
         idle = self._idle.get(origin)
-        if not idle or self.closed:
+        if not idle or self.closed or self.retired:
             return None
         now = loop.time()
         while idle:
@@ -217,6 +223,9 @@ class Pool:
         self._hand_on(conn) if self._waiters else self._park(conn)
 
     def _park(self, conn: Connection) -> None:
+        if self.retired:  # nobody waits for it and nobody new will come: let it go
+            conn.abort(None)
+            return
         self._idle.setdefault(self._origin_of[conn], []).append(conn)
 
     def _hand_on(self, conn: Connection | None) -> None:
@@ -238,6 +247,33 @@ class Pool:
             idle.remove(conn)
         self._open -= 1
         self._hand_on(None)
+
+    @property
+    def in_use(self) -> int:
+        """Connections carrying a request now (open ones not idle)."""
+        return self._open - sum(len(idle) for idle in self._idle.values())
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a connection (the pool is at its limit)."""
+        return len(self._waiters)
+
+    @property
+    def drained(self) -> bool:
+        """No connection open and nobody waiting for one: a retired pool has nothing left to serve."""
+        return self._open == 0 and not self._waiters
+
+    def retire(self) -> None:
+        """Stop keeping connections: idle ones close now, busy ones when their answer is done.
+
+        Unlike ``close``, nothing in flight fails: requests already on this pool finish here, and callers
+        waiting for a connection still get one (a busy connection's turn, or a slot to open one).
+        """
+        self.retired = True
+        for idle in self._idle.values():
+            for conn in list(idle):
+                conn.abort(None)
+        self._idle.clear()
 
     def close(self) -> None:
         self.closed = True
