@@ -12,6 +12,7 @@ import httpx
 from api_connector.api.openapi import openapi_document
 from tests.gateway import RunningGateway, run_gateway
 from tests.redis_space import REDIS_URL
+from tests.waiting import wait_for
 
 CHAT = {"model": "sandbox/sandbox-chat", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -49,14 +50,14 @@ def test_a_stored_limit_applies_at_once_survives_a_restart_and_is_audited(tmp_pa
         replaced = call(gateway, "PUT", f"/admin/limits/keys/{user['id']}", json={"requests_per_minute": 100})
         assert replaced.status_code == 200
         assert call(gateway, "POST", "/v1/chat/completions", user["key"], json=CHAT).status_code == 200
-        audit = []
-        for _ in range(50):
+        wanted = {("limit.create", f"key:{user['id']}"), ("limit.update", f"key:{user['id']}")}
+
+        def limit_actions() -> set[tuple[str, str]]:
             audit = call(gateway, "GET", "/admin/audit", headers={"x-project-id": project}).json()["data"]
-            if len(audit) >= 2:
-                break
-            time.sleep(0.05)
-        actions = [(a["action"], a["target_id"]) for a in audit if a["target_type"] == "limit"]
-        assert ("limit.create", f"key:{user['id']}") in actions and ("limit.update", f"key:{user['id']}") in actions
+            return {(a["action"], a["target_id"]) for a in audit if a["target_type"] == "limit"}
+
+        # Other events of the project (key changes, security events) arrive too: wait for these two.
+        wait_for(lambda: wanted <= limit_actions(), "both limit changes audited")
     with run_gateway(tmp_path) as gateway:  # the same database: the stored limit is back
         shown = call(gateway, "GET", f"/admin/limits/keys/{user['id']}").json()["data"]
         assert shown["requests_per_minute"] == 100 and shown["concurrent"] is None

@@ -14,7 +14,6 @@ warning is logged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from api_connector.core.tasks import stop
 from api_connector.errors import LimiterUnavailable
 from api_connector.governance.ratelimit import LEASE_MS, BudgetGate, MemoryLimitStore, Rule, Verdict
 from api_connector.governance.redis_scripts import ScriptRunner
@@ -117,14 +117,6 @@ for i = 1, #KEYS do
 end
 return 1
 """
-
-
-async def stop(task: asyncio.Task[None] | None) -> None:
-    """Cancel a background loop and wait until it has ended."""
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 class RedisLimitStore:

@@ -14,8 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from api_connector.core.tasks import stop
 from api_connector.governance.quota import QuotaTracker
-from api_connector.governance.ratelimit_redis import stop
 from api_connector.observability.logging import get_logger
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ first sweep runs at start-up, then every ``audit.purge_interval`` seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
+from api_connector.core.tasks import stop
 from api_connector.observability.logging import get_logger
 from api_connector.storage.request_audit import RequestAuditStore
 
@@ -29,11 +29,8 @@ class AuditRetention:
             self._task = asyncio.create_task(self._run(), name="request-audit-retention")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
 
     async def sweep(self) -> int:
         """Delete the expired rows now; how many went."""

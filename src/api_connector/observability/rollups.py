@@ -14,7 +14,6 @@ two replicas never fold the same rows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from sqlalchemy import BigInteger, Integer, Select, bindparam, case, cast, func,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api_connector.core.tasks import stop
 from api_connector.errors import ValidationFailed
 from api_connector.observability.logging import get_logger
 from api_connector.storage.db import Database, translate_errors
@@ -84,11 +84,8 @@ class Rollups:
             self._task = asyncio.create_task(self._run(), name="usage-rollups")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
 
     async def _run(self) -> None:
         while True:

@@ -24,6 +24,7 @@ import orjson
 from api_connector.core.call import Call
 from api_connector.core.capabilities import Capability
 from api_connector.core.exchange import Outbound
+from api_connector.core.tasks import stop
 from api_connector.errors import ConnectorError
 from api_connector.routing.attempts import AttemptLog
 from api_connector.routing.catalog import Catalog, ProviderInstance, Target
@@ -169,8 +170,5 @@ class ModelLists:
             await asyncio.sleep(min(_TICK, self._ttl))
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)

@@ -15,67 +15,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
-
 from api_connector.core.transcription import Segment, Transcript, TranscriptionRequest, Word
 from api_connector.wire.base import VendorError
+from api_connector.wire.deepgram_results import Channel, Lenient, Timed
 from api_connector.wire.deepgram_speak import decode_error
 from api_connector.wire.transcription import Upload, sentences
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Word(_Lenient):
-    word: str
-    start: float
-    end: float
-    punctuated_word: str | None = None
-
-
-class _Timed(_Lenient):
-    start: float
-    end: float
-
-
-class _Sentence(_Timed):
-    text: str
-
-
-class _Paragraph(_Lenient):
-    sentences: list[_Sentence] = []
-
-
-class _Paragraphs(_Lenient):
-    paragraphs: list[_Paragraph] = []
-
-
-class _Alternative(_Lenient):
-    transcript: str
-    words: list[_Word] = []
-    paragraphs: _Paragraphs | None = None
-
-
-class _Channel(_Lenient):
-    alternatives: list[_Alternative]
-    detected_language: str | None = None
-
-
-class _Utterance(_Timed):
+class _Utterance(Timed):
     transcript: str
 
 
-class _Results(_Lenient):
-    channels: list[_Channel]
+class _Results(Lenient):
+    channels: list[Channel]
     utterances: list[_Utterance] | None = None
 
 
-class _Metadata(_Lenient):
+class _Metadata(Lenient):
     duration: float | None = None
 
 
-class _Answer(_Lenient):
+class _Answer(Lenient):
     metadata: _Metadata
     results: _Results
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api_connector.core.live import Control, Encoding, LiveParams
 from api_connector.errors import ValidationFailed
 from api_connector.wire.base import VendorError
+from api_connector.wire.deepgram_results import Alternative, Channel, Lenient
 from api_connector.wire.deepgram_speak import decode_error
 from api_connector.wire.live import LiveMessage
 
@@ -45,31 +46,9 @@ _SUPPORTED = {
 }
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Word(_Lenient):
-    word: str
-    start: float
-    end: float
-    confidence: float = 0.0
-    punctuated_word: str | None = None
-
-
-class _Alternative(_Lenient):
-    transcript: str = ""
-    confidence: float = 0.0
-    words: list[_Word] = Field(default_factory=list)
-
-
-class _Channel(_Lenient):
-    alternatives: list[_Alternative] = Field(default_factory=list)
-
-
-class _Results(_Lenient):
+class _Results(Lenient):
     type: Literal["Results"]
-    channel: _Channel
+    channel: Channel
     channel_index: list[int] = Field(default_factory=lambda: [0, 1])
     start: float = 0.0
     duration: float = 0.0
@@ -78,26 +57,26 @@ class _Results(_Lenient):
     from_finalize: bool = False
 
 
-class _SpeechStarted(_Lenient):
+class _SpeechStarted(Lenient):
     type: Literal["SpeechStarted"]
     channel: list[int] = Field(default_factory=lambda: [0, 1])
     timestamp: float = 0.0
 
 
-class _UtteranceEnd(_Lenient):
+class _UtteranceEnd(Lenient):
     type: Literal["UtteranceEnd"]
     channel: list[int] = Field(default_factory=lambda: [0, 1])
     last_word_end: float = 0.0
 
 
-class _Metadata(_Lenient):
+class _Metadata(Lenient):
     type: Literal["Metadata"]
     request_id: str | None = None
     duration: float = 0.0
     channels: int = 0
 
 
-class _Error(_Lenient):
+class _Error(Lenient):
     type: Literal["Error"]
     description: str | None = None
     message: str | None = None
@@ -109,7 +88,7 @@ class _Message(BaseModel):
 
 
 def _transcript(said: _Results) -> dict[str, Any]:
-    best = said.channel.alternatives[0] if said.channel.alternatives else _Alternative()
+    best = said.channel.alternatives[0] if said.channel.alternatives else Alternative()
     return {
         "type": "transcript",
         "is_final": said.is_final,
