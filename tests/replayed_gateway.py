@@ -37,9 +37,10 @@ async def replayed_gateway(
     instances: Mapping[str, tuple[str, str]],
     interactions: list[Interaction],
     credential: str | None = None,
+    routes: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Replayed]:
     """``instances``: name -> (provider type, the vendor's real base URL). ``credential``: the secret
-    they all present (a random key by default)."""
+    they all present (a random key by default). ``routes``: the configuration's routes, if any."""
     secret = credential or f"replayed-{uuid.uuid4().hex}"
     monkeypatch.setenv(KEY_ENV, secret)
     async with replay_upstream(interactions) as upstream:
@@ -47,6 +48,6 @@ async def replayed_gateway(
             name: {"type": kind, "base_url": upstream.rebase(real), "credential": f"env:{KEY_ENV}"}
             for name, (kind, real) in instances.items()
         }
-        with run_gateway(tmp_path, {"providers": providers}) as gateway:
+        with run_gateway(tmp_path, {"providers": providers, "routes": dict(routes or {})}) as gateway:
             yield Replayed(gateway, upstream, secret)
         assert not upstream.unexpected
