@@ -12,7 +12,8 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   │   ├── InvalidJSON             400 invalid_json
     │   │   ├── InvalidLimit            400 invalid_limit (admin API: a limit without values or malformed)
     │   │   ├── LimitAboveCeiling       400 limit_above_ceiling (a project admin above the operator's limit)
-    │   │   └── PreviousResponseNotFound 400 previous_response_not_found (Responses: no such stored response)
+    │   │   ├── PreviousResponseNotFound 400 previous_response_not_found (Responses: no such stored response)
+    │   │   └── UnsupportedParameter    400 unsupported_parameter (a field the target's wire cannot carry)
     │   ├── PayloadTooLarge             413 payload_too_large
     │   │   └── AudioTooLarge           413 audio_too_large (an upload beyond MAX_AUDIO_BYTES)
     │   ├── AuthenticationRequired      401 missing_api_key
@@ -128,6 +129,13 @@ class PreviousResponseNotFound(ValidationFailed):
     """``previous_response_id`` names no response this project has stored (OpenAI's code for it)."""
 
     code = "previous_response_not_found"
+
+
+class UnsupportedParameter(ValidationFailed):
+    """A field of the caller's request that the target's wire cannot carry to its vendor (``param`` names
+    it): refused rather than left out unseen. Routing passes the target over, as any it cannot use."""
+
+    code = "unsupported_parameter"
 
 
 class PayloadTooLarge(RequestError):

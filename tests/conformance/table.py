@@ -43,6 +43,12 @@ OPENAI = (
                     (Call("call_ZR5UUuTt3pf61kjwAJIYdVMj", "get_capital", {"country": "UK"}),))),
         Step(Answer("The capital of the UK is London.", "stop", (78, 9, 87, 0))),
     )),
+    # Structured output (response_format json_schema) after a tool call: both reach OpenAI as sent.
+    Case("openai-json-schema-after-tool-call", "openai", "openai/test_openai_native_output.yaml", (
+        Step(Answer("", "tool_calls", (71, 12, 83, 0),
+                    (Call("call_PkRGedQNRFUzJp2R7dO7avWR", "get_user_country", {}),))),
+        Step(Answer('{"city":"Mexico City","country":"Mexico"}', "stop", (92, 15, 107, 0))),
+    )),
     # A vendor extension (moderation) in the request and an extra chunk after the usage chunk.
     Case("openai-stream-moderation", "openai", "openai/test_openai_moderation_stream.yaml", (
         Step(Answer("Paris.", "stop", (13, 11, 24, 0))),

@@ -268,7 +268,7 @@ def test_sampling_limits_and_metadata() -> None:
         user="user-42",
         stream=True,
         stream_options={"include_usage": True},
-        frequency_penalty=0.5,  # no Anthropic equivalent: not forwarded
+        frequency_penalty=0,  # none asked for: what Anthropic does anyway
     )
     assert body == {
         "model": "claude-x",

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from api_connector.core.chat import ChatRequest
-from api_connector.errors import ValidationFailed
+from api_connector.errors import UnsupportedParameter, ValidationFailed
 from api_connector.wire.aws_eventstream import EventStreamError, encode_event, encode_exception, encode_message
 from api_connector.wire.bedrock_converse import BEDROCK_CONVERSE, ConverseStream
 from api_connector.wire.bedrock_types import finish_reason
@@ -184,7 +184,10 @@ def test_a_json_schema_response_format_is_bedrocks_structured_output() -> None:
     structure = body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]
     assert body["outputConfig"]["textFormat"]["type"] == "json_schema"
     assert structure["name"] == "City" and orjson.loads(structure["schema"]) == schema
-    assert "outputConfig" not in _encode(response_format={"type": "json_object"})
+    # JSON without a schema has no Bedrock form: refused, not sent without it.
+    with pytest.raises(UnsupportedParameter) as refused:
+        _encode(response_format={"type": "json_object"})
+    assert refused.value.param == "response_format" and "json_object" in refused.value.message
 
 
 # -- answers -------------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_sampling_fields_and_cohere_only_fields() -> None:
     body = encoded(request(
         [user("hi")], temperature=1.5, top_p=1.0, max_completion_tokens=20, stop="END", seed=7,
         frequency_penalty=0.2, presence_penalty=0.1, documents=[{"id": "d", "data": {"text": "t"}}],
-        safety_mode="STRICT", user="someone", stream=True, stream_options={"include_usage": True},
+        safety_mode="STRICT", stream=True, stream_options={"include_usage": True},
     ))
     assert body == {
         "model": "command-a-03-2025", "messages": [{"role": "user", "content": "hi"}],

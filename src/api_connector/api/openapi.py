@@ -168,7 +168,8 @@ _EXAMPLES: dict[tuple[str, str], Any] = {
 _OPTIONAL_BODIES = {("post", "/admin/cache/clear")}
 
 _ERRORS = {
-    400: "The request is malformed or names something it may not use (validation_error, invalid_json, ...)",
+    400: "The request is malformed, names something it may not use, or holds a field the target cannot carry "
+    "(validation_error, invalid_json, unsupported_parameter, ...)",
     401: "No gateway key, or not a valid one; under /v1, also a provider refusing the service's credential",
     402: "A budget is exhausted (budget_exceeded)",
     403: "The key lacks the scope, or may not reach that project or resource",

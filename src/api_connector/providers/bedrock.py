@@ -11,7 +11,7 @@ goes in the path as one percent-encoded segment, as AWS's SDKs send it. Rerank m
 from api_connector.auth.sigv4 import SigV4
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, ProviderSpec
-from api_connector.wire.bedrock_converse import BEDROCK_CONVERSE
+from api_connector.wire.bedrock_converse import BedrockConverseWire
 from api_connector.wire.bedrock_rerank import BEDROCK_RERANK
 
 SPEC = ProviderSpec(
@@ -25,7 +25,8 @@ SPEC = ProviderSpec(
         Capability.CHAT: Endpoint(
             path="/model/{model}/converse",
             stream_path="/model/{model}/converse-stream",
-            wire=BEDROCK_CONVERSE,
+            # Converse keeps no end user's id: ``user`` (for the vendor's abuse monitoring) is left out.
+            wire=BedrockConverseWire(drops=frozenset({"user"})),
             model_segment=True,
         ),
     },

@@ -2,7 +2,7 @@
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ModelListing, ProviderSpec
-from api_connector.wire.cohere_chat import COHERE_CHAT
+from api_connector.wire.cohere_chat import CohereChatWire
 from api_connector.wire.cohere_embed import COHERE_EMBED
 from api_connector.wire.cohere_rerank import COHERE_RERANK
 from api_connector.wire.model_lists import named_models
@@ -25,7 +25,8 @@ SPEC = ProviderSpec(
         Capability.RERANK: Endpoint(path="/v2/rerank", wire=COHERE_RERANK),
         # Embed API (v2) reference: "Maximum number of texts per call is 96".
         Capability.EMBEDDINGS: Endpoint(path="/v2/embed", wire=COHERE_EMBED, max_batch=96),
-        Capability.CHAT: Endpoint(path="/v2/chat", wire=COHERE_CHAT),
+        # Cohere keeps no end user's id: ``user`` (for the vendor's abuse monitoring) is left out.
+        Capability.CHAT: Endpoint(path="/v2/chat", wire=CohereChatWire(drops=frozenset({"user"}))),
     },
     # Listing models is free and fails with 401 on a bad key.
     listing=ModelListing("/v1/models", named_models),

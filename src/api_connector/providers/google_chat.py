@@ -6,11 +6,12 @@ the unary call must not ask for SSE), translated by ``wire.gemini_chat``.
 """
 
 from api_connector.providers.spec import Endpoint
-from api_connector.wire.gemini_chat import GEMINI_CHAT
+from api_connector.wire.gemini_chat import GeminiChatWire
 
 GENERATE_CONTENT = Endpoint(
     path="/models/{model}:generateContent",
-    wire=GEMINI_CHAT,
+    # Google keeps no end user's id: ``user`` (for the vendor's abuse monitoring) is left out.
+    wire=GeminiChatWire(drops=frozenset({"user"})),
     stream_path="/models/{model}:streamGenerateContent?alt=sse",
 )
 CHAT_MODELS = (

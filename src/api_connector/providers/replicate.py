@@ -6,13 +6,18 @@ is served from another host of Replicate's, which its answers point to.
 
 from api_connector.core.capabilities import Capability
 from api_connector.providers.spec import Endpoint, HealthProbe, ProviderSpec
-from api_connector.wire.replicate_predictions import REPLICATE_PREDICTIONS
+from api_connector.wire.replicate_predictions import ReplicatePredictionsWire
 
 SPEC = ProviderSpec(
     type="replicate",
     title="Replicate",
     base_url="https://api.replicate.com/v1",
-    endpoints={Capability.CHAT: Endpoint(path="/models/{model}/predictions", wire=REPLICATE_PREDICTIONS)},
+    # Predictions keep no end user's id: ``user`` (for the vendor's abuse monitoring) is left out.
+    endpoints={
+        Capability.CHAT: Endpoint(
+            path="/models/{model}/predictions", wire=ReplicatePredictionsWire(drops=frozenset({"user"}))
+        )
+    },
     # The account behind the token: free, and 401 on a bad one.
     probe=HealthProbe(path="/account"),
     models=(

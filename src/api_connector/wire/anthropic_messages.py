@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from api_connector.core.chat import ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition
 from api_connector.errors import ValidationFailed
+from api_connector.wire.anthropic_options import FIELDS as OPTION_FIELDS
+from api_connector.wire.anthropic_options import add_options
 from api_connector.wire.anthropic_types import (
     AnthropicMessage,
     AnthropicUsage,
@@ -28,6 +30,7 @@ from api_connector.wire.anthropic_types import (
     finish_reason,
 )
 from api_connector.wire.base import ChatResult, StreamState, VendorError
+from api_connector.wire.carried import CarriedFields
 from api_connector.wire.openai_shapes import chunk_payload, data_url, delta_choice, tool_arguments
 from api_connector.wire.sse import SSEEvent
 
@@ -169,9 +172,10 @@ def _tool_choice(choice: str | dict[str, Any] | None, parallel: bool | None) -> 
     return result
 
 
-def encode_messages_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
-    if request.n is not None and request.n > 1:
-        raise ValidationFailed("Anthropic returns one choice per request; n must be 1", param="n")
+def encode_messages_request(
+    request: ChatRequest, upstream_model: str, fields: CarriedFields = OPTION_FIELDS
+) -> dict[str, Any]:
+    """The Anthropic request for ``request``; a field ``fields`` does not let through is refused."""
     system, messages = convert_messages(request.messages)
     body: dict[str, Any] = {
         "model": upstream_model,
@@ -186,8 +190,7 @@ def encode_messages_request(request: ChatRequest, upstream_model: str) -> dict[s
         body["top_p"] = request.top_p
     if request.stop:
         body["stop_sequences"] = [request.stop] if isinstance(request.stop, str) else request.stop
-    if request.user:
-        body["metadata"] = {"user_id": request.user}
+    add_options(request, body, fields)
     if request.tools:
         body["tools"] = [_tool(tool) for tool in request.tools]
         extras = CallerExtras.model_validate(request.model_extra or {})
@@ -355,10 +358,15 @@ class AnthropicMessagesStream:
 
 
 class AnthropicMessagesWire:
+    """``drops``: request fields the provider's declaration leaves out rather than refusing."""
+
     name = "anthropic_messages"
 
+    def __init__(self, drops: frozenset[str] = frozenset()) -> None:
+        self.fields = OPTION_FIELDS.dropping(drops)
+
     def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
-        return orjson.dumps(encode_messages_request(request, upstream_model))
+        return orjson.dumps(encode_messages_request(request, upstream_model, self.fields))
 
     def decode_response(self, body: bytes, request: ChatRequest) -> ChatResult:
         message = AnthropicMessage.model_validate_json(body)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api_connector.core.usage import Usage
 from api_connector.wire.base import VendorError
+from api_connector.wire.carried import ResponseFormat
 
 
 class _Lenient(BaseModel):
@@ -127,6 +128,11 @@ def finish_reason(stop_reason: str | None) -> str | None:
 
 class CallerExtras(_Lenient):
     parallel_tool_calls: bool | None = None
+    metadata: dict[str, str] | None = None
+    service_tier: str | None = None
+    reasoning_effort: str | None = None
+    response_format: ResponseFormat | None = None
+    output_config: dict[str, Any] | None = None
 
 
 class _FunctionName(_Lenient):

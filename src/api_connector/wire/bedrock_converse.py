@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from api_connector.core.chat import ChatRequest
 from api_connector.wire.aws_eventstream import EventStreamDecoder, EventStreamError, Message
 from api_connector.wire.base import ChatResult, StreamState, VendorError
-from api_connector.wire.bedrock_request import encode_converse_request
+from api_connector.wire.bedrock_request import FIELDS, encode_converse_request
 from api_connector.wire.bedrock_types import (
     BlockDelta,
     BlockStart,
@@ -216,10 +216,15 @@ class ConverseStream:
 
 
 class BedrockConverseWire:
+    """``drops``: request fields the provider's declaration leaves out rather than refusing."""
+
     name = "bedrock_converse"
 
+    def __init__(self, drops: frozenset[str] = frozenset()) -> None:
+        self.fields = FIELDS.dropping(drops)
+
     def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
-        return orjson.dumps(encode_converse_request(request))
+        return orjson.dumps(encode_converse_request(request, self.fields))
 
     def decode_response(self, body: bytes, request: ChatRequest) -> ChatResult:
         answer = ConverseResponse.model_validate_json(body)

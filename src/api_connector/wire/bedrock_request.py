@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from api_connector.core.chat import ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition
 from api_connector.errors import ValidationFailed
 from api_connector.wire.bedrock_types import CallerExtras, FileContent, NamedChoice
+from api_connector.wire.carried import CarriedFields, vendor_fields
 
 Block = dict[str, Any]
 
@@ -240,26 +241,57 @@ def inference_config(request: ChatRequest) -> Block:
     return config
 
 
-def output_config(request: ChatRequest) -> Block | None:
-    """A ``json_schema`` response format as Bedrock's structured output; other formats are not sent."""
+# Bedrock's own top-level Converse fields a caller may send in ``extra_body``: forwarded as they are
+# (``additionalModelRequestFields`` carries a model's own settings: Claude's ``top_k`` or ``thinking``).
+VENDOR_FIELDS = (
+    "additionalModelRequestFields",
+    "additionalModelResponseFieldPaths",
+    "guardrailConfig",
+    "performanceConfig",
+    "promptVariables",
+    "requestMetadata",
+)
+_MODEL_FIELDS = "send the model's own setting in additionalModelRequestFields (extra_body)"
+FIELDS = CarriedFields(
+    vendor="Bedrock",
+    carried=frozenset({"response_format", "metadata", *VENDOR_FIELDS}),
+    hints={
+        "n": "Bedrock answers one choice per request: n must be 1",
+        "top_k": _MODEL_FIELDS,
+        "reasoning_effort": _MODEL_FIELDS,
+        "seed": _MODEL_FIELDS,
+    },
+)
+
+
+def _extras(request: ChatRequest) -> CallerExtras:
     try:
-        extras = CallerExtras.model_validate(request.model_extra or {})
-    except ValidationError:
-        raise ValidationFailed("response_format is malformed", param="response_format") from None
+        return CallerExtras.model_validate(request.model_extra or {})
+    except ValidationError as exc:
+        where = str(exc.errors(include_url=False)[0]["loc"][0])
+        raise ValidationFailed(f"{where} is malformed", param=where) from None
+
+
+def output_config(extras: CallerExtras) -> Block | None:
+    """A ``json_schema`` response format as Bedrock's structured output; JSON without a schema has no
+    Bedrock form and is refused."""
     form = extras.response_format
-    if form is None or form.type != "json_schema" or form.json_schema is None:
+    if form is None or form.type == "text":
         return None
+    if form.type != "json_schema" or form.json_schema is None:
+        raise FIELDS.refusal("response_format", f"Bedrock's structured output needs a json_schema, not {form.type!r}")
     schema = form.json_schema
     # Bedrock takes the schema as JSON text.
-    structure: Block = {"name": schema.name, "schema": json.dumps(schema.schema_)}
+    structure: Block = {"name": schema.name or "output", "schema": json.dumps(schema.schema_ or {})}
     if schema.description is not None:
         structure["description"] = schema.description
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": structure}}}
 
 
-def encode_converse_request(request: ChatRequest) -> Block:
-    if request.n is not None and request.n > 1:
-        raise ValidationFailed("Bedrock returns one choice per request; n must be 1", param="n")
+def encode_converse_request(request: ChatRequest, fields: CarriedFields = FIELDS) -> Block:
+    """The Converse body for ``request``; a field ``fields`` does not let through is refused."""
+    fields.check(request)
+    extras = _extras(request)
     system, messages = convert_messages(request.messages)
     body: Block = {"messages": messages}
     if system:
@@ -270,7 +302,11 @@ def encode_converse_request(request: ChatRequest) -> Block:
     tools = tool_config(request, messages)
     if tools is not None:
         body["toolConfig"] = tools
-    output = output_config(request)
+    output = output_config(extras)
     if output is not None:
         body["outputConfig"] = output
+    if extras.metadata:
+        # Bedrock's request metadata: key-value pairs kept with the invocation's log, as OpenAI's are.
+        body["requestMetadata"] = extras.metadata
+    body.update(vendor_fields(request, VENDOR_FIELDS))
     return body

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from api_connector.core.usage import Usage
 from api_connector.wire.base import VendorError
+from api_connector.wire.carried import ResponseFormat
 
 
 class BedrockJSON(BaseModel):
@@ -198,19 +199,9 @@ class _Caller(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class JsonSchema(_Caller):
-    name: str
-    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
-    description: str | None = None
-
-
-class ResponseFormat(_Caller):
-    type: str
-    json_schema: JsonSchema | None = None
-
-
 class CallerExtras(_Caller):
     response_format: ResponseFormat | None = None
+    metadata: dict[str, str] | None = None
 
 
 class InlineFile(_Caller):

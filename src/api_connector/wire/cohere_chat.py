@@ -27,13 +27,13 @@ from pydantic import ValidationError
 from api_connector.core.chat import ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition
 from api_connector.errors import ValidationFailed
 from api_connector.wire.base import ChatResult, StreamState, VendorError, VendorFailed
+from api_connector.wire.carried import CarriedFields, ResponseFormat, vendor_fields
 from api_connector.wire.cohere_types import (
     COHERE_ONLY,
     CallerExtras,
     CohereAnswer,
     CohereEvent,
     CohereFunction,
-    ResponseFormat,
     failed_finish,
     finish_reason,
 )
@@ -152,23 +152,31 @@ def _sampling(request: ChatRequest, extras: CallerExtras, body: Block) -> None:
             body[name] = value
 
 
-def encode_chat_request(request: ChatRequest, upstream_model: str) -> Block:
-    if request.n is not None and request.n > 1:
-        raise ValidationFailed("Cohere returns one choice per request; n must be 1", param="n")
+FIELDS = CarriedFields(
+    vendor="Cohere",
+    carried=frozenset({"seed", "frequency_penalty", "presence_penalty", "response_format", *COHERE_ONLY}),
+    hints={
+        "n": "Cohere answers one choice per request: n must be 1",
+        "reasoning_effort": "send Cohere's thinking ({\"type\": \"enabled\", \"token_budget\": ...}) in extra_body",
+        "top_k": "Cohere's top-k is k (extra_body)",
+    },
+)
+
+
+def encode_chat_request(request: ChatRequest, upstream_model: str, fields: CarriedFields = FIELDS) -> Block:
+    """The chat v2 body for ``request``; a field ``fields`` does not let through is refused."""
+    fields.check(request)
     messages = [_message(message, f"messages[{i}]") for i, message in enumerate(request.messages)]
     body: Block = {"model": upstream_model, "messages": [message for message in messages if message is not None]}
     if request.tools:
         _tools(request, body)
-    raw = request.model_extra or {}
-    extras = CallerExtras.model_validate(raw)
+    extras = CallerExtras.model_validate(request.model_extra or {})
     _sampling(request, extras, body)
     if extras.response_format is not None:
         response_format = _response_format(extras.response_format)
         if response_format is not None:
             body["response_format"] = response_format
-    for name in COHERE_ONLY:
-        if name in raw:
-            body[name] = raw[name]
+    body.update(vendor_fields(request, COHERE_ONLY))
     body["stream"] = request.stream
     return body
 
@@ -286,10 +294,15 @@ class CohereChatStream:
 
 
 class CohereChatWire:
+    """``drops``: request fields the provider's declaration leaves out rather than refusing."""
+
     name = "cohere_chat"
 
+    def __init__(self, drops: frozenset[str] = frozenset()) -> None:
+        self.fields = FIELDS.dropping(drops)
+
     def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
-        return orjson.dumps(encode_chat_request(request, upstream_model))
+        return orjson.dumps(encode_chat_request(request, upstream_model, self.fields))
 
     def decode_response(self, body: bytes, request: ChatRequest) -> ChatResult:
         answer = CohereAnswer.model_validate_json(body)

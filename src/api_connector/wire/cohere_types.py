@@ -7,12 +7,11 @@ typed here too.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api_connector.core.usage import Usage
 from api_connector.wire.base import VendorError
+from api_connector.wire.carried import ResponseFormat
 
 
 class _Lenient(BaseModel):
@@ -137,15 +136,6 @@ def failed_finish(reason: str | None, said: str | None = None) -> VendorError | 
 
 # Cohere's own request fields a caller may send (``extra_body``); forwarded as they are.
 COHERE_ONLY = ("documents", "citation_options", "safety_mode", "strict_tools", "thinking", "k", "priority")
-
-
-class _JSONSchema(_Lenient):
-    schema_: dict[str, Any] | None = Field(None, alias="schema")
-
-
-class ResponseFormat(_Lenient):
-    type: str
-    json_schema: _JSONSchema | None = None
 
 
 class CallerExtras(_Lenient):

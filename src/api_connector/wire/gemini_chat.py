@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from api_connector.core.chat import ChatRequest
 from api_connector.errors import ContentFiltered
 from api_connector.wire.base import ChatResult, StreamState, VendorError
-from api_connector.wire.gemini_request import THOUGHT_MARK, encode_generate_request
+from api_connector.wire.gemini_request import FIELDS, THOUGHT_MARK, encode_generate_request
 from api_connector.wire.gemini_types import (
     Candidate,
     GenerateResponse,
@@ -221,11 +221,16 @@ class GeminiChatStream:
 
 
 class GeminiChatWire:
+    """``drops``: request fields the provider's declaration leaves out rather than refusing."""
+
     name = "gemini_chat"
+
+    def __init__(self, drops: frozenset[str] = frozenset()) -> None:
+        self.fields = FIELDS.dropping(drops)
 
     def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
         # The model is in the path; a stream is asked for by the path too.
-        return orjson.dumps(encode_generate_request(request))
+        return orjson.dumps(encode_generate_request(request, self.fields))
 
     def decode_response(self, body: bytes, request: ChatRequest) -> ChatResult:
         response = GenerateResponse.model_validate_json(body)

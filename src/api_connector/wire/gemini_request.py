@@ -20,10 +20,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from api_connector.core.chat import ChatMessage, ChatRequest, ContentPart, ToolCall, ToolDefinition
 from api_connector.errors import ValidationFailed
+from api_connector.wire.carried import CarriedFields, ResponseFormat, vendor_fields
 from api_connector.wire.openai_shapes import data_url, tool_arguments
 
 Block = dict[str, Any]
@@ -46,23 +47,36 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class _JsonSchemaFormat(_Lenient):
-    name: str | None = None
-    json_schema: dict[str, Any] | None = Field(None, alias="schema")
-
-
-class _ResponseFormat(_Lenient):
-    type: str
-    json_schema: _JsonSchemaFormat | None = None
-
-
 class CallerExtras(_Lenient):
     """The caller's OpenAI fields the translation reads beyond those ``ChatRequest`` types."""
 
-    response_format: _ResponseFormat | None = None
+    response_format: ResponseFormat | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     seed: int | None = None
+    reasoning_effort: str | None = None
+    top_k: int | None = None
+    generationConfig: dict[str, Any] | None = None  # Gemini's own name, as callers send it
+
+
+# Gemini's own top-level request fields a caller may send in ``extra_body``: forwarded as they are
+# (``labels`` is Vertex AI's); its own ``generationConfig`` entries are merged over the translated ones.
+VENDOR_FIELDS = ("safetySettings", "cachedContent", "labels")
+FIELDS = CarriedFields(
+    vendor="Gemini",
+    carried=frozenset(
+        {"n", "presence_penalty", "frequency_penalty", "seed", "response_format", "reasoning_effort", "top_k",
+         "generationConfig", *VENDOR_FIELDS}
+    ),
+    hints={
+        "logprobs": "send responseLogprobs and logprobs in generationConfig (extra_body) for Gemini's own form",
+        "top_logprobs": "send responseLogprobs and logprobs in generationConfig (extra_body) for Gemini's own form",
+        "metadata": "Vertex AI takes labels (extra_body)",
+    },
+)
+# Google's documented mapping of OpenAI's reasoning efforts to thinking budgets (its OpenAI-compatible
+# endpoint's): "none" turns thinking off.
+THINKING_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
 
 
 class _Google(_Lenient):
@@ -224,11 +238,20 @@ def _response_format(extras: CallerExtras, config: Block) -> None:
         raise ValidationFailed(f"unknown response_format type {fmt.type!r}", param="response_format.type")
     config["responseMimeType"] = "application/json"
     if fmt.type == "json_schema":
-        if fmt.json_schema is None or fmt.json_schema.json_schema is None:
+        if fmt.json_schema is None or fmt.json_schema.schema_ is None:
             raise ValidationFailed("json_schema needs a schema", param="response_format.json_schema.schema")
         # OpenAI's schema is JSON Schema: Gemini takes it as such (responseSchema would need the OpenAPI
         # subset, which drops additionalProperties, $defs and more).
-        config["responseJsonSchema"] = fmt.json_schema.json_schema
+        config["responseJsonSchema"] = fmt.json_schema.schema_
+
+
+def _thinking(extras: CallerExtras, config: Block) -> None:
+    effort = extras.reasoning_effort
+    if effort is None:
+        return
+    if effort not in THINKING_BUDGETS:
+        raise FIELDS.refusal("reasoning_effort", f"Gemini has no thinking budget for {effort!r}")
+    config["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGETS[effort]}
 
 
 def generation_config(request: ChatRequest) -> Block:
@@ -251,7 +274,11 @@ def generation_config(request: ChatRequest) -> Block:
         config["frequencyPenalty"] = extras.frequency_penalty
     if extras.seed is not None:
         config["seed"] = extras.seed
+    if extras.top_k is not None:
+        config["topK"] = extras.top_k
     _response_format(extras, config)
+    _thinking(extras, config)
+    config.update(extras.generationConfig or {})
     return config
 
 
@@ -282,7 +309,9 @@ def _tool_config(request: ChatRequest) -> Block | None:
     return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
 
 
-def encode_generate_request(request: ChatRequest) -> Block:
+def encode_generate_request(request: ChatRequest, fields: CarriedFields = FIELDS) -> Block:
+    """The ``generateContent`` body for ``request``; a field ``fields`` does not let through is refused."""
+    fields.check(request)
     system, contents = convert_messages(request.messages)
     body: Block = {"contents": contents, "generationConfig": generation_config(request)}
     if system:
@@ -293,4 +322,5 @@ def encode_generate_request(request: ChatRequest) -> Block:
         tool_config = _tool_config(request)
         if tool_config is not None:
             body["toolConfig"] = tool_config
+    body.update(vendor_fields(request, VENDOR_FIELDS))
     return body

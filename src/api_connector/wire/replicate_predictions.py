@@ -33,6 +33,7 @@ from api_connector.core.exchange import Inbound, Outbound
 from api_connector.core.usage import Usage
 from api_connector.errors import ValidationFailed
 from api_connector.wire.base import ChatResult, Follow, StreamState, VendorError, VendorFailed
+from api_connector.wire.carried import CarriedFields
 from api_connector.wire.openai_shapes import ChunkWriter
 from api_connector.wire.sse import SSEEvent
 
@@ -106,6 +107,7 @@ class CallerExtras(_Lenient):
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     prompt_template: str | None = None
+    input: dict[str, Any] | None = None
 
 
 def _prompt(request: ChatRequest) -> tuple[str, str]:
@@ -127,11 +129,20 @@ def _prompt(request: ChatRequest) -> tuple[str, str]:
     return "\n\n".join(system), "\n\n".join(f"{role}: {text}" for role, text in turns)
 
 
-def prediction_input(request: ChatRequest) -> Block:
+FIELDS = CarriedFields(
+    vendor="Replicate",
+    # The language models' common inputs, under the names they take; ``input``: a model's own inputs
+    # (``extra_body``), merged over the translated ones.
+    carried=frozenset({*CallerExtras.model_fields, "input"}),
+    hints={"n": "a Replicate prediction gives one answer: n must be 1"},
+)
+
+
+def prediction_input(request: ChatRequest, fields: CarriedFields = FIELDS) -> Block:
+    """A prediction's ``input`` for ``request``; a field ``fields`` does not let through is refused."""
+    fields.check(request)
     if request.tools:
         raise ValidationFailed("Replicate language models take a prompt; tools cannot be sent", param="tools")
-    if request.n is not None and request.n > 1:
-        raise ValidationFailed("a Replicate prediction gives one answer; n must be 1", param="n")
     system, prompt = _prompt(request)
     given: Block = {"prompt": prompt}
     if system:
@@ -146,7 +157,8 @@ def prediction_input(request: ChatRequest) -> Block:
     if request.stop:
         given["stop_sequences"] = request.stop if isinstance(request.stop, str) else ",".join(request.stop)
     extras = CallerExtras.model_validate(request.model_extra or {})
-    given.update(extras.model_dump(exclude_none=True))
+    given.update(extras.model_dump(exclude_none=True, exclude={"input"}))
+    given.update(extras.input or {})
     return given
 
 
@@ -263,11 +275,16 @@ def decode_replicate_error(body: bytes) -> VendorError | None:
 
 
 class ReplicatePredictionsWire:
+    """``drops``: request fields the provider's declaration leaves out rather than refusing."""
+
     name = "replicate_predictions"
     stepped = True  # the chat capability runs start / advance (wire.base.SteppedChatWire)
 
+    def __init__(self, drops: frozenset[str] = frozenset()) -> None:
+        self.fields = FIELDS.dropping(drops)
+
     def encode_request(self, request: ChatRequest, upstream_model: str) -> bytes:
-        body: Block = {"input": prediction_input(request)}
+        body: Block = {"input": prediction_input(request, self.fields)}
         _, colon, version = upstream_model.partition(":")
         if colon:
             body["version"] = version
