@@ -7,7 +7,7 @@
    is the transcript object, ``queued``.
 3. ``GET /v2/transcript/{id}``, polled with a bounded backoff within the call's deadline
    (``capabilities.steps``) until its ``status`` is ``completed`` (the transcript) or ``error`` (its
-   ``error`` is the vendor's failure).
+   ``error`` is the vendor's failure, a 400: it is about the file, a retry would fail the same way).
 
 The transcript's ``text`` is the text, its ``words`` (times in milliseconds) the words, segments are
 made of them one sentence at a time, ``language_code`` the language and ``audio_duration`` (seconds)
@@ -108,7 +108,10 @@ class AssemblyAITranscript:
         if job.status == "completed":
             return self.decode_answer(answer.body, answer.headers.get("content-type", "application/json"), request)
         if job.status == "error":
-            raise VendorFailed(VendorError(job.error or "the transcript ended in error", type="transcript_error"))
+            # A failed transcript is about the file (it could not be fetched, decoded or heard): the same
+            # upload would fail again, so it is the caller's 400, not a failure to retry elsewhere.
+            said = job.error or "the transcript ended in error"
+            raise VendorFailed(VendorError(said, type="transcript_error", status=400))
         if job.status not in _RUNNING:
             raise ValueError(f"a transcript of unknown status {job.status!r}")
         poll = Outbound(f"{TRANSCRIPT_PATH}/{job.id}", method="GET", headers={"accept": "application/json"})

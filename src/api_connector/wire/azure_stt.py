@@ -78,6 +78,10 @@ def content_type(request: TranscriptionRequest) -> str:
     raise ValidationFailed("Azure's REST API for short audio takes WAV (PCM) or OGG (Opus) files", param="file")
 
 
+def _seconds(ticks: int) -> float:
+    return round(ticks * TICK, 7)
+
+
 def locale(language: str | None) -> str:
     if not language:
         return "en-US"
@@ -109,12 +113,12 @@ class AzureSTT:
             raise VendorFailed(VendorError(f"Azure could not recognise the audio: {answer.status}", type=answer.status))
         best = answer.best[0] if answer.best else _Best(Display=answer.display_text or "")
         text = (best.display or answer.display_text or "").strip()
-        words = [Word(w.word, w.offset * TICK, (w.offset + w.duration) * TICK) for w in best.words]
-        start, end = answer.offset * TICK, (answer.offset + answer.duration) * TICK
+        words = [Word(w.word, _seconds(w.offset), _seconds(w.offset + w.duration)) for w in best.words]
+        start, end = _seconds(answer.offset), _seconds(answer.offset + answer.duration)
         return Transcript(
             text,
             language=language,
-            segments=[Segment(round(start, 3), round(end, 3), text)] if text else [],
+            segments=[Segment(start, end, text)] if text else [],
             words=words,
             native=body,
             native_type=content_type,
