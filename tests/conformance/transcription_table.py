@@ -302,4 +302,26 @@ TRANSCRIPTION_CASES: tuple[TranscriptionCase, ...] = (
         content_type="application/octet-stream",
         failure=Failure(openai.AuthenticationError, 401, "Authentication error, API token missing/invalid"),
     ),
+    TranscriptionCase(
+        "assemblyai-transcript-error",
+        "assemblyai",
+        "documented/assemblyai/upload.json",
+        {"model": "slam-1", "language": "en_us"},
+        "/v2/upload",
+        content_type="application/octet-stream",
+        then=(
+            Step("POST", "/v2/transcript", "documented/assemblyai/transcript-queued.json", {
+                "audio_url": "https://cdn.assemblyai.com/upload/ccbbbfaf-f319-4455-9556-272d48faaf7f",
+                "speech_model": "slam-1", "punctuate": True, "format_text": True, "language_code": "en_us",
+            }),
+            Step("GET", _AAI_JOB, "documented/assemblyai/transcript-error.json"),
+        ),
+        # A job that ended in error: about the file, the caller's 400 (not retried, not failed over).
+        failure=Failure(
+            openai.BadRequestError, 400,
+            "Download error, unable to download https://cdn.assemblyai.com/upload/ccbbbfaf-f319-4455-9556-272d48faaf7f."
+            " Please make sure the file exists and is accessible from the internet.",
+            "transcript_error",
+        ),
+    ),
 )
