@@ -67,6 +67,9 @@ CREDENTIAL_HEADER: dict[str, tuple[str, str]] = {
     "azure_tts": ("ocp-apim-subscription-key", "{secret}"),
     "deepgram": ("authorization", "Token {secret}"),
     "cartesia": ("x-api-key", "{secret}"),
+    "google_stt": ("x-goog-api-key", "{secret}"),
+    "azure_stt": ("ocp-apim-subscription-key", "{secret}"),
+    "assemblyai": ("authorization", "{secret}"),
 }
 API_KEY_HEADER = ("x-goog-api-key", "{secret}")
 REQUIRED_HEADERS: dict[str, dict[str, str]] = {

@@ -13,6 +13,7 @@ own exception; the call's usage in audio seconds; and that the credential leaks 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from email.message import Message
@@ -30,7 +31,7 @@ from api_connector.providers import REGISTRY
 from tests.audio import audio_info, seconds, spoken
 from tests.conformance.harness import check_failure
 from tests.conformance.providers import check_covered, check_credential, network_provider_types
-from tests.conformance.transcription_table import TRANSCRIPTION_CASES, TranscriptionCase
+from tests.conformance.transcription_table import AUDIO, TRANSCRIPTION_CASES, TranscriptionCase
 from tests.gateway import RunningGateway, run_gateway
 from tests.recorded import Interaction, RecordedRequest
 from tests.replay_upstream import ReceivedRequest, replay_upstream
@@ -67,13 +68,16 @@ def _form(received: ReceivedRequest) -> tuple[dict[str, list[str]], list[Message
 
 @pytest.mark.parametrize("case", TRANSCRIPTION_CASES, ids=[case.id for case in TRANSCRIPTION_CASES])
 async def test_transcription_replay(case: TranscriptionCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    base = REGISTRY[case.provider].base_url
-    assert base is not None
+    base = case.base_url or REGISTRY[case.provider].base_url
+    assert base is not None, f"give the vendor's base_url, {case.provider} has none"
     wav = spoken(SAID, "wav")
-    interaction = Interaction(RecordedRequest("POST", base + case.path), case.response())
+    interactions = [Interaction(RecordedRequest("POST", base + case.path), case.response())]
+    interactions += [
+        Interaction(RecordedRequest(step.method, base + step.path), case.response(step.answer)) for step in case.then
+    ]
     secret = f"conformance-{case.provider}-{uuid.uuid4().hex}"
     monkeypatch.setenv(KEY_ENV, secret)
-    async with replay_upstream([interaction]) as upstream:
+    async with replay_upstream(interactions) as upstream:
         config = {"providers": {INSTANCE: {
             "type": case.provider, "base_url": upstream.rebase(base), "credential": f"env:{KEY_ENV}",
         }}}
@@ -94,9 +98,14 @@ async def test_transcription_replay(case: TranscriptionCase, tmp_path: Path, mon
                 audio_seconds = gateway.call(_usage_seconds(gateway)) if error is None else None
             logs = gateway.logs.lines()
         assert not upstream.unexpected and not upstream.remaining
-    (received,) = upstream.received
-    _check_received(case, received, base, wav)
-    check_credential(case.provider, received, secret, gateway.admin_key, capability=Capability.TRANSCRIPTION)
+    first, *following = upstream.received
+    _check_received(case, first, base, wav)
+    assert len(following) == len(case.then), "a job's requests, each once"
+    for step, received in zip(case.then, following, strict=True):
+        assert (received.method, received.path) == (step.method, urlsplit(base).path + step.path)
+        assert step.body is None or received.body == step.body
+    for received in upstream.received:
+        check_credential(case.provider, received, secret, gateway.admin_key, capability=Capability.TRANSCRIPTION)
     leaks = [text for text in [*seen, *logs] if secret in text]
     assert not leaks, f"the upstream credential leaked: {leaks[:3]}"
     if case.failure is not None:
@@ -126,8 +135,14 @@ def _check_received(case: TranscriptionCase, received: ReceivedRequest, base: st
     assert received.method == "POST"
     assert received.path == urlsplit(base).path + case.path
     assert dict(received.query) == case.query
+    if case.body is not None:  # JSON around the audio in base64 (Google)
+        assert received.headers["content-type"] == "application/json"
+        assert isinstance(received.body, dict)
+        assert base64.b64decode(received.body["content"]) == wav, "the upload reaches the vendor byte for byte"
+        assert {**received.body, "content": AUDIO} == case.body
+        return
     if case.form is None:  # the audio itself is the body
-        assert received.headers["content-type"] == "audio/wav"
+        assert received.headers["content-type"] == case.content_type
         assert received.raw == wav, "the upload reaches the vendor byte for byte"
         return
     fields, files = _form(received)

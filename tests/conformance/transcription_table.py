@@ -30,6 +30,13 @@ _NOVA3 = "c4e1c0031174878d8f0e3dbd87916ee16d56f1c610ac525af5712ea37226a455-" + _
 _DG_QUERY = {"smart_format": "true", "punctuate": "true", "utterances": "true", "detect_language": "true"}
 
 
+_GOOGLE = "https://speech.googleapis.com/v2/projects/my-project/locations/global"
+_AZURE = "https://westus.stt.speech.microsoft.com"
+_AZURE_PATH = "/speech/recognition/conversation/cognitiveservices/v1"
+_AAI_JOB = "/v2/transcript/9ea68fd3-f953-42c1-9742-976c447fb463"
+AUDIO = "<the upload in base64>"  # stands in a JSON body for the audio the vendor must receive
+
+
 @dataclass(frozen=True)
 class Expected:
     text: str
@@ -39,6 +46,16 @@ class Expected:
     words: int
     first_word: tuple[str, float, float] | None
     audio_seconds: float | None  # None: the upload's duration
+
+
+@dataclass(frozen=True)
+class Step:
+    """One more request of a job (AssemblyAI's submission and polls) and the answer it gets."""
+
+    method: str
+    path: str
+    answer: str
+    body: dict[str, Any] | None = None  # the JSON the vendor must receive
 
 
 @dataclass(frozen=True)
@@ -53,15 +70,26 @@ class TranscriptionCase:
     expected: Expected | None = None
     failure: Failure | None = None
     also: tuple[str, ...] = ()
+    base_url: str | None = None  # the vendor's real base URL when the provider type has none
+    content_type: str = "audio/wav"  # of a body that is the audio itself
+    body: dict[str, Any] | None = None  # a JSON body the vendor must receive ("content": the audio in base64)
+    then: tuple[Step, ...] = ()  # the requests of a job after the first, each with its answer
+
+    @property
+    def answers(self) -> list[str]:
+        return [self.answer, *(step.answer for step in self.then)]
 
     @property
     def files(self) -> list[Path]:
-        return [_path(name) for name in (self.answer, *self.also)]
+        return [_path(name) for name in (*self.answers, *self.also)]
 
-    def response(self) -> RecordedResponse:
-        raw = orjson.loads(_path(self.answer).read_bytes())
-        if self.answer.startswith("documented/"):
+    def response(self, answer: str | None = None) -> RecordedResponse:
+        answer = answer or self.answer
+        raw = orjson.loads(_path(answer).read_bytes())
+        if answer.startswith("documented/"):
             documented = raw["response"]
+            if "text" in documented:  # a documented status without a body
+                return RecordedResponse(documented["status"], documented["text"].encode(), documented["headers"])
             return RecordedResponse(documented["status"], orjson.dumps(documented["json"]), documented["headers"])
         if {"status", "headers", "body"} <= raw.keys():  # vercel's recorded non-JSON answer
             return RecordedResponse(raw["status"], raw["body"].encode(), raw["headers"])
@@ -194,5 +222,106 @@ TRANSCRIPTION_CASES: tuple[TranscriptionCase, ...] = (
         "/v1/speech-to-text",
         form={"model_id": ["scribe_v1"], "timestamps_granularity": ["word"], "language_code": ["de"]},
         failure=Failure(openai.AuthenticationError, 401, "Invalid API key", None, "invalid_api_key"),
+    ),
+    TranscriptionCase(
+        "google-stt-long",
+        "google_stt",
+        "documented/google_stt/recognize.json",
+        {"model": "long", "language": "en-US", "response_format": "verbose_json",
+         "timestamp_granularities": ["word", "segment"]},
+        "/recognizers/_:recognize",
+        base_url=_GOOGLE,
+        body={"config": {"autoDecodingConfig": {}, "languageCodes": ["en-US"], "model": "long",
+                         "features": {"enableWordTimeOffsets": True, "enableAutomaticPunctuation": True}},
+              "content": AUDIO},
+        # One result: one segment; the billed duration is what is metered, the file's header the duration.
+        expected=Expected("how old is the Brooklyn Bridge", "en-us", None, 1, 6, ("how", 0.0, 0.3), 2.0),
+    ),
+    TranscriptionCase(
+        "google-stt-invalid-key",
+        "google_stt",
+        "documented/google_stt/recognize-error.json",
+        {"model": "chirp_2"},
+        "/recognizers/_:recognize",
+        base_url=_GOOGLE,
+        body={"config": {"autoDecodingConfig": {}, "languageCodes": ["en-US"], "model": "chirp_2",
+                         "features": {"enableWordTimeOffsets": True, "enableAutomaticPunctuation": True}},
+              "content": AUDIO},
+        failure=Failure(openai.AuthenticationError, 401, "API key not valid. Please pass a valid API key.",
+                        "INVALID_ARGUMENT", "API_KEY_INVALID"),
+    ),
+    TranscriptionCase(
+        "azure-stt-detailed",
+        "azure_stt",
+        "documented/azure_stt/recognize-detailed.json",
+        {"model": "default", "language": "en", "response_format": "verbose_json",
+         "timestamp_granularities": ["word", "segment"]},
+        _AZURE_PATH,
+        base_url=_AZURE,
+        query={"language": "en-US", "format": "detailed", "wordLevelTimestamps": "true"},
+        content_type="audio/wav; codecs=audio/pcm; samplerate=24000",
+        expected=Expected("What's the weather like?", "en-US", None, 1, 4, ("what's", 0.05, 0.35), None),
+    ),
+    TranscriptionCase(
+        "azure-stt-invalid-key",
+        "azure_stt",
+        "documented/azure_stt/recognize-error.json",
+        {"model": "default", "language": "de-DE"},
+        _AZURE_PATH,
+        base_url=_AZURE,
+        query={"language": "de-DE", "format": "detailed", "wordLevelTimestamps": "true"},
+        content_type="audio/wav; codecs=audio/pcm; samplerate=24000",
+        failure=Failure(openai.AuthenticationError, 401, "upstream answered HTTP 401"),
+    ),
+    TranscriptionCase(
+        "assemblyai-upload-submit-poll",
+        "assemblyai",
+        "documented/assemblyai/upload.json",
+        {"model": "universal", "response_format": "verbose_json", "timestamp_granularities": ["word", "segment"]},
+        "/v2/upload",
+        content_type="application/octet-stream",
+        then=(
+            Step("POST", "/v2/transcript", "documented/assemblyai/transcript-queued.json", {
+                "audio_url": "https://cdn.assemblyai.com/upload/ccbbbfaf-f319-4455-9556-272d48faaf7f",
+                "speech_model": "universal", "punctuate": True, "format_text": True, "language_detection": True,
+            }),
+            Step("GET", _AAI_JOB, "documented/assemblyai/transcript-processing.json"),
+            Step("GET", _AAI_JOB, "documented/assemblyai/transcript-completed.json"),
+        ),
+        expected=Expected(
+            "Smoke from hundreds of wildfires in Canada is triggering air quality alerts.",
+            "en_us", 281, 1, 12, ("Smoke", 0.25, 0.65), 281,
+        ),
+    ),
+    TranscriptionCase(
+        "assemblyai-invalid-key",
+        "assemblyai",
+        "documented/assemblyai/unauthorized.json",
+        {"model": "universal", "language": "en"},
+        "/v2/upload",
+        content_type="application/octet-stream",
+        failure=Failure(openai.AuthenticationError, 401, "Authentication error, API token missing/invalid"),
+    ),
+    TranscriptionCase(
+        "assemblyai-transcript-error",
+        "assemblyai",
+        "documented/assemblyai/upload.json",
+        {"model": "slam-1", "language": "en_us"},
+        "/v2/upload",
+        content_type="application/octet-stream",
+        then=(
+            Step("POST", "/v2/transcript", "documented/assemblyai/transcript-queued.json", {
+                "audio_url": "https://cdn.assemblyai.com/upload/ccbbbfaf-f319-4455-9556-272d48faaf7f",
+                "speech_model": "slam-1", "punctuate": True, "format_text": True, "language_code": "en_us",
+            }),
+            Step("GET", _AAI_JOB, "documented/assemblyai/transcript-error.json"),
+        ),
+        # A job that ended in error: about the file, the caller's 400 (not retried, not failed over).
+        failure=Failure(
+            openai.BadRequestError, 400,
+            "Download error, unable to download https://cdn.assemblyai.com/upload/ccbbbfaf-f319-4455-9556-272d48faaf7f."
+            " Please make sure the file exists and is accessible from the internet.",
+            "transcript_error",
+        ),
     ),
 )

@@ -2,9 +2,8 @@
 
 A stepped wire (``wire.base.SteppedChatWire``, e.g. Replicate's predictions) stays a pure codec: it says
 what to send first and, from each answer, what to send next (``Follow``) or the finished answer. Here
-each of those requests goes through the attempt's one ``Exchange`` (so each gets the credential, the
-provider's headers and what is left of the deadline), polls wait their interval within the call's
-deadline (or, for a call without one, the instance's total timeout), and a streamed answer is opened
+each of those requests goes through the attempt's one ``Exchange`` and polls wait within the call's
+deadline (``capabilities.steps``, the loop every stepped wire shares), and a streamed answer is opened
 and handed to the client like any chat stream. A stream translator that declares ``follow_up`` gets
 one more request once the vendor's stream has ended (the job's final state, with its usage) and
 completes the stream from its answer. A stream asked of a job that answered whole (a model that
@@ -13,24 +12,21 @@ cannot stream) is given to the client as the chunks of that answer.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from api_connector.capabilities.base import wire_failure
+from api_connector.capabilities.steps import run_steps
 from api_connector.core.chat import ChatRequest
 from api_connector.core.exchange import Inbound
 from api_connector.core.usage import Usage
-from api_connector.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from api_connector.errors import UpstreamError, UpstreamProtocolError
 from api_connector.providers.spec import Endpoint
-from api_connector.routing.catalog import Target
-from api_connector.routing.classify import classify_vendor_error
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.streams import AnswerStream, ChatStream, ReplayStream, first_payloads
-from api_connector.wire.base import ChatResult, Follow, SteppedChatWire, VendorFailed
+from api_connector.wire.base import ChatResult, Follow, SteppedChatWire
 from api_connector.wire.openai_shapes import ChunkWriter
 
 
@@ -69,39 +65,8 @@ async def _run(
 ) -> ChatResult | Follow:
     """Send and advance until the wire gives the answer or a stream to open."""
     target = exchange.target
-    path = endpoint.path_for(target.model)
-    step: ChatResult | Follow = Follow(wire.start(request, target.model, path))
-    remaining = exchange.remaining()
-    ends = time.monotonic() + (remaining if remaining is not None else target.instance.timeouts.total)
-    while isinstance(step, Follow) and step.translator is None:
-        await _pause(step.wait, ends, target)
-        answer = await exchange.send(step.outbound)
-        if not 200 <= answer.status < 300:
-            raise wire_failure(answer, wire, target)
-        step = _advance(wire, request, answer, target)
-    return step
-
-
-async def _pause(wait: float, ends: float, target: Target) -> None:
-    """Wait before the next poll, or give up if the job cannot finish before the deadline."""
-    left = ends - time.monotonic()
-    if left <= wait or left <= 0:
-        # The job keeps running upstream; the caller's deadline is what it is.
-        raise UpstreamTimeout("the job upstream did not finish before the call's deadline",
-                              provider=target.instance.name)
-    if wait > 0:
-        await asyncio.sleep(wait)
-
-
-def _advance(wire: SteppedChatWire, request: ChatRequest, answer: Inbound, target: Target) -> ChatResult | Follow:
-    try:
-        return wire.advance(request, answer)
-    except VendorFailed as failed:
-        raise classify_vendor_error(failed.error, provider=target.instance.name) from None
-    except (ValidationError, ValueError):
-        raise UpstreamProtocolError(
-            "upstream answered with a body that is not the job's", provider=target.instance.name
-        ) from None
+    first = Follow(wire.start(request, target.model, endpoint.path_for(target.model)))
+    return await run_steps(exchange, wire, first, lambda answer: wire.advance(request, answer))
 
 
 class SettlingStream(AnswerStream):

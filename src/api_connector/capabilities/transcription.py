@@ -25,6 +25,7 @@ import orjson
 
 from api_connector.capabilities.base import CapabilitySpec, endpoint_of, wire_failure
 from api_connector.capabilities.speech import speech_route
+from api_connector.capabilities.steps import run_steps
 from api_connector.core.capabilities import Capability
 from api_connector.core.exchange import Outbound
 from api_connector.core.transcription import (
@@ -40,10 +41,13 @@ from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamProtocolError, ValidationFailed
 from api_connector.observability.payloads import PayloadBody
 from api_connector.observability.redaction import Redactor
+from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route
+from api_connector.routing.classify import classify_vendor_error
 from api_connector.routing.exchange import Exchange
+from api_connector.wire.base import Follow, VendorFailed
 from api_connector.wire.transcript_render import render
-from api_connector.wire.transcription import TranscriptionWire
+from api_connector.wire.transcription import SteppedTranscriptionWire, TranscriptionWire
 
 # Uploads up to this size are kept with a dead letter (base64 in its row) so that it can be replayed.
 DEAD_LETTER_AUDIO_BYTES = 1024 * 1024
@@ -92,21 +96,11 @@ class TranscriptionCapability(CapabilitySpec[TranscriptionRequest, Transcript]):
         target = exchange.target
         endpoint = endpoint_of(target, self.capability)
         wire = cast(TranscriptionWire, endpoint.wire)  # a transcription endpoint declares such a wire
-        upload = wire.encode_request(request, target.model)  # ValidationFailed: passed over
-        headers = {"content-type": upload.content_type, "accept": "application/json"}
-        query = {**endpoint.query, **upload.query}
-        path = endpoint.path_for(target.model)
-        answer = await exchange.send(Outbound(path, upload.body, headers, query=query or None))
-        if not 200 <= answer.status < 300:
-            raise wire_failure(answer, wire, target)
-        content_type = answer.headers.get("content-type", "application/json")
-        try:
-            transcript = wire.decode_answer(answer.body, content_type, request)
-        except ValueError as exc:  # pydantic's ValidationError and bad UTF-8 included
-            raise UpstreamProtocolError(
-                f"upstream answered with a body that is not a transcript ({type(exc).__name__})",
-                provider=target.instance.name,
-            ) from None
+        if getattr(wire, "stepped", False):  # a job: upload, submit, poll (not isinstance: a Protocol check costs)
+            job = cast(SteppedTranscriptionWire, wire)
+            transcript = await _job(request, exchange, endpoint.path_for(target.model), job)
+        else:
+            transcript = await _one_request(request, exchange, endpoint, wire)
         usage = transcript.usage
         if not usage.audio_seconds:
             usage.audio_seconds = transcript.duration or request.file.duration() or transcript.spoken_seconds()
@@ -172,6 +166,41 @@ class TranscriptionCapability(CapabilitySpec[TranscriptionRequest, Transcript]):
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationFailed(f"the stored request is no longer valid: {type(exc).__name__}") from None
+
+
+async def _one_request(
+    request: TranscriptionRequest, exchange: Exchange, endpoint: Endpoint, wire: TranscriptionWire
+) -> Transcript:
+    target = exchange.target
+    upload = wire.encode_request(request, target.model)  # ValidationFailed: passed over
+    headers = {"content-type": upload.content_type, "accept": "application/json"}
+    query = {**endpoint.query, **upload.query}
+    path = endpoint.path_for(target.model)
+    answer = await exchange.send(Outbound(path, upload.body, headers, query=query or None))
+    if not 200 <= answer.status < 300:
+        raise wire_failure(answer, wire, target)
+    content_type = answer.headers.get("content-type", "application/json")
+    try:
+        return wire.decode_answer(answer.body, content_type, request)
+    except VendorFailed as failed:  # a 2xx answer that reports a failure (Azure's RecognitionStatus "Error")
+        raise classify_vendor_error(failed.error, provider=target.instance.name) from None
+    except ValueError as exc:  # pydantic's ValidationError and bad UTF-8 included
+        raise UpstreamProtocolError(
+            f"upstream answered with a body that is not a transcript ({type(exc).__name__})",
+            provider=target.instance.name,
+        ) from None
+
+
+async def _job(
+    request: TranscriptionRequest, exchange: Exchange, path: str, wire: SteppedTranscriptionWire
+) -> Transcript:
+    model = exchange.target.model
+    first = Follow(wire.start(request, model, path))
+    step = await run_steps(exchange, wire, first, lambda answer: wire.advance(request, model, answer))
+    if isinstance(step, Follow):
+        provider = exchange.target.instance.name
+        raise UpstreamProtocolError("upstream offered a stream for a transcript", provider=provider)
+    return step
 
 
 class TranslationCapability(TranscriptionCapability):

@@ -94,6 +94,10 @@ class AudioUpload:
         """Seconds of audio when the file says so in its header (WAV: data bytes over the byte rate)."""
         return wav_duration(self._head, self.size)
 
+    def opening(self) -> bytes:
+        """The file's first bytes (its header: what a wire may read the format from)."""
+        return self._head
+
     def close(self) -> None:
         self._file.close()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from api_connector.providers.anthropic import SPEC as ANTHROPIC
+from api_connector.providers.assemblyai import SPEC as ASSEMBLYAI
 from api_connector.providers.azure_openai import SPEC as AZURE_OPENAI
 from api_connector.providers.azure_openai_entra import SPEC as AZURE_OPENAI_ENTRA
+from api_connector.providers.azure_stt import SPEC as AZURE_STT
 from api_connector.providers.azure_tts import SPEC as AZURE_TTS
 from api_connector.providers.bedrock import AGENT_SPEC as BEDROCK_AGENT
 from api_connector.providers.bedrock import SPEC as BEDROCK
@@ -16,6 +18,7 @@ from api_connector.providers.deepseek import SPEC as DEEPSEEK
 from api_connector.providers.elevenlabs import SPEC as ELEVENLABS
 from api_connector.providers.fireworks import SPEC as FIREWORKS
 from api_connector.providers.gemini import SPEC as GEMINI
+from api_connector.providers.google_stt import SPEC as GOOGLE_STT
 from api_connector.providers.google_tts import SPEC as GOOGLE_TTS
 from api_connector.providers.groq import SPEC as GROQ
 from api_connector.providers.http import SPEC as HTTP
@@ -75,6 +78,9 @@ REGISTRY: dict[str, ProviderSpec] = {
         AZURE_TTS,
         DEEPGRAM,
         CARTESIA,
+        GOOGLE_STT,
+        AZURE_STT,
+        ASSEMBLYAI,
     )
 }
 

@@ -167,11 +167,13 @@ class VendorFailed(Exception):
 @dataclass(slots=True)
 class Follow:
     """The next request of an answer that takes several: sent after ``wait`` seconds (a poll), or, with a
-    ``translator``, opened as an SSE stream whose events it turns into the client's chunks."""
+    ``translator``, opened as an SSE stream whose events it turns into the client's chunks. With
+    ``longest``, a poll repeated backs off from ``wait`` up to ``longest`` seconds (``capabilities.steps``)."""
 
     outbound: Outbound
     wait: float = 0.0
     translator: ChatStreamTranslator | None = None
+    longest: float | None = None
 
 
 class SteppedChatWire(ChatWire, Protocol):

@@ -40,7 +40,7 @@ class _Envelope(_Lenient):
 _WRAPPED = TypeAdapter(list[_Envelope])
 
 
-def _seconds(duration: str | None) -> float | None:
+def protobuf_seconds(duration: str | None) -> float | None:
     """A protobuf Duration in JSON ("34.4s") in seconds; None when absent or not one."""
     if not duration or not duration.endswith("s"):
         return None
@@ -61,6 +61,6 @@ def decode_google_error(body: bytes) -> VendorError | None:
         if not wrapped:
             return None
         status = wrapped[0].error
-    retry_after = next((_seconds(d.retry_delay) for d in status.details if d.type == _RETRY_INFO), None)
+    retry_after = next((protobuf_seconds(d.retry_delay) for d in status.details if d.type == _RETRY_INFO), None)
     reason = next((d.reason for d in status.details if d.type == _ERROR_INFO and d.reason), None)
     return VendorError(message=status.message, type=status.status, code=reason, retry_after=retry_after)

@@ -5,6 +5,9 @@ target model (a body that streams the upload, its content type, query parameters
 vendor cannot do with a ``ValidationFailed`` naming the field (routing passes the target over), and
 reads the vendor's answer into a ``Transcript`` (text, language, duration, segments, words, usage),
 keeping the answer itself for callers who ask for it as it came. Pure codecs: no I/O, no secrets.
+
+A vendor that transcribes as a job (upload, submit, poll) has a ``SteppedTranscriptionWire``: the
+capability runs its ``start`` and ``advance`` through ``capabilities.steps``, as chat runs Replicate's.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from api_connector.core.exchange import BodyStream
+from api_connector.core.exchange import BodyStream, Inbound, Outbound
 from api_connector.core.transcription import Segment, Transcript, TranscriptionRequest, Word
-from api_connector.wire.base import Wire
+from api_connector.wire.base import Follow, Wire
 
 # Where a sentence ends inside a run of words (vendors that time words but not segments).
 _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f][\"')\]]*$")
@@ -39,6 +42,21 @@ class TranscriptionWire(Wire, Protocol):
     def decode_answer(self, body: bytes, content_type: str, request: TranscriptionRequest) -> Transcript:
         """The vendor's 2xx answer read into a transcript (ValueError, pydantic's included, when it is
         not one); ``native`` is the answer itself."""
+        ...
+
+
+class SteppedTranscriptionWire(TranscriptionWire, Protocol):
+    """A transcription that takes several requests in one attempt (a job): still a pure codec."""
+
+    stepped: bool  # True: the transcription capability runs ``start`` and ``advance``
+
+    def start(self, request: TranscriptionRequest, upstream_model: str, path: str) -> Outbound:
+        """The first request; ``path`` is the endpoint's."""
+        ...
+
+    def advance(self, request: TranscriptionRequest, upstream_model: str, answer: Inbound) -> Follow | Transcript:
+        """What the 2xx ``answer`` leads to: the next request, or the transcript (``native`` the job's
+        final answer); VendorFailed when the job failed, ValueError when it is not the vendor's shape."""
         ...
 
 
