@@ -7,6 +7,10 @@ from api_connector.wire.cohere_rerank import JINA_RERANK
 from api_connector.wire.openai_chat import OPENAI_CHAT
 from api_connector.wire.openai_embeddings import OPENAI_EMBEDDINGS
 from api_connector.wire.openai_speech import OPENAI_SPEECH
+from api_connector.wire.openai_transcription import OpenAITranscription
+
+# The sandbox answers verbose_json, as Whisper models do.
+_TRANSCRIPTION = OpenAITranscription(verbose_models=("sandbox-stt",))
 
 SPEC = ProviderSpec(
     type="sandbox",
@@ -20,6 +24,11 @@ SPEC = ProviderSpec(
         Capability.EMBEDDINGS: Endpoint(path="/embeddings", wire=OPENAI_EMBEDDINGS),
         # OpenAI's shape; tones as WAV or raw PCM (sandbox.speech).
         Capability.SPEECH: Endpoint(path="/audio/speech", wire=OPENAI_SPEECH, default_model="sandbox-tts"),
+        # OpenAI's form; a transcript that tells the audio's length (sandbox.transcription).
+        Capability.TRANSCRIPTION: Endpoint(
+            path="/audio/transcriptions", wire=_TRANSCRIPTION, default_model="sandbox-stt"
+        ),
+        Capability.TRANSLATION: Endpoint(path="/audio/translations", wire=_TRANSCRIPTION, default_model="sandbox-stt"),
     },
     probe=HealthProbe(path="/models"),
     models=MODELS,

@@ -9,7 +9,8 @@ after a tool result it answers ``"tool result: <the result>"``; asked for a ``js
 tokenizer would roughly count (about four characters a token, plus per-message overhead).
 ``/embeddings`` answers each input with a unit vector derived from its hash (``dimensions`` long, 16 by
 default), floats or base64 as asked. ``/audio/speech`` answers tones, one per character, as WAV or raw
-PCM (``sandbox.speech``).
+PCM (``sandbox.speech``); ``/audio/transcriptions`` and ``/audio/translations`` a transcript that
+tells the audio's length (``sandbox.transcription``).
 
 Fault controls, from request headers (callers set them; the gateway forwards ``x-sandbox-*``) or from
 the provider instance's static ``headers``:
@@ -37,9 +38,10 @@ from api_connector.core.chat import ChatMessage, ChatRequest, ToolDefinition
 from api_connector.core.embeddings import EmbeddingsRequest, Item
 from api_connector.sandbox.rerank import rerank
 from api_connector.sandbox.speech import pieces, speech
+from api_connector.sandbox.transcription import transcription
 from api_connector.transport.local import LocalDisconnect, LocalResponse
 
-MODELS = ("sandbox-chat", "sandbox-fast", "sandbox-embed", "sandbox-rerank", "sandbox-tts")
+MODELS = ("sandbox-chat", "sandbox-fast", "sandbox-embed", "sandbox-rerank", "sandbox-tts", "sandbox-stt")
 EMBEDDING_DIMENSIONS = 16
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream", "cache-control": "no-cache"}
@@ -96,6 +98,11 @@ class SandboxEngine:
             if status != 200:
                 return LocalResponse(status, answer_headers, answer)
             return LocalResponse(200, answer_headers, lines=pieces(answer, fault, latency / 10))
+        if route.endswith(("/audio/transcriptions", "/audio/translations")):
+            translate = route.endswith("/translations")
+            content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+            status, answer = transcription(content_type, body, translate)
+            return LocalResponse(status, dict(_JSON), answer)
         if route.endswith("/echo") or "/echo/" in route:
             return self._echo(method, path, headers, body)
         return _error(404, f"the sandbox has no endpoint {path}")
