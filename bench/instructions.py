@@ -1,6 +1,6 @@
 """Instructions a request costs, counted by valgrind's callgrind: the same figure whatever else runs.
 
-`python bench/instructions.py [--requests 1500] [--only service,reference,service-redis] [--body json,sse]`
+`python bench/instructions.py [--requests 1500] [--only service,reference,service-redis] [--body json,sse,emb]`
 
 Wall-clock figures on a shared machine move by 20% between runs; instruction counts move by about 1%.
 This runs the reference or the service (one worker, the bench's configuration) under callgrind with
@@ -29,6 +29,8 @@ from run import request_file
 
 BENCH_DIR = Path(__file__).resolve().parent
 _WARMUP = 300
+# The API path of each body kind (chat by default); the reference reaches nginx's location of that kind.
+_PATHS = {"emb": "embeddings"}
 
 
 def _callgrind(out: Path) -> list[str]:
@@ -42,7 +44,9 @@ def _control(pid: int, env: dict[str, str], *action: str) -> None:
 
 
 def _hey(url: str, key: str, body: str, count: int) -> str:
-    cmd = ["hey", "-n", str(count), "-c", "16", "-m", "POST", "-T", "application/json"]
+    # -disable-compression: hey's Go client would otherwise ask for gzip, which wrk (run.py's load) never
+    # does; the service would then compress the larger answers (embeddings), work the reference never does.
+    cmd = ["hey", "-n", str(count), "-c", "16", "-disable-compression", "-m", "POST", "-T", "application/json"]
     cmd += ["-H", f"Authorization: Bearer {key}", "-D", str(request_file(body)), url]
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=1800).stdout
 
@@ -64,7 +68,7 @@ def _start(what: str, procs: Processes, work: Path, nginx_port: int, out: Path) 
         cmd = [sys.executable, str(BENCH_DIR / "reference_passthrough.py"), str(port), f"http://127.0.0.1:{nginx_port}"]
         proc = procs.start(what, _callgrind(out) + cmd, env=env)
         wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=180)
-        return proc.popen.pid, f"http://127.0.0.1:{port}/{{body}}/v1/chat/completions", service.UPSTREAM_KEY, env
+        return proc.popen.pid, f"http://127.0.0.1:{port}/{{body}}/v1/{{path}}", service.UPSTREAM_KEY, env
     home = work / what
     (home / "data").mkdir(parents=True)
     config = home / "config.yaml"
@@ -75,7 +79,7 @@ def _start(what: str, procs: Processes, work: Path, nginx_port: int, out: Path) 
     proc = procs.start(what, _callgrind(out) + service.service_command(), env=env)
     wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=300)
     key = service.provision_key(f"http://127.0.0.1:{port}")
-    return proc.popen.pid, f"http://127.0.0.1:{port}/v1/chat/completions", key, env
+    return proc.popen.pid, f"http://127.0.0.1:{port}/v1/{{path}}", key, env
 
 
 def measure(what: str, body: str, requests: int, work: Path) -> float:
@@ -85,7 +89,7 @@ def measure(what: str, body: str, requests: int, work: Path) -> float:
     try:
         _, nginx_port = start_nginx(procs, None)
         pid, url, key, env = _start(what, procs, work, nginx_port, out)
-        url = url.format(body=body)
+        url = url.format(body=body, path=_PATHS.get(body, "chat/completions"))
         if "[200]" not in _hey(url, key, body, _WARMUP):
             raise StartError(f"{what}: the warm-up requests did not succeed")
         _control(pid, env, "-i", "on")
@@ -104,7 +108,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=1500)
     ap.add_argument("--only", default="reference,service")
-    ap.add_argument("--body", default="json,sse")
+    ap.add_argument("--body", default="json,sse,emb")
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "hey"):
         if shutil.which(tool) is None:

@@ -65,3 +65,23 @@ def test_results_render_merge_and_keep() -> None:
     assert base64.b64decode(as_base64["data"][1]["embedding"]) == pack([1.0, 2.0])
     kept = load(dump(merged), Usage(input_tokens=7))
     assert (kept.vectors, kept.model, kept.usage, kept.estimated) == (merged.vectors, "m", merged.usage, True)
+
+
+def test_vectors_kept_as_written_render_untouched_and_pack_on_demand() -> None:
+    texts = [b"[-0.035233447,0.5]", b"[1e-3, 2]"]
+    result = EmbeddingsResult(None, "m", Usage(input_tokens=2), texts=texts, floats=[[-0.035233447, 0.5], [1e-3, 2]])
+    written = render(result, "float")
+    assert b'"embedding":[-0.035233447,0.5]' in written and b'"embedding":[1e-3, 2]' in written
+    rewritten = EmbeddingsResult(result.vectors, "m", Usage(input_tokens=2))  # packed when first asked for
+    assert orjson.loads(written) == {
+        **orjson.loads(render(rewritten, "float")),
+        "data": [
+            {"object": "embedding", "index": 0, "embedding": [-0.035233447, 0.5]},
+            {"object": "embedding", "index": 1, "embedding": [1e-3, 2]},
+        ],
+    }
+    assert render(result, "base64") == render(rewritten, "base64")
+    other = EmbeddingsResult(None, "m", Usage(input_tokens=1), texts=[b"[3]"], floats=[[3.0]])
+    merged = merge([result, other])
+    assert merged.texts == [*texts, b"[3]"] and merged.vectors == result.vectors + other.vectors
+    assert merge([result, EmbeddingsResult([pack([3.0])], "m")]).texts is None  # written anew from float32

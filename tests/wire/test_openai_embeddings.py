@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from api_connector.core.embeddings import EmbeddingsRequest
+from api_connector.core.embeddings import EmbeddingsRequest, pack, render
 from api_connector.errors import CapabilityUnsupported
 from api_connector.wire.base import VendorError
 from api_connector.wire.openai_embeddings import (
@@ -187,3 +187,40 @@ def test_voyage_detail_error_is_read() -> None:
     (interaction,) = load_cassette(PYDANTIC_AI / "TestVoyageAI.test_embed_error.yaml")
     found = VOYAGE_EMBEDDINGS.decode_error(interaction.response.body)
     assert found is not None and found.message.startswith("Model nonexistent is not supported.")
+
+
+def test_float_vectors_pass_through_as_the_vendor_wrote_them() -> None:
+    answer = (
+        b'{"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [-0.035233447, 0.1]},'
+        b'{"object":"embedding","index":1,"embedding":[2.5e-3,-1]}], "model": "m-1", "usage": {"prompt_tokens": 3}}'
+    )
+    request = EmbeddingsRequest(model="m", input=["a", "b"])
+    result = COMPATIBLE_EMBEDDINGS.decode_response(answer, request)
+    assert result.texts == [b"[-0.035233447, 0.1]", b"[2.5e-3,-1]"]
+    assert (result.model, result.usage.input_tokens, result.estimated) == ("m-1", 3, False)
+    assert result.vectors == [pack([-0.035233447, 0.1]), pack([2.5e-3, -1])]
+    assert b'"embedding":[-0.035233447, 0.1]' in render(result, "float")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # out of order: sorted by index, written anew
+        b'{"data":[{"index":1,"embedding":[2.0]},{"index":0,"embedding":[1.0]}],"model":"m"}',
+        # another "embedding" key elsewhere: the arrays cannot be told apart by searching
+        b'{"data":[{"index":0,"embedding":[1.0]},{"index":1,"embedding":[2.0]}],"x":{"embedding":[9]}}',
+        # an escaped quote before the word inside a string
+        b'{"data":[{"index":0,"embedding":[1.0]},{"index":1,"embedding":[2.0]}],"model":"a\\"embedding"}',
+    ],
+)
+def test_unusual_float_answers_are_read_whole(answer: bytes) -> None:
+    result = COMPATIBLE_EMBEDDINGS.decode_response(answer, EmbeddingsRequest(model="m", input=["a", "b"]))
+    assert result.vectors == [pack([1.0]), pack([2.0])]
+    assert orjson.loads(render(result, "float"))["data"][1]["embedding"] == [2.0]
+
+
+def test_malformed_float_answers_are_still_refused() -> None:
+    request = EmbeddingsRequest(model="m", input=["a"])
+    for answer in (b'{"data":[{"embedding":["x"]}]}', b'{"data":[{"embedding":[1.0]}],"model":null}', b'{"data":[]}'):
+        with pytest.raises(ValueError):
+            COMPATIBLE_EMBEDDINGS.decode_response(answer, request)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, cast
 
 import orjson
@@ -109,13 +108,49 @@ class EmbeddingsRequest(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-@dataclass(slots=True)
 class EmbeddingsResult:
-    vectors: list[bytes]  # little-endian float32, one per input, in input order
-    model: str  # as the upstream named it
-    usage: Usage = field(default_factory=Usage)
-    # The vendor's answer did not say what it used: the input tokens are the gateway's estimate.
-    estimated: bool = False
+    """The vectors of an answer, in input order, as little-endian float32 bytes (``vectors``).
+
+    An answer whose vendor wrote its vectors as JSON numbers may keep each as the vendor wrote it
+    (``texts``) with the parsed numbers (``floats``): a caller asking for floats is then given those
+    arrays untouched, and float32 bytes are made only when something asks for them (the cache, a
+    base64 answer). Re-encoding costs more than the rest of the request, and writing the float32 back
+    as a double (-0.035233447 became -0.03523344546556473) made the answer longer, not more exact.
+    """
+
+    __slots__ = ("_floats", "_vectors", "estimated", "model", "texts", "usage")
+
+    def __init__(
+        self,
+        vectors: list[bytes] | None,
+        model: str,  # as the upstream named it
+        usage: Usage | None = None,
+        estimated: bool = False,  # the vendor did not say what it used: input tokens are the gateway's estimate
+        *,
+        texts: list[bytes] | None = None,
+        floats: Sequence[Sequence[float]] | None = None,
+    ) -> None:
+        assert vectors is not None or floats is not None, "an answer needs its vectors"
+        self._vectors = vectors
+        self._floats = floats
+        self.model = model
+        self.usage = usage if usage is not None else Usage()
+        self.estimated = estimated
+        self.texts = texts  # each vector's JSON array as the vendor wrote it; None: written from ``vectors``
+
+    @property
+    def vectors(self) -> list[bytes]:
+        if self._vectors is None:
+            assert self._floats is not None
+            self._vectors, self._floats = [pack(values) for values in self._floats], None
+        return self._vectors
+
+    def floats(self) -> Sequence[Sequence[float]]:
+        """Each vector's numbers (as parsed, when they have not been packed yet)."""
+        return self._floats if self._floats is not None else [unpack(vector) for vector in self.vectors]
+
+    def __repr__(self) -> str:
+        return f"EmbeddingsResult({len(self.vectors)} vectors, model={self.model!r}, usage={self.usage!r})"
 
 
 def pack(values: Sequence[float]) -> bytes:
@@ -143,11 +178,13 @@ def estimate_tokens(item: Item, chars_per_token: int = 4) -> int:
 
 def render(result: EmbeddingsResult, encoding_format: str) -> bytes:
     """The OpenAI ``list`` of ``embedding`` objects, vectors written as the caller asked."""
+    tokens = result.usage.input_tokens
+    if encoding_format != "base64" and result.texts is not None:
+        return _render_texts(result.texts, result.model, tokens)
     if encoding_format == "base64":
         vectors: list[Any] = [base64.b64encode(vector).decode("ascii") for vector in result.vectors]
     else:
         vectors = [unpack(vector) for vector in result.vectors]
-    tokens = result.usage.input_tokens
     return orjson.dumps(
         {
             "object": "list",
@@ -158,11 +195,26 @@ def render(result: EmbeddingsResult, encoding_format: str) -> bytes:
     )
 
 
+def _render_texts(texts: list[bytes], model: str, tokens: int) -> bytes:
+    """``render``'s float answer with each vector's array as the vendor wrote it, written the way
+    orjson writes the rest (compact, same key order): the arrays are copied, never parsed again."""
+    data = b",".join(
+        b'{"object":"embedding","index":%d,"embedding":%b}' % (index, text) for index, text in enumerate(texts)
+    )
+    usage = b'"usage":{"prompt_tokens":%d,"total_tokens":%d}' % (tokens, tokens)
+    return b'{"object":"list","data":[%b],"model":%b,%b}' % (data, orjson.dumps(model), usage)
+
+
 def merge(parts: Sequence[EmbeddingsResult]) -> EmbeddingsResult:
     """Answers to consecutive batches of one request as one answer: vectors in order, usage summed."""
-    vectors = [vector for part in parts for vector in part.vectors]
     tokens = sum(part.usage.input_tokens for part in parts)
-    return EmbeddingsResult(vectors, parts[0].model, Usage(input_tokens=tokens), any(p.estimated for p in parts))
+    usage, estimated = Usage(input_tokens=tokens), any(p.estimated for p in parts)
+    if all(part.texts is not None for part in parts):  # every batch answered floats: still passed through
+        texts = [text for part in parts for text in part.texts or ()]
+        floats = [values for part in parts for values in part.floats()]
+        return EmbeddingsResult(None, parts[0].model, usage, estimated, texts=texts, floats=floats)
+    vectors = [vector for part in parts for vector in part.vectors]
+    return EmbeddingsResult(vectors, parts[0].model, usage, estimated)
 
 
 def dump(result: EmbeddingsResult) -> bytes:

@@ -8,7 +8,7 @@ reaches every waiter. The entry is removed when the call ends: later requests st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -16,10 +16,10 @@ T = TypeVar("T")
 
 class Coalescer:
     def __init__(self) -> None:
-        self._flights: dict[str, asyncio.Task[Any]] = {}
+        self._flights: dict[Hashable, asyncio.Task[Any]] = {}
         self.shared = 0  # requests answered by another's call (for stats and tests)
 
-    async def run(self, key: str, call: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """The call's result, and whether this caller joined another's call (True) or led it."""
         task = self._flights.get(key)
         joined = task is not None
@@ -31,7 +31,7 @@ class Coalescer:
             self.shared += 1
         return await asyncio.shield(task), joined
 
-    def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
+    def _forget(self, key: Hashable, task: asyncio.Task[Any]) -> None:
         if self._flights.get(key) is task:
             del self._flights[key]
         if not task.cancelled():

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from api_connector.core.call import NO_CACHE_ASK
 from api_connector.errors import ConnectorError
-from api_connector.governance.cache import request_key
 from api_connector.governance.wiring import Scope
 from api_connector.pipeline.run import Run
 from api_connector.routing.admission import Admission
@@ -102,9 +103,12 @@ class CoalesceLayer:
         material = spec.cache_material(request)
         if material is None:
             return self._inner(run)
-        return self._shared(run, request_key(call.project_id, None, [spec.kind, material]))
+        # The canonical request itself is the key, not its SHA-256 as the cache's keys are: it lives
+        # only in this process's table of calls in flight, where an exact key needs no digest, and
+        # hashing a long request (an embeddings batch's texts) cost more than the rest of this layer.
+        return self._shared(run, (call.project_id, orjson.dumps([spec.kind, material], option=orjson.OPT_SORT_KEYS)))
 
-    async def _shared(self, run: Run[Any, Any], key: str) -> None:
+    async def _shared(self, run: Run[Any, Any], key: tuple[str, bytes]) -> None:
         async def lead() -> tuple[Any, Any]:
             await self._inner(run)
             return run.result, run.log.served_by

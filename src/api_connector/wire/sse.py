@@ -101,7 +101,10 @@ def data_payloads(buffer: bytes) -> list[bytes] | None:
     # find, not ``in``: ``in`` on bytes first tries its operand as an integer and pays for the error.
     if not buffer.startswith(b"data: ") or not buffer.endswith(b"\n\n") or buffer.find(b"\r") >= 0:
         return None
-    payloads = buffer[6:-2].split(_SEPARATOR)
+    # Split whole, then trim the first and last payloads: slicing the buffer first copied all of it.
+    payloads = buffer.split(_SEPARATOR)
+    payloads[0] = payloads[0][6:]
+    payloads[-1] = payloads[-1][:-2]
     # A newline left inside a payload means some event was not one data line and a blank line.
     if b"".join(payloads).find(b"\n") >= 0:
         return None
