@@ -72,6 +72,41 @@ DEFAULT_RATE = {"json": 1000.0, "sse": 500.0}
 # The interleaved pairs measure the headline target's load only: JSON, flat out, c=64.
 PAIR_BODY, PAIR_CONC = "json", 64
 DEFAULT_PAIRS = 3
+# The table's body kinds: where nginx answers each (direct, and through the reference, which forwards the
+# path as it is), the service's path for it, the request posted, and what a good answer contains.
+# rerank: Cohere's v2 rerank of 16 documents; msg: an Anthropic Messages request, which the reference
+# forwards to nginx's canned Anthropic message and the service translates to the JSON rows' OpenAI chat
+# upstream and back; resp: OpenAI's Responses API, passed through by both.
+UPSTREAM_PATHS = {
+    "json": "/json/v1/chat/completions",
+    "sse": "/sse/v1/chat/completions",
+    "emb": "/emb/v1/embeddings",
+    "rerank": "/rerank/v2/rerank",
+    "msg": "/msg/v1/messages",
+    "resp": "/resp/v1/responses",
+}
+SERVICE_PATHS = {
+    "json": "/v1/chat/completions",
+    "sse": "/v1/chat/completions",
+    "emb": "/v1/embeddings",
+    "rerank": "/v1/rerank",
+    "msg": "/v1/messages",
+    "resp": "/v1/responses",
+}
+REQUEST_FILES = {
+    "sse": "chat_request_stream.json",
+    "emb": "embeddings_request.json",
+    "rerank": "rerank_request.json",
+    "msg": "messages_request.json",
+    "resp": "responses_request.json",
+}
+SMOKE_EXPECTS = {
+    "sse": b"data: [DONE]",
+    "emb": b'"embedding"',
+    "rerank": b'"relevance_score"',
+    "msg": b'"end_turn"',
+    "resp": b'"output_text"',
+}
 
 
 @dataclass
@@ -127,8 +162,7 @@ class Options:
 
 def request_file(body: str) -> Path:
     # The direct and reference targets pass the body through untouched, so its model name is moot.
-    names = {"sse": "chat_request_stream.json", "emb": "embeddings_request.json"}
-    return FIXTURES / names.get(body, "chat_request.json")
+    return FIXTURES / REQUEST_FILES.get(body, "chat_request.json")
 
 
 def wrk(
@@ -172,7 +206,7 @@ def smoke(url: str, body_file: Path, key: str, body: str) -> str | None:
         status, data, ctype = http_post(url, body_file.read_bytes(), key)
     except OSError as exc:
         return f"smoke request failed: {exc}"
-    expected = {"sse": b"data: [DONE]", "emb": b'"embedding"'}.get(body, b'"chat.completion"')
+    expected = SMOKE_EXPECTS.get(body, b'"chat.completion"')
     if status != 200 or expected not in data:
         return f"smoke request: HTTP {status} {ctype} {data[:300]!r}"
     return None
@@ -232,20 +266,19 @@ def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis:
     redis = redis if group == "service-redis" else None
     with service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis) as svc:
         base = f"http://127.0.0.1:{port}"
-        paths = {"json": f"{base}/v1/chat/completions", "sse": f"{base}/v1/chat/completions"}
-        paths |= {"emb": f"{base}/v1/embeddings"} | speech.urls(base, service=True)
+        paths = {body: base + path for body, path in SERVICE_PATHS.items()} | speech.urls(base, service=True)
         paths |= transcription.urls(base, service=True)
         yield Target(paths, svc.key, [svc.proc.popen.pid], redis)
 
 
 def _chat_paths(base: str) -> dict[str, str]:
     """Where direct and reference targets take each body kind: nginx's location of that kind."""
-    return {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")} | {"emb": f"{base}/emb/v1/embeddings"}
+    return {body: base + path for body, path in UPSTREAM_PATHS.items()}
 
 
 def bodies(group: str) -> tuple[str, ...]:
     # Multi-worker and Redis rows answer "does it hold up", which the JSON path shows on its own.
-    return ("json", "sse", "emb") if group in ("direct", "reference", "service") else ("json",)
+    return tuple(UPSTREAM_PATHS) if group in ("direct", "reference", "service") else ("json",)
 
 
 def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:

@@ -64,6 +64,20 @@ def service_config(nginx_port: int) -> dict:
         "credential": "env:BENCH_UPSTREAM_KEY",
         "rate_limit": dict(_PROVIDER_LIMIT),
     }
+    # The rerank row's provider: Cohere's v2 rerank on nginx (its model list at /rerank/v1/models).
+    providers["upstream-rerank"] = {
+        "type": "cohere",
+        "base_url": f"{upstream}/rerank",
+        "credential": "env:BENCH_UPSTREAM_KEY",
+        "rate_limit": dict(_PROVIDER_LIMIT),
+    }
+    # The Responses row's provider: OpenAI's Responses API on nginx, passed through.
+    providers["upstream-resp"] = {
+        "type": "openai",
+        "base_url": f"{upstream}/resp/v1",
+        "credential": "env:BENCH_UPSTREAM_KEY",
+        "rate_limit": dict(_PROVIDER_LIMIT),
+    }
     routes = {
         f"bench-{kind}": {
             "strategy": "priority",
@@ -75,6 +89,13 @@ def service_config(nginx_port: int) -> dict:
         "strategy": "priority",
         "targets": [{"provider": "upstream-emb", "model": "text-embedding-3-small"}],
     }
+    # The Anthropic Messages row (bench-msg): the Anthropic request translated to the JSON rows' chat upstream.
+    for route, provider, model in (
+        ("bench-rerank", "upstream-rerank", "rerank-v3.5"),
+        ("bench-resp", "upstream-resp", "gpt-4o-mini"),
+        ("bench-msg", "upstream-json", "gpt-4o-mini"),
+    ):
+        routes[route] = {"strategy": "priority", "targets": [{"provider": provider, "model": model}]}
     return {"providers": providers, "routes": routes}
 
 
