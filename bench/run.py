@@ -32,6 +32,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import live
 import service
 import speech
 import transcription
@@ -57,7 +58,7 @@ from harness import (
 )
 from report import print_report, print_soak, soak_verdict, summarize_pairs, targets
 
-GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech", "transcription")
+GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech", "transcription", "live")
 CONCURRENCY = (16, 64)
 LOADS = ("closed", "paced")
 # The paced rows answer "what does the hop add to a request" (issue 7 asks it at c=16); the 2-worker
@@ -155,6 +156,7 @@ class Options:
     workdir: Path
     loads: tuple[str, ...] = LOADS
     rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATE))
+    live_port: int | None = None  # the live row's WebSocket upstream, while that row runs (bench/live.py)
 
 
 # ---- load ---------------------------------------------------------------------------------------
@@ -246,28 +248,32 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int, rat
 @contextmanager
 def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None) -> Iterator[Target]:
     upstream = f"http://127.0.0.1:{nginx.port}"
+    live_upstream = f"http://127.0.0.1:{opts.live_port}" if opts.live_port else None
     if group == "direct":
         paths = _chat_paths(upstream) | speech.urls(upstream) | transcription.urls(upstream)
+        paths |= live.urls(live_upstream) if live_upstream else {}
         yield Target(paths, service.UPSTREAM_KEY, [nginx.proc.popen.pid])
         return
     port = free_port()
     if group == "reference":
         cmd = [sys.executable, str(BENCH_DIR / "reference_passthrough.py"), str(port), upstream]
+        cmd += [live_upstream] if live_upstream else []
         proc = procs.start("reference", pinned(cmd, opts.server_cores))
         try:
             wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=20)
             base = f"http://127.0.0.1:{port}"
-            paths = _chat_paths(base) | speech.urls(base) | transcription.urls(base)
+            paths = _chat_paths(base) | speech.urls(base) | transcription.urls(base) | live.urls(base)
             yield Target(paths, service.UPSTREAM_KEY, [proc.popen.pid])
         finally:
             procs.stop(proc)
         return
     workers = 2 if group == "service-2w" else 1
     redis = redis if group == "service-redis" else None
-    with service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis) as svc:
+    running = service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis, opts.live_port)
+    with running as svc:
         base = f"http://127.0.0.1:{port}"
         paths = {body: base + path for body, path in SERVICE_PATHS.items()} | speech.urls(base, service=True)
-        paths |= transcription.urls(base, service=True)
+        paths |= transcription.urls(base, service=True) | live.urls(base, service=True)
         yield Target(paths, svc.key, [svc.proc.popen.pid], redis)
 
 
@@ -468,6 +474,13 @@ def parse_args() -> argparse.Namespace:
         help=f"after the table: N rounds of reference and service side by side, json c=64, alternating "
         f"order, for a ratio that the host's drift does not swing (default {DEFAULT_PAIRS}; 0: off)",
     )
+    ap.add_argument(
+        "--live-frames",
+        type=int,
+        default=live.DEFAULT_FRAMES,
+        metavar="N",
+        help=f"frames of 100 ms in a session of the live row (default {live.DEFAULT_FRAMES})",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     args = ap.parse_args()
     if args.quick:
@@ -483,6 +496,8 @@ def parse_args() -> argparse.Namespace:
         ap.error(f"--loads takes a comma-separated subset of: {', '.join(LOADS)}")
     if args.rate <= 0 or args.rate_sse <= 0:
         ap.error("--rate and --rate-sse must be positive")
+    if args.live_frames < 2:
+        ap.error("--live-frames must be 2 or more (a frame's cost is told from a one-frame session's)")
     if args.pairs < 0:
         ap.error("--pairs must be 0 (off) or more")
     args.groups, args.loads = groups, loads
@@ -546,7 +561,7 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
             results["soak"] = soak
             print_soak(soak)
             return not (soak.get("flat") and soak.get("reached"))
-        own_rows = ("speech", "transcription")
+        own_rows = ("speech", "transcription", "live")
         rows = [r for g in args.groups if g not in own_rows for r in run_group(g, procs, opts, nginx, args.redis_url)]
         # Closed-loop and paced rows stay apart: their p50s answer different questions.
         results["rows"] = [asdict(r) for r in rows if r.offered_rps is None]
@@ -565,7 +580,10 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
         if "transcription" in args.groups:
             results["transcription"] = transcription.run_rows(opts, procs, nginx, started, wrk)
             transcription.print_rows(results["transcription"])
-        spoken = results.get("speech", {}).get("rows", []) + results.get("transcription", {}).get("rows", [])
+        if "live" in args.groups:
+            results["live"] = live.run_rows(opts, procs, nginx, started, args.live_frames)
+            live.print_rows(results["live"])
+        spoken = [row for name in own_rows for row in results.get(name, {}).get("rows", [])]
         return any(r.error for r in rows) or bool(pairs and pairs["failed"]) or any(r["error"] for r in spoken)
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"bench: {exc}", file=sys.stderr)
