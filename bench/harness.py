@@ -301,15 +301,15 @@ def start_nginx(procs: Processes, cores: str | None) -> tuple[Proc, int]:
     shutil.copyfile(FIXTURES / "embedding_models.json", embeddings / "models")
     # Cohere's rerank under /rerank/v2/, its model list (which the service's live list asks) under /rerank/v1/;
     # the Anthropic message the reference is answered; a Responses object and OpenAI's model list.
-    for path, fixture in (
+    for served, fixture in (
         ("rerank/v2/rerank", "rerank.json"),
         ("rerank/v1/models", "rerank_models.json"),
         ("msg/v1/messages", "message.json"),
         ("resp/v1/responses", "response.json"),
         ("resp/v1/models", "models.json"),
     ):
-        (prefix / "www" / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(FIXTURES / fixture, prefix / "www" / path)
+        (prefix / "www" / served).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(FIXTURES / fixture, prefix / "www" / served)
     (prefix / "tmp").mkdir(exist_ok=True)
     port = free_port()
     (prefix / "nginx.conf").write_text(NGINX_CONF.format(port=port))

@@ -305,7 +305,7 @@ def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:
 def _progress(row: Row) -> None:
     load = f"c={row.conc:<3}" + (f" at {row.offered_rps:,.0f} req/s" if row.offered_rps else "")
     status = row.error or f"{row.rps:,.0f} req/s  p50 {row.p50_ms:.2f} ms  errors {row.errors}"
-    print(f"  {row.scenario:<14} {row.body:<4} {load:<20} {status}", flush=True)
+    print(f"  {row.scenario:<14} {row.body:<6} {load:<20} {status}", flush=True)
 
 
 def run_group(group: str, procs: Processes, opts: Options, nginx: Upstream, redis_url: str | None) -> list[Row]:
