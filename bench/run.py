@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/run.py [--duration 8] [--quick] [--soak N] [--only NAME[,NAME]]
                                   [--loads closed,paced] [--rate 1000] [--rate-sse 500] [--pairs 3]
+                                  [--live-frames 50]
 
-Starts nginx (static OpenAI-format JSON and SSE answers), then, one at a time: nothing (wrk talks to
+Starts nginx (static answers: OpenAI chat as JSON and SSE, embeddings, Cohere rerank, an Anthropic
+message, a Responses object), then, one at a time: nothing (wrk talks to
 nginx directly), the reference pass-through, and the service with 1 worker, 2 workers and Redis-backed
 state. Each is loaded with wrk flat out at concurrency 16 and 64 (closed loop: the target saturates), and
 direct, reference and service also at a fixed offered rate that all of them carry (paced: open loop,
@@ -14,6 +16,9 @@ Then, with --pairs N (default 3), the reference and the 1-worker service (and th
 when it was asked for) run side by side and are loaded in turn, JSON at c=64, N rounds in alternating
 order: the host's speed drifts by tens of percent over minutes, and only measurements taken seconds
 apart give a ratio that drift does not swing. The median ratio of those rounds is the headline target.
+
+The synthesis, transcription and live transcription rows (speech.py, transcription.py, live.py) have
+tables of their own.
 """
 
 from __future__ import annotations
