@@ -264,6 +264,10 @@ http {{
         location /sse/ {{ default_type "text/event-stream; charset=utf-8"; error_page 405 =200 $uri; }}
         # The embeddings row: 16 vectors of 256 floats (about 50 KB).
         location /emb/ {{ default_type application/json; error_page 405 =200 $uri; }}
+        # The rerank (Cohere v2), Anthropic Messages and Responses rows: one canned answer each.
+        location /rerank/ {{ default_type application/json; error_page 405 =200 $uri; }}
+        location /msg/ {{ default_type application/json; error_page 405 =200 $uri; }}
+        location /resp/ {{ default_type application/json; error_page 405 =200 $uri; }}
         # The synthesis row (bench/speech.py): audio at full speed, and paced as a vendor produces it.
         location /audio/ {{ default_type audio/wav; error_page 405 =200 $uri; }}
         location /audio-paced/ {{ default_type audio/wav; error_page 405 =200 $uri; limit_rate 4m; }}
@@ -282,7 +286,8 @@ def nginx_binary() -> str:
 
 
 def start_nginx(procs: Processes, cores: str | None) -> tuple[Proc, int]:
-    """nginx serving the fixtures: /json/v1/... answers JSON, /sse/v1/... an SSE stream, /emb/v1/... embeddings."""
+    """nginx serving the fixtures: /json/v1/... answers JSON, /sse/v1/... an SSE stream, /emb/v1/... embeddings,
+    /rerank/, /msg/ and /resp/ a rerank, an Anthropic message and a Responses object."""
     prefix = procs.workdir / "nginx"
     for kind, body in (("json", "chat_completion.json"), ("sse", "chat_completion.sse")):
         api = prefix / "www" / kind / "v1"
@@ -294,6 +299,17 @@ def start_nginx(procs: Processes, cores: str | None) -> tuple[Proc, int]:
     embeddings.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(FIXTURES / "embeddings.json", embeddings / "embeddings")
     shutil.copyfile(FIXTURES / "embedding_models.json", embeddings / "models")
+    # Cohere's rerank under /rerank/v2/, its model list (which the service's live list asks) under /rerank/v1/;
+    # the Anthropic message the reference is answered; a Responses object and OpenAI's model list.
+    for served, fixture in (
+        ("rerank/v2/rerank", "rerank.json"),
+        ("rerank/v1/models", "rerank_models.json"),
+        ("msg/v1/messages", "message.json"),
+        ("resp/v1/responses", "response.json"),
+        ("resp/v1/models", "models.json"),
+    ):
+        (prefix / "www" / served).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(FIXTURES / fixture, prefix / "www" / served)
     (prefix / "tmp").mkdir(exist_ok=True)
     port = free_port()
     (prefix / "nginx.conf").write_text(NGINX_CONF.format(port=port))

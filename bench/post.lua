@@ -12,6 +12,23 @@ if key and key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key
 end
 
+-- A body with the marker #SEQ# gets a number of its own in each request (fixed width, so the length
+-- stays the same): the gateway shares one upstream call among identical deterministic requests in
+-- flight (rerank, embeddings), and a fixed body would measure that sharing, not the pass-through.
+local head, tail = wrk.body:match("^(.-)#SEQ#(.*)$")
+if head then
+  local threads = 0
+  function setup(thread)
+    threads = threads + 1
+    thread:set("thread_id", threads)
+  end
+  local sent = 0
+  function request()
+    sent = sent + 1
+    return wrk.format(nil, nil, nil, head .. string.format("%02d%08d", thread_id or 0, sent) .. tail)
+  end
+end
+
 -- Open loop at a fixed rate: request n is due at start + n / rate, whenever the previous answers came.
 -- wrk asks delay() (in ms) before every request on every connection, so each call hands out the next
 -- slot of one schedule; a connection that is free early waits for its slot, and a late slot is sent at

@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/run.py [--duration 8] [--quick] [--soak N] [--only NAME[,NAME]]
                                   [--loads closed,paced] [--rate 1000] [--rate-sse 500] [--pairs 3]
+                                  [--live-frames 50]
 
-Starts nginx (static OpenAI-format JSON and SSE answers), then, one at a time: nothing (wrk talks to
+Starts nginx (static answers: OpenAI chat as JSON and SSE, embeddings, Cohere rerank, an Anthropic
+message, a Responses object), then, one at a time: nothing (wrk talks to
 nginx directly), the reference pass-through, and the service with 1 worker, 2 workers and Redis-backed
 state. Each is loaded with wrk flat out at concurrency 16 and 64 (closed loop: the target saturates), and
 direct, reference and service also at a fixed offered rate that all of them carry (paced: open loop,
@@ -14,6 +16,9 @@ Then, with --pairs N (default 3), the reference and the 1-worker service (and th
 when it was asked for) run side by side and are loaded in turn, JSON at c=64, N rounds in alternating
 order: the host's speed drifts by tens of percent over minutes, and only measurements taken seconds
 apart give a ratio that drift does not swing. The median ratio of those rounds is the headline target.
+
+The synthesis, transcription and live transcription rows (speech.py, transcription.py, live.py) have
+tables of their own.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import live
 import service
 import speech
 import transcription
@@ -57,7 +63,7 @@ from harness import (
 )
 from report import print_report, print_soak, soak_verdict, summarize_pairs, targets
 
-GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech", "transcription")
+GROUPS = ("direct", "reference", "service", "service-2w", "service-redis", "speech", "transcription", "live")
 CONCURRENCY = (16, 64)
 LOADS = ("closed", "paced")
 # The paced rows answer "what does the hop add to a request" (issue 7 asks it at c=16); the 2-worker
@@ -72,6 +78,41 @@ DEFAULT_RATE = {"json": 1000.0, "sse": 500.0}
 # The interleaved pairs measure the headline target's load only: JSON, flat out, c=64.
 PAIR_BODY, PAIR_CONC = "json", 64
 DEFAULT_PAIRS = 3
+# The table's body kinds: where nginx answers each (direct, and through the reference, which forwards the
+# path as it is), the service's path for it, the request posted, and what a good answer contains.
+# rerank: Cohere's v2 rerank of 16 documents; msg: an Anthropic Messages request, which the reference
+# forwards to nginx's canned Anthropic message and the service translates to the JSON rows' OpenAI chat
+# upstream and back; resp: OpenAI's Responses API, passed through by both.
+UPSTREAM_PATHS = {
+    "json": "/json/v1/chat/completions",
+    "sse": "/sse/v1/chat/completions",
+    "emb": "/emb/v1/embeddings",
+    "rerank": "/rerank/v2/rerank",
+    "msg": "/msg/v1/messages",
+    "resp": "/resp/v1/responses",
+}
+SERVICE_PATHS = {
+    "json": "/v1/chat/completions",
+    "sse": "/v1/chat/completions",
+    "emb": "/v1/embeddings",
+    "rerank": "/v1/rerank",
+    "msg": "/v1/messages",
+    "resp": "/v1/responses",
+}
+REQUEST_FILES = {
+    "sse": "chat_request_stream.json",
+    "emb": "embeddings_request.json",
+    "rerank": "rerank_request.json",
+    "msg": "messages_request.json",
+    "resp": "responses_request.json",
+}
+SMOKE_EXPECTS = {
+    "sse": b"data: [DONE]",
+    "emb": b'"embedding"',
+    "rerank": b'"relevance_score"',
+    "msg": b'"end_turn"',
+    "resp": b'"output_text"',
+}
 
 
 @dataclass
@@ -120,6 +161,7 @@ class Options:
     workdir: Path
     loads: tuple[str, ...] = LOADS
     rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATE))
+    live_port: int | None = None  # the live row's WebSocket upstream, while that row runs (bench/live.py)
 
 
 # ---- load ---------------------------------------------------------------------------------------
@@ -127,8 +169,7 @@ class Options:
 
 def request_file(body: str) -> Path:
     # The direct and reference targets pass the body through untouched, so its model name is moot.
-    names = {"sse": "chat_request_stream.json", "emb": "embeddings_request.json"}
-    return FIXTURES / names.get(body, "chat_request.json")
+    return FIXTURES / REQUEST_FILES.get(body, "chat_request.json")
 
 
 def wrk(
@@ -172,7 +213,7 @@ def smoke(url: str, body_file: Path, key: str, body: str) -> str | None:
         status, data, ctype = http_post(url, body_file.read_bytes(), key)
     except OSError as exc:
         return f"smoke request failed: {exc}"
-    expected = {"sse": b"data: [DONE]", "emb": b'"embedding"'}.get(body, b'"chat.completion"')
+    expected = SMOKE_EXPECTS.get(body, b'"chat.completion"')
     if status != 200 or expected not in data:
         return f"smoke request: HTTP {status} {ctype} {data[:300]!r}"
     return None
@@ -212,40 +253,43 @@ def measure(opts: Options, target: Target, group: str, body: str, conc: int, rat
 @contextmanager
 def started(group: str, procs: Processes, opts: Options, nginx: Upstream, redis: str | None) -> Iterator[Target]:
     upstream = f"http://127.0.0.1:{nginx.port}"
+    live_upstream = f"http://127.0.0.1:{opts.live_port}" if opts.live_port else None
     if group == "direct":
         paths = _chat_paths(upstream) | speech.urls(upstream) | transcription.urls(upstream)
+        paths |= live.urls(live_upstream) if live_upstream else {}
         yield Target(paths, service.UPSTREAM_KEY, [nginx.proc.popen.pid])
         return
     port = free_port()
     if group == "reference":
         cmd = [sys.executable, str(BENCH_DIR / "reference_passthrough.py"), str(port), upstream]
+        cmd += [live_upstream] if live_upstream else []
         proc = procs.start("reference", pinned(cmd, opts.server_cores))
         try:
             wait_http(proc, f"http://127.0.0.1:{port}/health", timeout=20)
             base = f"http://127.0.0.1:{port}"
-            paths = _chat_paths(base) | speech.urls(base) | transcription.urls(base)
+            paths = _chat_paths(base) | speech.urls(base) | transcription.urls(base) | live.urls(base)
             yield Target(paths, service.UPSTREAM_KEY, [proc.popen.pid])
         finally:
             procs.stop(proc)
         return
     workers = 2 if group == "service-2w" else 1
     redis = redis if group == "service-redis" else None
-    with service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis) as svc:
+    running = service.running(procs, opts.workdir, opts.server_cores, port, nginx.port, workers, redis, opts.live_port)
+    with running as svc:
         base = f"http://127.0.0.1:{port}"
-        paths = {"json": f"{base}/v1/chat/completions", "sse": f"{base}/v1/chat/completions"}
-        paths |= {"emb": f"{base}/v1/embeddings"} | speech.urls(base, service=True)
-        paths |= transcription.urls(base, service=True)
+        paths = {body: base + path for body, path in SERVICE_PATHS.items()} | speech.urls(base, service=True)
+        paths |= transcription.urls(base, service=True) | live.urls(base, service=True)
         yield Target(paths, svc.key, [svc.proc.popen.pid], redis)
 
 
 def _chat_paths(base: str) -> dict[str, str]:
     """Where direct and reference targets take each body kind: nginx's location of that kind."""
-    return {b: f"{base}/{b}/v1/chat/completions" for b in ("json", "sse")} | {"emb": f"{base}/emb/v1/embeddings"}
+    return {body: base + path for body, path in UPSTREAM_PATHS.items()}
 
 
 def bodies(group: str) -> tuple[str, ...]:
     # Multi-worker and Redis rows answer "does it hold up", which the JSON path shows on its own.
-    return ("json", "sse", "emb") if group in ("direct", "reference", "service") else ("json",)
+    return tuple(UPSTREAM_PATHS) if group in ("direct", "reference", "service") else ("json",)
 
 
 def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:
@@ -266,7 +310,7 @@ def plan(group: str, opts: Options) -> list[tuple[str, int, float | None]]:
 def _progress(row: Row) -> None:
     load = f"c={row.conc:<3}" + (f" at {row.offered_rps:,.0f} req/s" if row.offered_rps else "")
     status = row.error or f"{row.rps:,.0f} req/s  p50 {row.p50_ms:.2f} ms  errors {row.errors}"
-    print(f"  {row.scenario:<14} {row.body:<4} {load:<20} {status}", flush=True)
+    print(f"  {row.scenario:<14} {row.body:<6} {load:<20} {status}", flush=True)
 
 
 def run_group(group: str, procs: Processes, opts: Options, nginx: Upstream, redis_url: str | None) -> list[Row]:
@@ -435,6 +479,13 @@ def parse_args() -> argparse.Namespace:
         help=f"after the table: N rounds of reference and service side by side, json c=64, alternating "
         f"order, for a ratio that the host's drift does not swing (default {DEFAULT_PAIRS}; 0: off)",
     )
+    ap.add_argument(
+        "--live-frames",
+        type=int,
+        default=live.DEFAULT_FRAMES,
+        metavar="N",
+        help=f"frames of 100 ms in a session of the live row (default {live.DEFAULT_FRAMES})",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     args = ap.parse_args()
     if args.quick:
@@ -450,6 +501,8 @@ def parse_args() -> argparse.Namespace:
         ap.error(f"--loads takes a comma-separated subset of: {', '.join(LOADS)}")
     if args.rate <= 0 or args.rate_sse <= 0:
         ap.error("--rate and --rate-sse must be positive")
+    if args.live_frames < 2:
+        ap.error("--live-frames must be 2 or more (a frame's cost is told from a one-frame session's)")
     if args.pairs < 0:
         ap.error("--pairs must be 0 (off) or more")
     args.groups, args.loads = groups, loads
@@ -513,7 +566,7 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
             results["soak"] = soak
             print_soak(soak)
             return not (soak.get("flat") and soak.get("reached"))
-        own_rows = ("speech", "transcription")
+        own_rows = ("speech", "transcription", "live")
         rows = [r for g in args.groups if g not in own_rows for r in run_group(g, procs, opts, nginx, args.redis_url)]
         # Closed-loop and paced rows stay apart: their p50s answer different questions.
         results["rows"] = [asdict(r) for r in rows if r.offered_rps is None]
@@ -532,7 +585,10 @@ def execute(args: argparse.Namespace, opts: Options, procs: Processes, results: 
         if "transcription" in args.groups:
             results["transcription"] = transcription.run_rows(opts, procs, nginx, started, wrk)
             transcription.print_rows(results["transcription"])
-        spoken = results.get("speech", {}).get("rows", []) + results.get("transcription", {}).get("rows", [])
+        if "live" in args.groups:
+            results["live"] = live.run_rows(opts, procs, nginx, started, args.live_frames)
+            live.print_rows(results["live"])
+        spoken = [row for name in own_rows for row in results.get(name, {}).get("rows", [])]
         return any(r.error for r in rows) or bool(pairs and pairs["failed"]) or any(r["error"] for r in spoken)
     except (StartError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"bench: {exc}", file=sys.stderr)

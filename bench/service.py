@@ -33,8 +33,9 @@ _STRIP_NAMES = ("DATABASE_URL", "REDIS_URL", "HOST", "PORT", "WORKERS", "DATA_DI
 _PROVIDER_LIMIT = {"requests_per_minute": 10_000_000, "tokens_per_minute": 10_000_000_000}
 
 
-def service_config(nginx_port: int) -> dict:
-    """The YAML configuration of the service under test: two providers on nginx, one route each.
+def service_config(nginx_port: int, live_port: int | None = None) -> dict:
+    """The YAML configuration of the service under test: two providers on nginx, one route each (and,
+    with live_port, a Deepgram provider on the live row's WebSocket upstream and its route).
 
     Add keys here (rate limits, health checks, ...) as the service grows them; unknown keys are
     start-up errors in the service, so only documented keys belong here.
@@ -64,6 +65,20 @@ def service_config(nginx_port: int) -> dict:
         "credential": "env:BENCH_UPSTREAM_KEY",
         "rate_limit": dict(_PROVIDER_LIMIT),
     }
+    # The rerank row's provider: Cohere's v2 rerank on nginx (its model list at /rerank/v1/models).
+    providers["upstream-rerank"] = {
+        "type": "cohere",
+        "base_url": f"{upstream}/rerank",
+        "credential": "env:BENCH_UPSTREAM_KEY",
+        "rate_limit": dict(_PROVIDER_LIMIT),
+    }
+    # The Responses row's provider: OpenAI's Responses API on nginx, passed through.
+    providers["upstream-resp"] = {
+        "type": "openai",
+        "base_url": f"{upstream}/resp/v1",
+        "credential": "env:BENCH_UPSTREAM_KEY",
+        "rate_limit": dict(_PROVIDER_LIMIT),
+    }
     routes = {
         f"bench-{kind}": {
             "strategy": "priority",
@@ -75,6 +90,21 @@ def service_config(nginx_port: int) -> dict:
         "strategy": "priority",
         "targets": [{"provider": "upstream-emb", "model": "text-embedding-3-small"}],
     }
+    # The Anthropic Messages row (bench-msg): the Anthropic request translated to the JSON rows' chat upstream.
+    for route, provider, model in (
+        ("bench-rerank", "upstream-rerank", "rerank-v3.5"),
+        ("bench-resp", "upstream-resp", "gpt-4o-mini"),
+        ("bench-msg", "upstream-json", "gpt-4o-mini"),
+    ):
+        routes[route] = {"strategy": "priority", "targets": [{"provider": provider, "model": model}]}
+    if live_port is not None:
+        providers["upstream-live"] = {
+            "type": "deepgram",
+            "base_url": f"http://127.0.0.1:{live_port}",
+            "credential": "env:BENCH_UPSTREAM_KEY",
+            "rate_limit": dict(_PROVIDER_LIMIT),
+        }
+        routes["bench-live"] = {"strategy": "priority", "targets": [{"provider": "upstream-live", "model": "nova-3"}]}
     return {"providers": providers, "routes": routes}
 
 
@@ -157,13 +187,14 @@ def running(
     nginx_port: int,
     workers: int,
     redis_url: str | None,
+    live_port: int | None = None,
 ) -> Iterator[Service]:
     name = f"service-{workers}w" + ("-redis" if redis_url else "")
     home = workdir / name
     data_dir = home / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     config = home / "config.yaml"
-    config.write_text(yaml.safe_dump(service_config(nginx_port), sort_keys=False))
+    config.write_text(yaml.safe_dump(service_config(nginx_port, live_port), sort_keys=False))
     env = service_env(port, workers, config, data_dir, redis_url)
     proc = procs.start(name, pinned(service_command(), cores), env=env)
     try:
