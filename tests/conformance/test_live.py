@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from api_connector.core.capabilities import Capability
 from api_connector.core.live import Control, LiveParams
 from api_connector.errors import (
     RateLimited,
@@ -20,10 +21,12 @@ from api_connector.errors import (
     UpstreamTimeout,
     ValidationFailed,
 )
+from api_connector.providers import REGISTRY
 from api_connector.routing.classify import classify_vendor_error
 from api_connector.wire.assemblyai_live import ASSEMBLYAI_LIVE
 from api_connector.wire.deepgram_live import DEEPGRAM_LIVE
 from tests.conformance.live_table import ASSEMBLYAI_STREAMING, EVENTS, OPTIONS, RESULTS
+from tests.conformance.providers import check_covered, network_provider_types
 
 PARAMS = LiveParams(model="dg/nova-3")
 
@@ -208,3 +211,12 @@ def test_assemblyai_session_options_and_refusals() -> None:
     assert ASSEMBLYAI_LIVE.query(refused["language"], "universal-streaming-multilingual")["speech_model"]
     with pytest.raises(ValueError):
         _aai({"type": "Turn", "words": [{"text": "hi"}]})
+
+
+def test_every_live_provider_has_conformance_cases() -> None:
+    covered = {
+        name
+        for name in network_provider_types(Capability.LIVE_TRANSCRIPTION)
+        if REGISTRY[name].endpoints[Capability.LIVE_TRANSCRIPTION].wire in (DEEPGRAM_LIVE, ASSEMBLYAI_LIVE)
+    }
+    check_covered(Capability.LIVE_TRANSCRIPTION, covered)
