@@ -14,4 +14,5 @@ RESULTS = (
 )
 OPTIONS = LISTEN / "testing-nova-3-options.json"
 EVENTS = DATA / "documented" / "deepgram" / "listen-events.json"
-LIVE_RECORDINGS = {path.resolve() for path in (*RESULTS, OPTIONS, EVENTS)}
+ASSEMBLYAI_STREAMING = DATA / "documented" / "assemblyai" / "streaming-messages.json"
+LIVE_RECORDINGS = {path.resolve() for path in (*RESULTS, OPTIONS, EVENTS, ASSEMBLYAI_STREAMING)}

@@ -9,7 +9,7 @@ The caller opens a WebSocket with the session's options in the query (``model``:
      "channel", "words": [{"word", "start", "end", "confidence"}]}
     {"type": "speech_started", "timestamp", "channel"}      (vad_events)
     {"type": "utterance_end", "last_word_end", "channel"}   (utterance_end_ms)
-    {"type": "metadata", "provider_request_id", "duration"}
+    {"type": "metadata", "provider_request_id", "duration"}  (duration null when a session begins)
     {"type": "session_end", "reason": "closed" | "provider_closed" | "max_duration", "audio_seconds",
      "request_id", "provider", "model"}                     (last, before a 1000 close)
     {"type": "error", "error": {"code", "message", "provider"}, "request_id"}  (last, before an error close)
@@ -61,6 +61,8 @@ _CONTROLS = {
     "finalize": Control.FINALIZE,
     "close": Control.CLOSE,
     "closestream": Control.CLOSE,  # Deepgram's own names, for clients written against it
+    "terminate": Control.CLOSE,  # AssemblyAI's own names, likewise
+    "forceendpoint": Control.FINALIZE,
 }
 
 

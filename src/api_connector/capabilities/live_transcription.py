@@ -9,11 +9,13 @@ rest as it comes, and reads the target's messages until its first transcript: a 
 target, which hears the session from its start. From the first transcript on the session is the
 caller's (``LiveStream``): a failure closes it, with an error message, and is recorded.
 
-While the caller is quiet the target is sent its keep-alive; the session is bounded by the call's
+While the caller is quiet the target is sent its keep-alive (a vendor whose sessions stay open
+without one is sent nothing); the session is bounded by the call's
 deadline (the route sets it to ``LIVE_MAX_SESSION_SECONDS``): when that passes the target is asked to
 close, its last results are relayed for a few seconds more, and the session ends.
 
-Metered in audio seconds: what the vendor reports having received (Deepgram's closing ``Metadata``),
+Metered in audio seconds: what the vendor reports having received (Deepgram's closing ``Metadata``,
+AssemblyAI's ``Termination``),
 else what the bytes sent hold in the declared raw encoding, else where the last transcript ended.
 Sessions are never cached, shared or kept as dead letters (their audio is not kept).
 """
@@ -111,7 +113,7 @@ class LiveStream(AnswerStream):
                     async with asyncio.timeout(keepalive):
                         frame = await audio.take()
                 except TimeoutError:
-                    await self._socket.send_text(self._wire.control(Control.KEEPALIVE))
+                    await self._ask(Control.KEEPALIVE)
                     continue
                 await self._forward(frame)
                 if frame is Control.CLOSE:
@@ -127,13 +129,19 @@ class LiveStream(AnswerStream):
         if frame is Control.CLOSE:
             self._closing = True
             self.end_reason = "closed"
-        await self._socket.send_text(self._wire.control(frame))
+        await self._ask(frame)
+
+    async def _ask(self, control: Control) -> None:
+        """``control``'s message to the target, when its vendor has one (none: nothing to send)."""
+        text = self._wire.control(control)
+        if text is not None:
+            await self._socket.send_text(text)
 
     # -- the target's messages to the caller ----------------------------------------------------------
     async def until_first_transcript(self) -> None:
         """Read until the first transcript (or a clean end); what came before it is held for the caller."""
         async for said, text in self._messages:
-            self._held.append(self._render(said, text))
+            self._held.extend(self._render(said, text))
             if said.transcript:
                 return
 
@@ -142,7 +150,7 @@ class LiveStream(AnswerStream):
             held, self._held = self._held, []
             yield held
         async for said, text in self._messages:
-            yield [self._render(said, text)]
+            yield self._render(said, text)
 
     async def _read(self) -> AsyncIterator[tuple[LiveMessage, str]]:
         """The target's messages that mean something to the caller, until it closes cleanly; a failure
@@ -163,7 +171,7 @@ class LiveStream(AnswerStream):
                 raise classify_vendor_error(said, provider=self._provider)
             text = str(got.data)
             try:
-                message = self._wire.decode(text)
+                message = self._wire.decode(text, self._request.params)
             except ValueError:  # pydantic's ValidationError included
                 raise UpstreamProtocolError(
                     "the provider sent a message that is not of its live shape", provider=self._provider
@@ -191,9 +199,10 @@ class LiveStream(AnswerStream):
                 self.end_reason = "max_duration"
                 self._deadline = time.perf_counter() + CLOSING_GRACE
                 with contextlib.suppress(UpstreamError):
-                    await self._socket.send_text(self._wire.control(Control.CLOSE))
+                    await self._ask(Control.CLOSE)
 
-    def _render(self, said: LiveMessage, text: str) -> bytes:
+    def _render(self, said: LiveMessage, text: str) -> list[bytes]:
+        """The gateway messages ``said`` stands for (the vendor's own rides on the first, when asked)."""
         body = cast(dict[str, Any], said.body)
         if said.transcript:
             words = body.get("words")
@@ -201,7 +210,7 @@ class LiveStream(AnswerStream):
                 self._last_end = max(self._last_end, float(words[-1]["end"]))
         if self._request.params.native:
             body = {**body, "native": orjson.loads(text)}
-        return orjson.dumps(body)
+        return [orjson.dumps(body), *map(orjson.dumps, said.after)]
 
     async def _stop_sender(self) -> None:
         sender, self._sender = self._sender, None
@@ -260,7 +269,9 @@ class LiveTranscriptionCapability(CapabilitySpec[LiveRequest, None]):
                 "the audio sent before the first transcript is more than can be kept to move the session to "
                 "another provider"
             ) from None
-        outbound = Outbound(endpoint.path_for(target.model), None, {}, method="GET", query=query)
+        path = endpoint.path_for(target.model)
+        url = endpoint.url_for(target.instance.base_url, path)  # a socket on a sibling host of the base URL's
+        outbound = Outbound(path, None, {}, method="GET", query=query, url=url)
         opened = await exchange.connect(outbound, request.max_message)
         if isinstance(opened, Inbound):
             raise failure(opened, wire.decode_error, target)

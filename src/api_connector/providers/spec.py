@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from api_connector.auth.strategies import BEARER, NO_AUTH, Auth, AuthKind, AuthScheme, Bindable
 from api_connector.core.capabilities import TRANSLATED_THROUGH, Capability
@@ -32,6 +32,11 @@ class Endpoint:
     (embedding inputs, ...); larger requests are split and merged back in order. ``max_batch_tokens``:
     the most tokens (summed over the items) a vendor takes in one call, where it caps them.
     ``{voice}`` in a path is filled in with the request's voice (ElevenLabs names it in the path).
+    ``sibling_host``: the endpoint is served on a sibling of the base URL's host, its first label
+    swapped (AssemblyAI's streaming socket: ``("api", "streaming")`` makes ``api.assemblyai.com``
+    ``streaming.assemblyai.com`` and the EU's ``api.eu.`` ``streaming.eu.``); a base URL whose host
+    does not begin with that label (a proxy, a test double) serves the endpoint itself. The sibling
+    must be one of the provider's ``linked_origins`` (the credential goes there too).
     """
 
     path: str
@@ -44,6 +49,19 @@ class Endpoint:
     # The model is one path segment, every reserved character percent-encoded (Bedrock's model ids hold
     # ":" and its inference-profile ARNs "/"), as the vendor's own SDK sends it.
     model_segment: bool = False
+
+    sibling_host: tuple[str, str] | None = None
+
+    def url_for(self, base_url: str, path: str) -> str | None:
+        """The absolute URL of ``path`` when the endpoint lives on a sibling host; None: below ``base_url``."""
+        if self.sibling_host is None:
+            return None
+        label, sibling = self.sibling_host
+        parts = urlsplit(base_url)
+        first, dot, rest = parts.netloc.partition(".")
+        if first.lower() != label or not dot:
+            return None
+        return urlunsplit((parts.scheme, f"{sibling}.{rest}", parts.path, "", "")) + path
 
     def path_for(self, model: str, *, stream: bool = False) -> str:
         """The path of a call to ``model`` (a stream's own path when the vendor has one)."""

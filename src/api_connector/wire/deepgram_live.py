@@ -132,10 +132,10 @@ class DeepgramLive:
             query["vad_events"] = "true"
         return query
 
-    def control(self, control: Control) -> str:
+    def control(self, control: Control) -> str | None:
         return _CONTROLS[control]
 
-    def decode(self, text: str) -> LiveMessage:
+    def decode(self, text: str, params: LiveParams) -> LiveMessage:
         said = _Message.model_validate({"message": orjson.loads(text)}).message
         if isinstance(said, _Results):
             return LiveMessage(_transcript(said), transcript=True)

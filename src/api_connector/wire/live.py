@@ -5,6 +5,11 @@ back, and what its close codes mean). No I/O, no secrets.
 Every vendor message is read into one gateway shape (``LiveMessage.body``), documented with the route
 (``api/live_routes.py``): ``transcript`` (interim or final), ``speech_started``, ``utterance_end``,
 ``metadata``; the vendor's own message rides along under ``native`` when the caller asks for it.
+
+Vendors differ in what they can be asked and what they say unasked: a control a vendor has no message
+for is not sent (``control`` gives None), and a message is read knowing the session's parameters (a
+vendor that always sends interim results has them dropped when the caller asked for none). One vendor
+message may stand for several gateway messages (a turn's final transcript and its end): ``after``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class LiveMessage:
     transcript: bool = False  # a transcript (interim or final): the first one ends failover
     duration: float | None = None  # seconds of audio the vendor says it received (its billing basis)
     error: VendorError | None = None  # the vendor reports a failure in the stream
+    after: tuple[dict[str, Any], ...] = ()  # gateway messages the same vendor message also stands for
 
 
 class LiveWire(Wire, Protocol):
@@ -32,12 +38,13 @@ class LiveWire(Wire, Protocol):
         with ``ValidationFailed`` naming the parameter)."""
         ...
 
-    def control(self, control: Control) -> str:
-        """The text frame that asks the vendor for ``control``."""
+    def control(self, control: Control) -> str | None:
+        """The text frame that asks the vendor for ``control``; None when the vendor needs none (its
+        session stays open without a keep-alive): nothing is sent."""
         ...
 
-    def decode(self, text: str) -> LiveMessage:
-        """One text message of the vendor's (ValueError when it is not one)."""
+    def decode(self, text: str, params: LiveParams) -> LiveMessage:
+        """One text message of the vendor's in a session with ``params`` (ValueError when it is not one)."""
         ...
 
     def close_failure(self, code: int, reason: str) -> VendorError | None:
