@@ -1,6 +1,7 @@
 """Instructions a request costs, counted by valgrind's callgrind: the same figure whatever else runs.
 
-`python bench/instructions.py [--requests 1500] [--only service,reference,service-redis] [--body json,sse,emb]`
+`python bench/instructions.py [--requests 1500] [--only service,reference,service-redis] [--body json,sse,emb]
+[--keep DIR]` (--keep: callgrind's output files are copied to DIR, for callgrind_annotate)
 
 Wall-clock figures on a shared machine move by 20% between runs; instruction counts move by about 1%.
 This runs the reference or the service (one worker, the bench's configuration) under callgrind with
@@ -82,8 +83,11 @@ def _start(what: str, procs: Processes, work: Path, nginx_port: int, out: Path) 
     return proc.popen.pid, f"http://127.0.0.1:{port}/v1/{{path}}", key, env
 
 
-def measure(what: str, body: str, requests: int, work: Path) -> float:
-    """Instructions per request of ``what`` (service or reference) answering ``body`` requests."""
+def measure(what: str, body: str, requests: int, work: Path, keep: Path | None = None) -> float:
+    """Instructions per request of ``what`` (service or reference) answering ``body`` requests.
+
+    With ``keep``, callgrind's output files are copied there, for callgrind_annotate.
+    """
     procs = Processes(work)
     out = work / f"callgrind-{what}-{body}.out"
     try:
@@ -99,6 +103,10 @@ def measure(what: str, body: str, requests: int, work: Path) -> float:
         time.sleep(2)
         if "[200]" not in answered:
             raise StartError(f"{what}: the counted requests did not succeed")
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for part in out.parent.glob(out.name + "*"):
+                shutil.copy(part, keep / part.name)
         return _total(out) / requests
     finally:
         procs.stop_all()
@@ -109,6 +117,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=1500)
     ap.add_argument("--only", default="reference,service")
     ap.add_argument("--body", default="json,sse,emb")
+    ap.add_argument("--keep", type=Path, help="copy callgrind's output files to this directory")
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "hey"):
         if shutil.which(tool) is None:
@@ -121,7 +130,7 @@ def main() -> int:
             for what in args.only.split(","):
                 work = Path(tmp) / f"{what}-{body}"
                 work.mkdir()
-                figures[what, body] = measure(what, body, args.requests, work)
+                figures[what, body] = measure(what, body, args.requests, work, args.keep)
                 print(f"  {what:<10} {body:<4} {figures[what, body] / 1000:8.0f} k instructions/request", flush=True)
     print(f"\n{'target':<10} {'body':<4} {'k instr/req':>12} {'x reference':>12}")
     for (what, body), value in figures.items():

@@ -5,16 +5,25 @@ and migration 0009 upgrading a database at 0008 that already holds data, and bac
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from api_connector.observability.audit_retention import AuditRetention
 from api_connector.storage.db import Database
 from api_connector.storage.models import UsageRow
 from api_connector.storage.record_writer import RecordWriter, UsageRecord
-from api_connector.storage.request_audit import AuditFilter, Payloads, RequestAudit, RequestAuditStore, StoredBody
+from api_connector.storage.request_audit import (
+    AUDIT_COLUMNS,
+    AuditFilter,
+    Payloads,
+    RequestAudit,
+    RequestAuditStore,
+    StoredBody,
+    insert_request_audits,
+    request_audit_row,
+)
 from api_connector.storage.request_audit_models import RequestAuditRow
 from tests.storage.test_storage_migrations import HEAD
 
@@ -119,3 +128,40 @@ async def test_migration_0009_upgrades_a_database_holding_data_and_back(database
         assert await session.scalar(select(func.count()).select_from(RequestAuditRow)) == 0
     await _write(database, [_record(2)])
     assert [row.request_id for row in await RequestAuditStore(database).list(AuditFilter("proj_a"))] == ["req_2"]
+
+
+class _CutShort(Payloads):
+    def stored(self) -> tuple[StoredBody, StoredBody]:
+        return StoredBody("application/json", 90_000, '{"q":"h', truncated=True), StoredBody("text/plain", 0, "")
+
+
+def test_the_columns_written_are_the_tables() -> None:
+    written = {column.name for column in RequestAuditRow.__table__.columns if not column.primary_key}
+    assert set(AUDIT_COLUMNS) == written and len(AUDIT_COLUMNS) == len(written)
+
+
+async def test_the_bulk_insert_reads_back_as_the_orm_writes_rows(database: Database) -> None:
+    # SQLite takes the driver's executemany with values in SQLAlchemy's stored form; it must read back
+    # exactly like the Core insert's rows (timestamps in an offset zone, booleans, NULLs, bodies).
+    at = datetime(2026, 11, 23, 23, 59, 59, 123456, tzinfo=timezone(timedelta(hours=2)))
+    records = [
+        _record(1, payloads=_CutShort()),
+        _record(2, status="error", payloads=_Bodies()),
+        UsageRecord("req_3", "proj_a", "up", "m", "chat", "success", created_at=at, audit=RequestAudit(7)),
+        UsageRecord("req_4", "proj_a", "up", "m", "chat", "success"),  # keeps no audit row
+    ]
+    reference = [{**request_audit_row(r, r.audit), "request_id": "ref"} for r in records if r.audit is not None]
+    async with database.engine.begin() as connection:
+        await insert_request_audits(connection, records)
+        await connection.execute(insert(RequestAuditRow), reference)  # SQLAlchemy's own binding
+    async with database.session() as session:
+        stored = (await session.execute(select(RequestAuditRow).order_by(RequestAuditRow.id))).scalars().all()
+    assert [row.request_id for row in stored] == ["req_1", "req_2", "req_3", "ref", "ref", "ref"]
+    for written, expected in zip(stored[:3], stored[3:], strict=True):
+        for column in AUDIT_COLUMNS:
+            if column != "request_id":
+                assert getattr(written, column) == getattr(expected, column), column
+    assert stored[0].request_truncated is True and stored[0].response_truncated is False
+    assert stored[0].response_body == "" and stored[1].response_body is None
+    assert stored[2].created_at == at.astimezone(UTC) and stored[2].client is None and stored[2].key_id is None
+    assert stored[2].expires_at == at + timedelta(days=7)

@@ -320,9 +320,7 @@ class RecordWriter:
         async with self._db.engine.begin() as connection:
             if usage:
                 await insert_usage(connection, usage)
-                audited = [request_audit_row(r, r.audit) for r in usage if r.audit is not None]
-                if audited:
-                    await insert_request_audits(connection, audited)
+                await insert_request_audits(connection, usage)
             if audit:
                 await connection.execute(insert(AuditRow), audit)
             dead = [r.row() for r in batch if isinstance(r, DeadLetterRecord)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api_connector.storage.db import Database, translate_errors
 from api_connector.storage.models import utcnow
 from api_connector.storage.request_audit_models import CLIENT_LEN, TYPE_LEN, RequestAuditRow
+from api_connector.storage.usage_insert import SQLiteRows
 
 if TYPE_CHECKING:
     from api_connector.storage.record_writer import UsageRecord
@@ -63,8 +65,35 @@ class RequestAudit(NamedTuple):
     payloads: Payloads | None = None  # sanitized mode only
 
 
-def request_audit_row(record: UsageRecord, audit: RequestAudit) -> dict[str, Any]:
-    """The ``request_audits`` row of a usage record's call (bodies sanitized now, in the writer)."""
+# The row's columns in the order request_audit_values gives them (the id is the database's).
+AUDIT_COLUMNS = (
+    "request_id",
+    "project_id",
+    "key_id",
+    "client",
+    "provider",
+    "model",
+    "capability",
+    "status",
+    "error_code",
+    "latency_ms",
+    "payloads",
+    "request_type",
+    "request_bytes",
+    "request_body",
+    "request_truncated",
+    "response_type",
+    "response_bytes",
+    "response_body",
+    "response_truncated",
+    "created_at",
+    "expires_at",
+)
+
+
+def request_audit_values(record: UsageRecord, audit: RequestAudit) -> tuple[Any, ...]:
+    """The ``request_audits`` row of a usage record's call, in ``AUDIT_COLUMNS``' order (bodies sanitized
+    now, in the writer). A tuple, not a dict: one is made per request."""
     request = answer = NO_BODY
     if audit.payloads is not None:
         try:
@@ -72,36 +101,52 @@ def request_audit_row(record: UsageRecord, audit: RequestAudit) -> dict[str, Any
         except Exception:  # a body that cannot be rendered must not cost the record: keep the row without it
             log.exception("request audit: could not store the bodies of request %s", record.request_id)
             request = answer = StoredBody(None, None, "[not stored: the body could not be rendered]")
-    return {
-        "request_id": record.request_id[:128],
-        "project_id": record.project_id,
-        "key_id": record.key_id,
-        "client": audit.client[:CLIENT_LEN] if audit.client else None,
-        "provider": record.provider[:255],
-        "model": record.model[:255],
-        "capability": record.capability,
-        "status": record.status,
-        "error_code": record.error_code,
-        "latency_ms": record.latency_ms,
-        "payloads": "metadata" if audit.payloads is None else "sanitized",
-        **_body_columns("request", request),
-        **_body_columns("response", answer),
-        "created_at": record.created_at,
-        "expires_at": record.created_at + timedelta(days=audit.retention_days),
-    }
+    created_at = record.created_at
+    return (
+        record.request_id[:128],
+        record.project_id,
+        record.key_id,
+        audit.client[:CLIENT_LEN] if audit.client else None,
+        record.provider[:255],
+        record.model[:255],
+        record.capability,
+        record.status,
+        record.error_code,
+        record.latency_ms,
+        "metadata" if audit.payloads is None else "sanitized",
+        request.type[:TYPE_LEN] if request.type else None,
+        request.bytes,
+        request.text,
+        request.truncated,
+        answer.type[:TYPE_LEN] if answer.type else None,
+        answer.bytes,
+        answer.text,
+        answer.truncated,
+        created_at,
+        created_at + timedelta(days=audit.retention_days),
+    )
 
 
-def _body_columns(side: str, body: StoredBody) -> dict[str, Any]:
-    return {
-        f"{side}_type": body.type[:TYPE_LEN] if body.type else None,
-        f"{side}_bytes": body.bytes,
-        f"{side}_body": body.text,
-        f"{side}_truncated": body.truncated,
-    }
+def request_audit_row(record: UsageRecord, audit: RequestAudit) -> dict[str, Any]:
+    """``request_audit_values`` by column name."""
+    return dict(zip(AUDIT_COLUMNS, request_audit_values(record, audit), strict=True))
 
 
-async def insert_request_audits(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    await connection.execute(insert(RequestAuditRow), rows)
+# One row per request on SQLite (where the database runs on the service's own core): see SQLiteRows.
+_SQLITE_ROWS = SQLiteRows(RequestAuditRow.__table__, AUDIT_COLUMNS)  # type: ignore[arg-type]  # a Table
+
+
+async def insert_request_audits(connection: AsyncConnection, records: Sequence[UsageRecord]) -> None:
+    """The request audit rows of usage records that carry one (``record.audit``)."""
+    if connection.dialect.name == "sqlite":
+        sqlite = _SQLITE_ROWS
+        rows = [sqlite.stored(request_audit_values(r, r.audit)) for r in records if r.audit is not None]
+        if rows:
+            await connection.exec_driver_sql(sqlite.sql, rows)
+        return
+    dicts = [request_audit_row(r, r.audit) for r in records if r.audit is not None]
+    if dicts:
+        await connection.execute(insert(RequestAuditRow), dicts)
 
 
 @dataclass(frozen=True, slots=True)

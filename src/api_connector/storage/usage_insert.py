@@ -13,24 +13,17 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, String, insert
+from sqlalchemy import Boolean, ColumnElement, String, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_connector.storage.models import UsageRow, UTCDateTime
 
-
-class _SecondText:
-    """The text of the current second, made once a second: formatting a whole timestamp per row cost
-    several microseconds (keyword-argument parsing in ``replace`` and ``isoformat``)."""
-
-    __slots__ = ("second", "text")
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.text = ""
-
-
-_LAST_SECOND = _SecondText()
+# The text of each recent second ('YYYY-MM-DD HH:MM:SS.'), made once a second: formatting a whole
+# timestamp per row cost several microseconds (keyword-argument parsing in ``replace`` and
+# ``isoformat``). Several seconds are kept: a request audit row carries its expiry, days later, and a
+# single remembered second would be replaced at every other value.
+_SECOND_TEXTS: dict[int, str] = {}
+_KEPT_SECONDS = 64
 
 
 def sqlite_timestamp(value: datetime) -> str:
@@ -38,11 +31,12 @@ def sqlite_timestamp(value: datetime) -> str:
     # timestamp() is the exact microsecond count divided by 10**6, correctly rounded: its whole part is
     # the second itself (a float keeps microseconds apart until the year 2242).
     second = int(value.timestamp())
-    last = _LAST_SECOND
-    if second != last.second:
-        last.text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S.")
-        last.second = second
-    return f"{last.text}{value.microsecond:06d}"
+    text = _SECOND_TEXTS.get(second)
+    if text is None:
+        if len(_SECOND_TEXTS) >= _KEPT_SECONDS:
+            _SECOND_TEXTS.clear()
+        text = _SECOND_TEXTS[second] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S.")
+    return f"{text}{value.microsecond:06d}"
 
 
 def _sqlite_form(column: ColumnElement[Any]) -> Callable[[Any], Any] | None:
@@ -101,6 +95,27 @@ def _sqlite_values(record: Any) -> tuple[Any, ...]:
     for index, form in _SQLITE_FORMS:
         values[index] = form(values[index])
     return tuple(values)  # the driver's executemany takes tuples
+
+
+class SQLiteRows:
+    """A table's INSERT on SQLite of rows given as value tuples in ``columns``' order: the values go to
+    the driver in the form SQLAlchemy's binding would have stored them, without compiling and binding
+    the Core insert each batch (that cost more than the insert itself)."""
+
+    __slots__ = ("_forms", "columns", "sql")
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+        self.sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        forms = (_sqlite_form(table.columns[name]) for name in columns)
+        self._forms = tuple((index, form) for index, form in enumerate(forms) if form is not None)
+
+    def stored(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        stored = list(values)
+        for index, form in self._forms:
+            if stored[index] is not None:
+                stored[index] = form(stored[index])
+        return tuple(stored)
 
 
 async def insert_usage(connection: AsyncConnection, records: Sequence[Any]) -> None:
