@@ -6,8 +6,9 @@ from __future__ import annotations
 import random
 
 import pytest
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
-from api_connector.wire.form_reader import PART_END, Event, FormReader, PartData, PartStart
+from api_connector.wire.form_reader import PART_END, Event, FormReader, PartData, PartStart, _names
 
 BOUNDARY = "b0undary-7f3a"
 
@@ -135,3 +136,26 @@ def test_malformed_forms_are_refused(body: bytes) -> None:
 def test_a_boundary_missing_or_too_long_is_refused(boundary: str) -> None:
     with pytest.raises(ValueError):
         FormReader(boundary)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        'form-data; name="file"; filename="tone.wav"',
+        "form-data; name=model",
+        'form-data;name="a b.wav"; filename="x y;z.wav"',
+        'form-data; name="f"; filename="a\\"b.wav"',
+        "form-data; name=\"file\"; filename*=utf-8''%E2%82%AC.wav",
+        'form-data; name="x"; filename=""',
+        'form-data; NAME="up"',
+        'form-data; name="\u00e9"',
+        "form-data",
+        'attachment; filename="x"',
+        'form data; name="x"',
+    ],
+)
+@pytest.mark.filterwarnings("ignore::aiohttp.multipart.BadContentDispositionHeader")
+def test_part_names_read_as_aiohttp_reads_them(header: str) -> None:
+    _, params = parse_content_disposition(header)
+    expected = (content_disposition_filename(params, "name"), content_disposition_filename(params, "filename"))
+    assert _names(header) == expected

@@ -90,6 +90,7 @@ class Pool:
         loop = asyncio.get_running_loop()
         origin, head = self._target(method, url)
         data = _encode(head, method, headers, body, self._user_agent)
+        streamed = _stream(body)
         head_deadline = loop.time() + total
         fresh = False
         while True:
@@ -99,8 +100,8 @@ class Pool:
             response = Response(conn)
             conn.send(data, response, method in NO_BODY_METHODS, read, head_deadline)
             try:
-                if isinstance(body, BodyStream):
-                    await conn.write_body(body.chunks())
+                if streamed is not None:
+                    await conn.write_body(streamed.chunks())
                 await response.head()
             except StaleConnection:
                 if fresh:
@@ -304,12 +305,18 @@ def _encode(
         parts.append(_ACCEPT_LINE)
     if "\nuser-agent:" not in names:
         parts.append(user_agent)
-    streamed = isinstance(body, BodyStream)
+    streamed = _stream(body)
     if body is not None or method in _BODY_METHODS:
-        parts.append(f"Content-Length: {body.size if isinstance(body, BodyStream) else len(body or b'')}\r\n")
+        parts.append(f"Content-Length: {len(body or b'') if streamed is None else streamed.size}\r\n")  # type: ignore[arg-type]
     parts.append("\r\n")
     encoded = "".join(parts).encode("utf-8")
-    return encoded + body if body and not streamed else encoded  # type: ignore[operator]
+    return encoded + body if body and streamed is None else encoded  # type: ignore[operator]
+
+
+def _stream(body: bytes | BodyStream | None) -> BodyStream | None:
+    """The body when it is sent in pieces (checked by type: a check on the runtime-checkable protocol
+    costs microseconds, and the body is looked at several times per request)."""
+    return None if body is None or isinstance(body, bytes | bytearray | memoryview) else body
 
 
 _SET_HERE = re.compile(r"\n(?:host|content-length|transfer-encoding|connection):")
