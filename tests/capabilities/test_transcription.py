@@ -252,6 +252,19 @@ def test_bad_forms_are_refused_with_a_named_field(tmp_path: Path, speech_file: t
             gateway.v1 + "/audio/transcriptions", json={"model": "up/whisper-1"}, headers=gateway.headers()
         )
         assert json_body.status_code == 400
+        model = b'--b0\r\nContent-Disposition: form-data; name="model"\r\n\r\nup/whisper-1\r\n'
+        audio = b'--b0\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n' + path.read_bytes()
+        nested = b'--b0\r\nContent-Disposition: form-data; name="file"\r\nContent-Type: multipart/mixed\r\n\r\n'
+        for content_type, body in [
+            ("multipart/form-data; boundary=b0", model + audio),  # cut short: no closing boundary
+            ("multipart/form-data", model + audio + b"\r\n--b0--\r\n"),  # no boundary declared
+            ("multipart/form-data; boundary=b0", model + nested + b"x\r\n--b0--\r\n"),
+        ]:
+            headers = {**gateway.headers(), "content-type": content_type}
+            refused = httpx.post(gateway.v1 + "/audio/transcriptions", content=body, headers=headers)
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"]["code"] == "validation_error"
+            assert refused.json()["error"]["param"] == "file"
     assert up.calls == 0
 
 

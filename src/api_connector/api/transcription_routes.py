@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
+from aiohttp.helpers import parse_mimetype
 from aiohttp.http_exceptions import BadHttpMessage
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,13 +25,13 @@ from api_connector.api.services import SERVICES
 from api_connector.api.speech_routes import check_default, default_model
 from api_connector.capabilities.transcription import TRANSCRIPTION, TRANSLATION, TranscriptionCapability
 from api_connector.core.transcription import (
-    CHUNK,
     AudioUpload,
     Granularity,
     TranscriptFormat,
     TranscriptionRequest,
 )
 from api_connector.errors import AudioTooLarge, ValidationFailed
+from api_connector.wire.form_reader import Event, FormReader, PartData, PartStart
 from api_connector.wire.transcript_render import JSON, TEXT, VTT, render
 
 DEFAULT_SETTING = "DEFAULT_STT_PROVIDER"
@@ -100,51 +101,85 @@ async def _transcribe(request: web.Request, spec: TranscriptionCapability) -> we
 
 async def _read_form(request: web.Request, limit: int) -> tuple[dict[str, Any], AudioUpload | None]:
     """The text fields (a repeated name gathers a list) and the file, read as they arrive."""
-    fields: dict[str, Any] = {}
-    upload: AudioUpload | None = None
+    form = _Form(limit)
     try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise ValidationFailed("a nested multipart part is not taken", param="file")
-            if part.name == "file" and upload is None:
-                upload = AudioUpload(part.filename or "audio", part.headers.get("Content-Type", ""))
-                await _spool(part, upload, limit)
-            elif part.name:
-                value = await _text(part)
-                if part.name.endswith("[]") or part.name in fields:
-                    previous = fields.get(part.name, [])
-                    fields[part.name] = [*(previous if isinstance(previous, list) else [previous]), value]
-                else:
-                    fields[part.name] = value
-    except (ValueError, KeyError, RuntimeError, BadHttpMessage) as exc:  # aiohttp's parser: a malformed form
-        if upload is not None:
-            upload.close()
+        reader = FormReader(parse_mimetype(request.headers.get("Content-Type", "")).parameters.get("boundary", ""))
+        # iter_chunks, not iter_any: the pieces as the server received them, never joined into one.
+        async for data, _ in request.content.iter_chunks():
+            for event in reader.feed(data):
+                form.take(event)
+            if reader.done:  # the epilogue, if any, is left to the server to drain
+                break
+        reader.close()
+    except (ValueError, BadHttpMessage) as exc:  # a malformed form, or aiohttp's parser on the body
+        if form.upload is not None:
+            form.upload.close()
         raise ValidationFailed(f"the multipart form is malformed ({type(exc).__name__})", param="file") from None
     except BaseException:
-        if upload is not None:
-            upload.close()
+        if form.upload is not None:
+            form.upload.close()
         raise
-    return fields, upload
+    return form.fields, form.upload
 
 
-async def _spool(part: BodyPartReader, upload: AudioUpload, limit: int) -> None:
-    while chunk := await part.read_chunk(CHUNK):
-        if upload.size + len(chunk) > limit:
-            raise AudioTooLarge(f"the audio file exceeds the limit of {limit} bytes (MAX_AUDIO_BYTES)")
-        upload.write(chunk)
+class _Form:
+    """The form's parts as the reader finds them: the first ``file`` part spooled into an upload (refused
+    as soon as it passes the limit), other named parts gathered as text (each at most 64 KiB)."""
 
+    __slots__ = ("_audio", "_limit", "_name", "_text", "fields", "upload")
 
-async def _text(part: BodyPartReader) -> str:
-    data = bytearray()
-    while chunk := await part.read_chunk(CHUNK):
-        data += chunk
-        if len(data) > _FIELD_BYTES:
-            raise ValidationFailed(f"{part.name}: a form field holds at most {_FIELD_BYTES} bytes", param=part.name)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed(f"{part.name}: not UTF-8 text", param=part.name) from None
+    def __init__(self, limit: int) -> None:
+        self.fields: dict[str, Any] = {}
+        self.upload: AudioUpload | None = None
+        self._limit = limit
+        self._audio: AudioUpload | None = None  # the upload while its part is read
+        self._name = ""  # the text part being read
+        self._text: bytearray | None = None  # its bytes so far (None: no text part is being read)
+
+    def take(self, event: Event) -> None:
+        if type(event) is PartData:
+            if self._audio is not None:
+                self._add_audio(self._audio, event.data)
+            elif self._text is not None:
+                self._add_text(event.data)
+        elif type(event) is PartStart:
+            self._start(event)
+        else:
+            self._end()
+
+    def _start(self, part: PartStart) -> None:
+        if part.content_type.lower().startswith("multipart/"):
+            raise ValidationFailed("a nested multipart part is not taken", param="file")
+        if part.name == "file" and self.upload is None:
+            self.upload = self._audio = AudioUpload(part.filename or "audio", part.content_type)
+        elif part.name:
+            self._name, self._text = part.name, bytearray()
+
+    def _add_audio(self, upload: AudioUpload, data: bytes) -> None:
+        if upload.size + len(data) > self._limit:
+            raise AudioTooLarge(f"the audio file exceeds the limit of {self._limit} bytes (MAX_AUDIO_BYTES)")
+        upload.write(data)
+
+    def _add_text(self, data: bytes) -> None:
+        assert self._text is not None
+        self._text += data
+        if len(self._text) > _FIELD_BYTES:
+            raise ValidationFailed(f"{self._name}: a form field holds at most {_FIELD_BYTES} bytes", param=self._name)
+
+    def _end(self) -> None:
+        name, text = self._name, self._text
+        self._audio, self._text = None, None
+        if text is None:
+            return
+        try:
+            value = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationFailed(f"{name}: not UTF-8 text", param=name) from None
+        if name.endswith("[]") or name in self.fields:
+            previous = self.fields.get(name, [])
+            self.fields[name] = [*(previous if isinstance(previous, list) else [previous]), value]
+        else:
+            self.fields[name] = value
 
 
 def setup(routes: Routes) -> None:

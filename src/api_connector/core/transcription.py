@@ -1,8 +1,8 @@
 """Speech-to-text in OpenAI's ``audio/transcriptions`` and ``audio/translations`` shape: the request,
 the uploaded audio, and the transcript every vendor's answer is read into.
 
-The upload is kept by ``AudioUpload``: written to a temporary file as it arrives (in memory up to a
-small size, on disk beyond), hashed on the way (the cache key), and read back in pieces for each
+The upload is kept by ``AudioUpload``: stored as it arrives (in memory up to a small size, in a
+temporary file beyond), hashed when the cache key asks for it, and read back in pieces for each
 attempt, so a retry or a failover sends it again while the gateway never holds it whole. A
 ``Transcript`` is provider-neutral: the text, its language, the audio's duration, segments and words
 with their times, the usage it is metered by, and the vendor's own answer (``native``), which a caller
@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import struct
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any
 
 from api_connector.core.usage import Usage
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 # Uploads up to this size stay in memory; larger ones are written to a temporary file as they arrive.
 _IN_MEMORY = 1024 * 1024
 _HEAD = 64  # bytes of the upload kept to read its duration (a WAV header)
@@ -44,16 +44,23 @@ class Granularity(StrEnum):
 
 
 class AudioUpload:
-    """One uploaded audio file, readable again from its start as often as an attempt sends it."""
+    """One uploaded audio file, readable again from its start as often as an attempt sends it.
 
-    __slots__ = ("_digest", "_file", "_head", "content_type", "filename", "size")
+    Up to ``_IN_MEMORY`` bytes it is the pieces as they arrived (kept as they are, never copied into one
+    buffer); past that it is a temporary file, written as it arrives and read back in ``CHUNK`` pieces.
+    Its SHA-256 (the cache key's part) is worked out when first asked for: most calls are not cached,
+    and hashing a megabyte costs more than everything else done with it.
+    """
+
+    __slots__ = ("_digest", "_file", "_head", "_pieces", "content_type", "filename", "size")
 
     def __init__(self, filename: str, content_type: str) -> None:
         self.filename = filename or "audio"
         self.content_type = content_type or "application/octet-stream"
         self.size = 0
-        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY)  # noqa: SIM115 - closed by close()
-        self._digest = hashlib.sha256()
+        self._pieces: list[bytes] = []
+        self._file: IO[bytes] | None = None
+        self._digest: str | None = None
         self._head = b""
 
     @classmethod
@@ -64,17 +71,36 @@ class AudioUpload:
 
     def write(self, data: bytes) -> None:
         """Append a piece as it arrives (the caller enforces the size bound before writing)."""
+        if type(data) is not bytes:  # a mutable buffer would change under the pieces kept
+            data = bytes(data)
         if len(self._head) < _HEAD:
             self._head += data[: _HEAD - len(self._head)]
-        self._file.write(data)
-        self._digest.update(data)
         self.size += len(data)
+        self._digest = None
+        if self._file is not None:
+            self._file.write(data)
+        elif self.size <= _IN_MEMORY:
+            self._pieces.append(data)
+        else:  # past the memory bound: what was kept goes to a file, and so does the rest
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            self._file.writelines(self._pieces)
+            self._file.write(data)
+            self._pieces = []
 
     @property
     def sha256(self) -> str:
-        return self._digest.hexdigest()
+        if self._digest is None:
+            digest = hashlib.sha256()
+            for piece in self._stored():
+                digest.update(piece)
+            self._digest = digest.hexdigest()
+        return self._digest
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    def _stored(self) -> Iterator[bytes]:
+        """The file's bytes from its start, in the pieces kept or read back ``CHUNK`` at a time."""
+        if self._file is None:
+            yield from self._pieces
+            return
         # Each reader keeps its own position: attempts may read the same upload one after another.
         position = 0
         while position < self.size:
@@ -85,10 +111,13 @@ class AudioUpload:
             position += len(piece)
             yield piece
 
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for piece in self._stored():
+            yield piece
+
     def read_all(self) -> bytes:
         """The whole file (a dead letter keeps small uploads; see the capability)."""
-        self._file.seek(0)
-        return self._file.read()
+        return b"".join(self._stored())
 
     def duration(self) -> float | None:
         """Seconds of audio when the file says so in its header (WAV: data bytes over the byte rate)."""
@@ -99,7 +128,9 @@ class AudioUpload:
         return self._head
 
     def close(self) -> None:
-        self._file.close()
+        self._pieces = []
+        if self._file is not None:
+            self._file.close()
 
 
 def wav_duration(head: bytes, size: int) -> float | None:
