@@ -105,7 +105,8 @@ def build_services(
     _learn_environment_secrets(config, resolver)
     routing = build_routing(settings, config, database, writer, redactor)
     recorder = Recorder(metrics, writer)
-    recorder.audit_policies = AuditPolicies(config.audit)  # before the pipeline: its record layer reads them
+    # Before the pipeline: its record layer reads them.
+    audit_policies = recorder.audit_policies = AuditPolicies(config.audit)
     # Governance shares the routing layer's Redis client (one pool per process).
     governance = build_governance(
         settings, config, routing.redis if routing is not None else create_redis(settings), database
@@ -123,7 +124,7 @@ def build_services(
         dead_letters=routing.dead_letters,
     )
     vault = build_vault(settings, database, recorder.audit, redactor, resolver, upstreams)
-    request_audits = RequestAuditStore(database)
+    request_audits = RequestAuditStore(database, audit_policies.retention_days)
     return Services(
         settings=settings,
         config=config,
@@ -159,7 +160,7 @@ def build_services(
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
         responses=ResponseStore(database, settings.responses_store_days) if settings.responses_store else None,
         request_audits=request_audits,
-        audit_retention=AuditRetention(request_audits, config.audit.purge_interval),
+        audit_retention=AuditRetention(request_audits, audit_policies, config.audit.purge_interval),
     )
 
 

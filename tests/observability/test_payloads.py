@@ -66,6 +66,9 @@ def test_project_policies_override_the_section_and_add_redactions() -> None:
     assert (own.mode, own.retention_days, own.redact) == ("sanitized", 7, (("input",), ("messages", EVERY, "content")))
     assert policies.sanitizing
     assert not AuditPolicies(RequestAuditConfig()).sanitizing
+    # What the retention job sweeps: each project of its own, then every other project by the default.
+    assert policies.retentions() == [("proj_x", 7), (None, 30)] and policies.own_projects == ("proj_x",)
+    assert (policies.retention_days("proj_x"), policies.retention_days("proj_other")) == (7, 30)
 
 
 def test_the_configuration_refuses_bad_modes_and_paths() -> None:

@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select, update
 from tests.gateway import ADMIN_KEY, RunningGateway, run_gateway
 from tests.observability.audit_upstream import audit_upstream
 from tests.waiting import wait_for
 
 from api_connector.observability.redaction import MASK
 from api_connector.storage.db import Database
+from api_connector.storage.models import UsageRow
 from api_connector.storage.request_audit_models import RequestAuditRow
 
 ENV_SECRET = "envsecret-9c4f1a7e2b6d"
@@ -36,6 +37,16 @@ async def _no_request_audits(url: str) -> None:
         await database.migrate()
         async with database.engine.begin() as connection:
             await connection.execute(delete(RequestAuditRow))
+            await connection.execute(update(UsageRow).values(client=None))
+    finally:
+        await database.close()
+
+
+async def _bodies_rows(url: str) -> int:
+    database = Database(url)
+    try:
+        async with database.engine.begin() as connection:
+            return int(await connection.scalar(select(func.count()).select_from(RequestAuditRow)) or 0)
     finally:
         await database.close()
 
@@ -43,7 +54,7 @@ async def _no_request_audits(url: str) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A SQLite file of the test's own, or the session's PostgreSQL database without request audit rows
-    (the default project is shared there by every gateway of the session)."""
+    or caller addresses (the default project is shared there by every gateway of the session)."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'apc.db'}"
     url = str(request.getfixturevalue("postgres_url"))
@@ -107,6 +118,7 @@ def test_metadata_is_the_default_and_keeps_no_body(
         row = _written(gw, 2)[0]
     assert row["request_id"] == request_id
     assert row["payloads"] == "metadata" and row["request"] is None and row["response"] is None
+    assert asyncio.run(_bodies_rows(database_url)) == 0  # one row per request: the usage row, with the address
     assert (row["provider"], row["model"], row["capability"], row["status"]) == ("up", "m", "chat", "success")
     assert row["client"] == "127.0.0.1" and row["key_id"]
     assert row["expires_at"] > row["created_at"]
@@ -116,8 +128,9 @@ def test_none_keeps_no_row(tmp_path: Path, database_url: str, monkeypatch: pytes
     with _gateway(tmp_path, database_url, {"payloads": "none"}, monkeypatch) as gw:
         request_id = _chat(gw, "hello").headers["x-request-id"]
         usage = lambda: [r for r in _call(gw, "GET", "/admin/usage").json()["data"] if r["request_id"] == request_id]  # noqa: E731
-        wait_for(lambda: bool(usage()), "the usage row (written in the same batch a request audit row would be)")
+        wait_for(lambda: bool(usage()), "the usage row (the one the request audit would list)")
         assert _rows(gw) == []
+        assert asyncio.run(_bodies_rows(database_url)) == 0
 
 
 def test_sanitized_masks_secrets_from_the_vault_and_the_environment(

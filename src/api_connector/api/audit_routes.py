@@ -1,6 +1,11 @@
 """The request audit over HTTP: ``GET /admin/audit/requests`` (filtered) and erasure on request
 (``DELETE /admin/audit/requests``), itself audited.
 
+A request's row is its usage row (who, what, outcome, the caller's address) joined with its bodies when
+the project keeps them; it is listed while the audit keeps something of it (an address or bodies), so
+requests made in ``none`` mode, or past retention, or erased, are not. An erasure deletes the bodies
+and clears the address of every request it takes; the usage rows stay (they are the usage log).
+
 Whose rows either reaches is decided by ``api.read_scope`` like every admin read: a project's key its
 own project only; a global admin the project it names, or every project with ``scope=all``. An erasure
 names what goes (a key, a time range, or both; never "everything" by omission).
@@ -97,15 +102,17 @@ OPERATIONS = (
     (
         "get",
         "/admin/audit/requests",
-        "The request audit: one row per API request (who, what, outcome; with audit.payloads: sanitized "
-        "also the request and answer bodies, secrets masked, configured fields redacted, cut to size)",
+        "The request audit: one row per audited API request (who, what, outcome, the caller's address; with "
+        "audit.payloads: sanitized also the request and answer bodies, secrets masked, configured fields "
+        "redacted, cut to size)",
         None,
         200,
     ),
     (
         "delete",
         "/admin/audit/requests",
-        "Erase request audit rows on request (by key_id and/or time range); the erasure is itself audited",
+        "Erase what the request audit kept (bodies, caller addresses) of requests on request (by key_id "
+        "and/or time range); answers how many requests; the erasure is itself audited",
         None,
         200,
     ),

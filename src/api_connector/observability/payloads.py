@@ -79,6 +79,19 @@ class AuditPolicies:
     def of(self, project_id: str) -> PayloadPolicy:
         return self._projects.get(project_id, self.default)
 
+    def retention_days(self, project_id: str) -> int:
+        return self.of(project_id).retention_days
+
+    def retentions(self) -> list[tuple[str | None, int]]:
+        """(project, retention_days) of each project with a policy of its own, then (None, the default's)
+        for every other project."""
+        own = [(project, policy.retention_days) for project, policy in self._projects.items()]
+        return [*own, (None, self.default.retention_days)]
+
+    @property
+    def own_projects(self) -> tuple[str, ...]:
+        return tuple(self._projects)
+
 
 class PayloadTap(Payloads):
     """One ``sanitized`` call's request and answer, held as the pipeline had them until the writer asks."""

@@ -82,7 +82,7 @@ class Recorder:
         payloads: Payloads | None = None,
     ) -> Awaitable[None] | None:
         """One call's end: metrics, passive health, its trace, cost charged, a usage row queued (with
-        the request audit's row, and ``payloads`` when the project keeps bodies).
+        the caller's address for the request audit, and ``payloads`` when the project keeps bodies).
 
         Returns None, or an awaitable only when the record queue is full (back-pressure, never a drop).
         """
@@ -147,22 +147,25 @@ class Recorder:
             created_at=datetime.now(UTC),
             cached=not fresh and source != "coalesced",
             coalesced=source == "coalesced",
-            audit=self._request_audit(call, payloads),
         )
+        if self.audit_policies is not None:
+            self._request_audit(self.audit_policies, record, payloads)
         if now >= self._next_flush:
             self.flush_metrics()
         if not self._writer.submit(record):  # a full queue: wait for room (back-pressure), never drop
             return self._writer.submit_wait(record)
         return None
 
-    def _request_audit(self, call: Call, payloads: Payloads | None) -> RequestAudit | None:
-        policies = self.audit_policies
-        if policies is None:
-            return None
-        policy = policies.of(call.project_id)
+    @staticmethod
+    def _request_audit(policies: AuditPolicies, record: UsageRecord, payloads: Payloads | None) -> None:
+        """What the request audit adds to the usage row (its metadata): the caller's address unless the
+        project keeps none, and in sanitized mode its bodies (the one other row written)."""
+        policy = policies.of(record.project_id)
         if policy.mode == "none":
-            return None
-        return RequestAudit(policy.retention_days, client_var.get(), payloads)
+            return
+        record.client = client_var.get()
+        if payloads is not None:  # a tap is made in sanitized mode only
+            record.audit = RequestAudit(policy.retention_days, payloads)
 
     def _refused_address(self, call: Call, provider: str, error: AddressForbidden) -> None:
         """The address guard refused where a provider instance points (loopback, private, metadata):

@@ -70,11 +70,13 @@ class ProjectAuditConfig(_Strict):
 
 
 class RequestAuditConfig(_Strict):
-    """The request audit (``audit:``): one row per API request, and its bodies when a project asks.
+    """The request audit (``audit:``): each API request's usage row with the caller's address, and its
+    bodies when a project asks.
 
-    ``none``: no row; ``metadata`` (the default): who, what, outcome, latency, no body; ``sanitized``:
-    the request and answer bodies too, every known secret masked, the ``redact`` fields replaced, each
-    cut to ``max_body_bytes``. Rows are deleted ``retention_days`` after they were written.
+    ``none``: nothing beyond the usage row; ``metadata`` (the default): the usage row (who, what,
+    outcome, latency) also keeps the caller's address, no body; ``sanitized``: a row of the request and
+    answer bodies too, every known secret masked, the ``redact`` fields replaced, each cut to
+    ``max_body_bytes``. ``retention_days`` after a request its bodies are deleted and its address cleared.
     """
 
     payloads: PayloadMode = "metadata"

@@ -185,6 +185,9 @@ class UsageRow(Base):
     pages: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
     rows: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
     searches: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
+    # The caller's address, kept by the request audit (migration 0009): NULL when the project's
+    # ``audit.payloads`` is none, past its ``retention_days``, after an erasure, or for the embedded Connector.
+    client: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditRow(Base):

@@ -65,7 +65,10 @@ class UsageRecord:
     pages: int = 0
     rows: int = 0
     searches: int = 0
-    # The request audit's row of this call, written with it (None: the project keeps none).
+    # The caller's address, kept for the request audit (None: the project's audit.payloads is none, or
+    # no HTTP caller).
+    client: str | None = None
+    # The bodies the request audit keeps of this call, written with it (sanitized mode only).
     audit: RequestAudit | None = None
 
     def __post_init__(self) -> None:

@@ -1,10 +1,13 @@
-"""The request audit's rows: what a usage record brings to the batch writer, and reading them back.
+"""The request audit: what a usage record brings to the batch writer, and reading it back.
 
-A call of a project whose ``audit.payloads`` is not ``none`` hands its usage record a ``RequestAudit``
-(one small tuple); the batch writer turns it into a ``request_audits`` row in the same transaction as
-the usage row. Bodies come as ``Payloads``: what the pipeline already held (the typed request, the
-answer or the pieces of a stream), made into stored text only here, off the request path, by the
-implementation the recorder provides (secrets masked, fields redacted, cut to size).
+A request's metadata is its usage row, which in ``metadata`` and ``sanitized`` modes also carries the
+caller's address (``usage_records.client``). A call of a ``sanitized`` project hands its usage record a
+``RequestAudit`` (one small tuple) too; the batch writer turns it into a ``request_audits`` row of bodies
+in the same transaction as the usage row. Reads join the two; a request is listed while the audit keeps
+something of it (its caller's address or its bodies). Bodies come as ``Payloads``: what the pipeline
+already held (the typed request, the answer or the pieces of a stream), made into stored text only here,
+off the request path, by the implementation the recorder provides (secrets masked, fields redacted, cut
+to size).
 
 Every read and erasure names its project (or, for a global admin's ``scope=all``, every project), so a
 project never sees or erases another's rows.
@@ -14,17 +17,17 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, delete, insert, select
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_connector.storage.db import Database, translate_errors
-from api_connector.storage.models import utcnow
-from api_connector.storage.request_audit_models import CLIENT_LEN, TYPE_LEN, RequestAuditRow
+from api_connector.storage.models import UsageRow, utcnow
+from api_connector.storage.request_audit_models import TYPE_LEN, RequestAuditRow
 from api_connector.storage.usage_insert import SQLiteRows
 
 if TYPE_CHECKING:
@@ -58,26 +61,18 @@ class Payloads(ABC):
 
 
 class RequestAudit(NamedTuple):
-    """What the request audit keeps of one call besides its usage record (a tuple: made per request)."""
+    """The bodies a ``sanitized`` call keeps beside its usage record (a tuple: made per request)."""
 
     retention_days: int
-    client: str | None = None
-    payloads: Payloads | None = None  # sanitized mode only
+    payloads: Payloads
 
 
-# The row's columns in the order request_audit_values gives them (the id is the database's).
+# The row's columns in the order request_audit_values gives them (the id is the database's). Only what
+# the usage row lacks: the metadata of the request is the usage row, joined on the first two and the last
+# but one (created_at, the usage row's own value).
 AUDIT_COLUMNS = (
     "request_id",
     "project_id",
-    "key_id",
-    "client",
-    "provider",
-    "model",
-    "capability",
-    "status",
-    "error_code",
-    "latency_ms",
-    "payloads",
     "request_type",
     "request_bytes",
     "request_body",
@@ -94,26 +89,15 @@ AUDIT_COLUMNS = (
 def request_audit_values(record: UsageRecord, audit: RequestAudit) -> tuple[Any, ...]:
     """The ``request_audits`` row of a usage record's call, in ``AUDIT_COLUMNS``' order (bodies sanitized
     now, in the writer). A tuple, not a dict: one is made per request."""
-    request = answer = NO_BODY
-    if audit.payloads is not None:
-        try:
-            request, answer = audit.payloads.stored()
-        except Exception:  # a body that cannot be rendered must not cost the record: keep the row without it
-            log.exception("request audit: could not store the bodies of request %s", record.request_id)
-            request = answer = StoredBody(None, None, "[not stored: the body could not be rendered]")
+    try:
+        request, answer = audit.payloads.stored()
+    except Exception:  # a body that cannot be rendered must not cost the record: keep the row without it
+        log.exception("request audit: could not store the bodies of request %s", record.request_id)
+        request = answer = StoredBody(None, None, "[not stored: the body could not be rendered]")
     created_at = record.created_at
     return (
-        record.request_id[:128],
+        record.request_id[:128],  # as usage_insert cuts it: the join must find it
         record.project_id,
-        record.key_id,
-        audit.client[:CLIENT_LEN] if audit.client else None,
-        record.provider[:255],
-        record.model[:255],
-        record.capability,
-        record.status,
-        record.error_code,
-        record.latency_ms,
-        "metadata" if audit.payloads is None else "sanitized",
         request.type[:TYPE_LEN] if request.type else None,
         request.bytes,
         request.text,
@@ -137,7 +121,7 @@ _SQLITE_ROWS = SQLiteRows(RequestAuditRow.__table__, AUDIT_COLUMNS)  # type: ign
 
 
 async def insert_request_audits(connection: AsyncConnection, records: Sequence[UsageRecord]) -> None:
-    """The request audit rows of usage records that carry one (``record.audit``)."""
+    """The bodies rows of usage records that carry them (``record.audit``: sanitized mode only)."""
     if connection.dialect.name == "sqlite":
         sqlite = _SQLITE_ROWS
         rows = [sqlite.stored(request_audit_values(r, r.audit)) for r in records if r.audit is not None]
@@ -179,7 +163,7 @@ class RequestAuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
-    """Which rows a read or an erasure takes; ``project_id`` None: every project (global admins)."""
+    """Which requests a read or an erasure takes; ``project_id`` None: every project (global admins)."""
 
     project_id: str | None
     key_id: str | None = None
@@ -189,7 +173,8 @@ class AuditFilter:
     until: datetime | None = None  # exclusive
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        row = RequestAuditRow
+        """On the usage rows: every filter names a column of the request's metadata."""
+        row = UsageRow
         wanted: list[ColumnElement[bool]] = []
         for column, value in (
             (row.project_id, self.project_id),
@@ -206,35 +191,60 @@ class AuditFilter:
         return wanted
 
 
+# A usage row's bodies: the row of the same project, request id and timestamp (see request_audit_models).
+_BODIES_OF_USAGE = and_(
+    RequestAuditRow.project_id == UsageRow.project_id,
+    RequestAuditRow.request_id == UsageRow.request_id,
+    RequestAuditRow.created_at == UsageRow.created_at,
+)
+# What the audit kept of a request: the caller's address, or its bodies (after retention or an erasure
+# neither is left, and the usage row is the usage log's alone).
+_AUDITED = or_(UsageRow.client.is_not(None), RequestAuditRow.id.is_not(None))
+
+
 class RequestAuditStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, retention_days: Callable[[str], int]) -> None:
         self._db = database
+        self._retention_days = retention_days  # a project's, for the expiry of what a metadata row keeps
 
     @translate_errors
     async def list(self, which: AuditFilter, limit: int = 100) -> list[RequestAuditEntry]:
-        """The rows ``which`` takes, newest first, at most ``limit``."""
-        query: Select[Any] = select(RequestAuditRow).where(*which.conditions())
-        query = query.order_by(RequestAuditRow.created_at.desc(), RequestAuditRow.id.desc())
-        query = query.limit(max(1, min(MAX_LIMIT, limit)))
+        """The audited requests ``which`` takes, newest first, at most ``limit``."""
+        query = (
+            select(UsageRow, RequestAuditRow)
+            .outerjoin(RequestAuditRow, _BODIES_OF_USAGE)
+            .where(*which.conditions(), _AUDITED)
+            .order_by(UsageRow.created_at.desc(), UsageRow.id.desc())
+            .limit(max(1, min(MAX_LIMIT, limit)))
+        )
         async with self._db.session() as session:
-            return [_entry(row) for row in await session.scalars(query)]
+            return [self._entry(usage, bodies) for usage, bodies in await session.execute(query)]
 
     @translate_errors
     async def erase(self, which: AuditFilter) -> int:
-        """Delete every row ``which`` takes (erasure on request); how many went."""
-        async with self._db.session() as session, session.begin():
-            result = await session.execute(delete(RequestAuditRow).where(*which.conditions()))
-        return int(getattr(result, "rowcount", 0) or 0)
+        """Erase what the audit kept of every request ``which`` takes (erasure on request): their bodies
+        deleted, their caller's address cleared. How many requests had anything to erase."""
+        conditions = which.conditions()
+        async with self._db.engine.begin() as connection:
+            counted = select(func.count()).select_from(UsageRow).outerjoin(RequestAuditRow, _BODIES_OF_USAGE)
+            erased = int(await connection.scalar(counted.where(*conditions, _AUDITED)) or 0)
+            if erased:
+                of_taken_requests = select(UsageRow.id).where(_BODIES_OF_USAGE, *conditions).exists()
+                await connection.execute(delete(RequestAuditRow).where(of_taken_requests))
+                await connection.execute(
+                    update(UsageRow).where(*conditions, UsageRow.client.is_not(None)).values(client=None)
+                )
+        return erased
 
     @translate_errors
     async def purge_expired(self, now: datetime | None = None) -> int:
-        """Delete the rows past their retention, a batch at a time (short transactions); how many went."""
+        """Delete the bodies past their retention, a batch at a time (short transactions); how many went."""
         now = now or utcnow()
         removed = 0
         while True:
             expired = select(RequestAuditRow.id).where(RequestAuditRow.expires_at < now).limit(_PURGE_BATCH)
-            async with self._db.session() as session, session.begin():
-                result = await session.execute(
+            async with self._db.engine.begin() as connection:
+                result = await connection.execute(
                     delete(RequestAuditRow).where(RequestAuditRow.id.in_(expired.scalar_subquery()))
                 )
             count = int(getattr(result, "rowcount", 0) or 0)
@@ -242,34 +252,67 @@ class RequestAuditStore:
             if count < _PURGE_BATCH:
                 return removed
 
+    @translate_errors
+    async def forget_clients(
+        self,
+        before: datetime,
+        *,
+        since: datetime | None = None,
+        project_id: str | None = None,
+        other_than: Sequence[str] = (),
+    ) -> int:
+        """Clear the caller's address of usage rows written before ``before`` (and at or after ``since``),
+        of one project or of every project but ``other_than``; a batch at a time. How many were cleared."""
+        taken = [UsageRow.client.is_not(None), UsageRow.created_at < before]
+        if since is not None:
+            taken.append(UsageRow.created_at >= since)
+        if project_id is not None:
+            taken.append(UsageRow.project_id == project_id)
+        elif other_than:
+            taken.append(UsageRow.project_id.not_in(other_than))
+        cleared = 0
+        while True:
+            batch = select(UsageRow.id).where(*taken).limit(_PURGE_BATCH)
+            async with self._db.engine.begin() as connection:
+                result = await connection.execute(
+                    update(UsageRow).where(UsageRow.id.in_(batch.scalar_subquery())).values(client=None)
+                )
+            count = int(getattr(result, "rowcount", 0) or 0)
+            cleared += count
+            if count < _PURGE_BATCH:
+                return cleared
 
-def _body(row: RequestAuditRow, side: str) -> AuditedBody | None:
-    if row.payloads != "sanitized":
+    def _entry(self, usage: UsageRow, bodies: RequestAuditRow | None) -> RequestAuditEntry:
+        created_at = usage.created_at
+        return RequestAuditEntry(
+            id=usage.id,
+            request_id=usage.request_id,
+            project_id=usage.project_id,
+            key_id=usage.key_id,
+            client=usage.client,
+            provider=usage.provider,
+            model=usage.model,
+            capability=usage.capability,
+            status=usage.status,
+            error_code=usage.error_code,
+            latency_ms=usage.latency_ms,
+            payloads="metadata" if bodies is None else "sanitized",
+            request=_body(bodies, "request"),
+            response=_body(bodies, "response"),
+            created_at=created_at,
+            # The bodies' own expiry; the address's is the project's retention from the request on.
+            expires_at=bodies.expires_at
+            if bodies is not None
+            else created_at + timedelta(days=self._retention_days(usage.project_id)),
+        )
+
+
+def _body(row: RequestAuditRow | None, side: str) -> AuditedBody | None:
+    if row is None:
         return None
     return AuditedBody(
         getattr(row, f"{side}_type"),
         getattr(row, f"{side}_bytes"),
         getattr(row, f"{side}_body"),
         bool(getattr(row, f"{side}_truncated")),
-    )
-
-
-def _entry(row: RequestAuditRow) -> RequestAuditEntry:
-    return RequestAuditEntry(
-        id=row.id,
-        request_id=row.request_id,
-        project_id=row.project_id,
-        key_id=row.key_id,
-        client=row.client,
-        provider=row.provider,
-        model=row.model,
-        capability=row.capability,
-        status=row.status,
-        error_code=row.error_code,
-        latency_ms=row.latency_ms,
-        payloads=row.payloads,
-        request=_body(row, "request"),
-        response=_body(row, "response"),
-        created_at=row.created_at,
-        expires_at=row.expires_at,
     )

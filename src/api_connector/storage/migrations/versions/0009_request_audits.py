@@ -1,4 +1,8 @@
-"""Request audit: one row per API request (metadata, and sanitized bodies where a project asks).
+"""Request audit: the caller's address on usage rows, and a row of sanitized bodies where a project asks.
+
+A request's metadata is its usage row; the audit adds ``usage_records.client`` (metadata and sanitized
+modes) and, in sanitized mode only, a ``request_audits`` row with the bodies, joined to its usage row on
+(project_id, request_id, created_at).
 
 Hand-written and frozen like 0001 (no import of the models).
 
@@ -25,15 +29,6 @@ def upgrade() -> None:
         sa.Column("id", _ID, nullable=False, autoincrement=True),
         sa.Column("request_id", sa.String(128), nullable=False),
         sa.Column("project_id", sa.String(64), nullable=False),
-        sa.Column("key_id", sa.String(64), nullable=True),
-        sa.Column("client", sa.String(64), nullable=True),
-        sa.Column("provider", sa.String(255), nullable=False),
-        sa.Column("model", sa.String(255), nullable=False),
-        sa.Column("capability", sa.String(64), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("error_code", sa.String(64), nullable=True),
-        sa.Column("latency_ms", sa.Float(), nullable=False),
-        sa.Column("payloads", sa.String(16), nullable=False),
         sa.Column("request_type", sa.String(128), nullable=True),
         sa.Column("request_bytes", sa.BigInteger(), nullable=True),
         sa.Column("request_body", sa.Text(), nullable=True),
@@ -46,13 +41,14 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_request_audits"),
     )
+    op.add_column("usage_records", sa.Column("client", sa.String(64), nullable=True))
     op.create_index("ix_request_audits_project_id_created_at", "request_audits", ["project_id", "created_at"])
-    op.create_index("ix_request_audits_project_id_key_id", "request_audits", ["project_id", "key_id"])
     op.create_index("ix_request_audits_expires_at", "request_audits", ["expires_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_request_audits_expires_at", table_name="request_audits")
-    op.drop_index("ix_request_audits_project_id_key_id", table_name="request_audits")
     op.drop_index("ix_request_audits_project_id_created_at", table_name="request_audits")
     op.drop_table("request_audits")
+    with op.batch_alter_table("usage_records") as batch:  # SQLite drops a column by rebuilding the table
+        batch.drop_column("client")
