@@ -291,8 +291,10 @@ async def test_a_frame_above_the_limit_closes_with_1009(tmp_path: Path) -> None:
 
 
 async def test_a_session_ends_at_its_length_bound_with_the_last_results(tmp_path: Path) -> None:
-    audio = pcm()
-    with live_upstream() as up, run_gateway(tmp_path, config(("dg", up)), live_max_session_seconds=1.0) as gateway:
+    audio = pcm() * 2  # about six seconds at real time
+    # A bound that leaves a loaded machine time for the first transcript (before it, a session that runs
+    # out of time is a failed attempt, not an ended session).
+    with live_upstream() as up, run_gateway(tmp_path, config(("dg", up)), live_max_session_seconds=2.5) as gateway:
         async with aiohttp.ClientSession() as client, client.ws_connect(url(gateway), headers=gateway.headers()) as ws:
 
             async def real_time() -> None:  # the audio lasts longer than the session may

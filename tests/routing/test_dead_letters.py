@@ -15,6 +15,7 @@ import pytest
 import yaml
 from tests.gateway import ADMIN_KEY, RunningGateway, run_gateway
 from tests.routing.network import CLI, RunningSandbox, sandbox_server
+from tests.waiting import wait_for
 
 CANARY = "sk-dlq-canary-0123456789abcdef"
 
@@ -102,8 +103,12 @@ def test_replay_goes_through_the_pipeline_and_records_the_outcome(tmp_path: Path
         after = admin(gateway, "GET", f"/admin/dlq/{entry['id']}").json()
         assert after["status"] == "replayed" and after["replays"] == 2
         assert after["last_replay_outcome"] == "success" and after["last_replay_request_id"] == served["request_id"]
-        usage = admin(gateway, "GET", "/admin/usage").json()["data"]
-        assert any(u["request_id"] == served["request_id"] and u["status"] == "success" for u in usage)
+
+        def served_usage() -> bool:
+            usage = admin(gateway, "GET", "/admin/usage").json()["data"]
+            return any(u["request_id"] == served["request_id"] and u["status"] == "success" for u in usage)
+
+        wait_for(served_usage, "the replay's usage row")
         audit = admin(gateway, "GET", "/admin/audit", params={"action": "dlq.replay"}).json()["data"]
         assert len(audit) == 2
         assert admin(gateway, "GET", "/admin/dlq", params={"status": "replayed"}).json()["total"] == 1
