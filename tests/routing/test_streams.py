@@ -211,3 +211,27 @@ def test_a_line_cut_by_a_read_waits_for_its_end() -> None:
     assert reader.read(b"NE]") == ([], None)
     assert reader.end() == [b"[DONE]"]  # upstream ended before the blank line: the event still counts
     assert translator.events == [(b"a", None, None), (b"b", None, None), (b"[DONE]", None, None)]
+
+
+@pytest.mark.parametrize("size", [1, 17, 300, 1 << 20])
+@pytest.mark.parametrize("name", ["openai-compact", "openai-crlf", "anthropic"])
+async def test_sse_gives_the_batches_framed(name: str, size: int) -> None:
+    wire, body = STREAMS[name]
+    expected = await through_reads(wire.stream_translator(_request(True)), body, size)
+    translator = wire.stream_translator(_request(True))
+    stream = await first_payloads(TARGET, UpstreamStream(200, {}, _reads(body, size)), translator)
+    written = b"".join([data async for data in stream.sse()])
+    assert _comparable(name, [line[6:] for line in written.split(b"\n\n") if line]) == _comparable(name, expected)
+    assert stream.complete and stream.error is None
+
+
+async def test_a_stream_that_ends_early_keeps_what_came_and_the_break() -> None:
+    body = _compact_stream().split(b"data: [DONE]")[0]
+    translator = OPENAI_CHAT.stream_translator(_request(include_usage=True))
+    stream = await first_payloads(TARGET, UpstreamStream(200, {}, _reads(body, 300)), translator)
+    received: list[bytes] = []
+    with pytest.raises(UpstreamError):
+        async for batch in stream.batches():
+            received += batch
+    assert received == [line[6:-1] for line in body.splitlines(keepends=True)[::2]]
+    assert stream.error is not None and not stream.complete

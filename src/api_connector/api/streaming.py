@@ -20,7 +20,7 @@ from api_connector.errors import UpstreamError
 from api_connector.observability.logging import get_logger
 from api_connector.observability.redaction import Redactor
 from api_connector.pipeline.run import Run
-from api_connector.wire.sse import DONE_FRAME, frame, frames
+from api_connector.wire.sse import DONE_FRAME, frame
 
 log = get_logger("api_connector.stream")
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -35,8 +35,8 @@ async def write_sse(request: web.Request, run: Run[Any, Any], redactor: Redactor
     held = b""
     try:
         await response.prepare(request)
-        async for payloads in stream.batches():
-            data = frames(payloads)
+        # As SSE: events the upstream framed as they are to be sent go on as they came.
+        async for data in stream.sse():
             if stream.finished:
                 held += data
             else:

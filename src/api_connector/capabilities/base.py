@@ -32,15 +32,13 @@ from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.classify import classify_status
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
-from api_connector.routing.streams import AnswerStream, first_payloads
+from api_connector.routing.streams import AnswerStream, StreamFilter, first_payloads
 from api_connector.wire.base import ChatStreamTranslator, HeadErrors, VendorError, Wire
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 T = TypeVar("T")
 _JSON = {"content-type": "application/json"}
-# A stream filter and what it gives once the stream ends (see AnswerStream.add_filter).
-StreamFilter = tuple[Callable[[list[bytes]], list[bytes]], Callable[[], list[bytes]] | None]
 _SSE = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
@@ -244,7 +242,7 @@ def wire_failure(answer: Inbound, wire: Wire, target: Target) -> UpstreamError:
     return failure(answer, wire.decode_error, target)
 
 
-def scrub_batch(redactor: Redactor) -> Callable[[list[bytes]], list[bytes]]:
+def scrub_batch(redactor: Redactor) -> StreamFilter:
     """A filter masking secrets in whole payloads (each a complete JSON event): one search per read."""
 
     def apply(payloads: list[bytes]) -> list[bytes]:
@@ -255,4 +253,4 @@ def scrub_batch(redactor: Redactor) -> Callable[[list[bytes]], list[bytes]]:
             return payloads
         return [redactor.scrub_body(payload) for payload in payloads]
 
-    return apply
+    return StreamFilter(apply)

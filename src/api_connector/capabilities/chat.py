@@ -139,7 +139,7 @@ class ChatCapability(CapabilitySpec[ChatRequest, ChatResult]):
     def stream_filter(self, stream: AnswerStream, redactor: Redactor) -> StreamFilter | None:
         # Payloads are whole events (the reader joins an event cut across reads), so a secret inside
         # one is masked whole without holding anything back.
-        return scrub_batch(redactor), None
+        return scrub_batch(redactor)
 
     def audit_stream(self, stream: AnswerStream) -> Callable[[list[bytes]], PayloadBody] | None:
         return lambda payloads: json_body(assembled_chat(payloads))  # the text, not the chunks

@@ -25,7 +25,7 @@ from api_connector.core.usage import Usage
 from api_connector.errors import UpstreamError, UpstreamProtocolError
 from api_connector.providers.spec import Endpoint
 from api_connector.routing.exchange import Exchange
-from api_connector.routing.streams import AnswerStream, ChatStream, ReplayStream, first_payloads
+from api_connector.routing.streams import AnswerStream, ChatStream, GeneratedStream, ReplayStream, first_payloads
 from api_connector.wire.base import ChatResult, Follow, SteppedChatWire
 from api_connector.wire.openai_shapes import ChunkWriter
 
@@ -69,7 +69,7 @@ async def _run(
     return await run_steps(exchange, wire, first, lambda answer: wire.advance(request, answer))
 
 
-class SettlingStream(AnswerStream):
+class SettlingStream(GeneratedStream):
     """A job's stream, then the chunks its translator settles from one last request (finish and usage)."""
 
     def __init__(self, inner: ChatStream, exchange: Exchange) -> None:

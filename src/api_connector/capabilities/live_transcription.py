@@ -42,7 +42,7 @@ from api_connector.observability.redaction import Redactor
 from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.classify import classify_vendor_error
 from api_connector.routing.exchange import Exchange
-from api_connector.routing.streams import AnswerStream
+from api_connector.routing.streams import AnswerStream, GeneratedStream
 from api_connector.transport.websocket import SocketMessage, UpstreamSocket
 from api_connector.wire.base import VendorError
 from api_connector.wire.live import LiveMessage, LiveWire
@@ -62,7 +62,7 @@ class LiveRequest:
     keepalive: float  # seconds of caller silence after which the target is sent its keep-alive
 
 
-class LiveStream(AnswerStream):
+class LiveStream(GeneratedStream):
     """The target's messages for the caller, each one gateway message (JSON), while the caller's frames
     are sent on by a task of its own."""
 
@@ -289,7 +289,7 @@ class LiveTranscriptionCapability(CapabilitySpec[LiveRequest, None]):
 
     def stream_filter(self, stream: AnswerStream, redactor: Redactor) -> StreamFilter | None:
         # Transcripts are text: known secrets are masked like in any text answer (each piece is one message).
-        return scrub_batch(redactor), None
+        return scrub_batch(redactor)
 
     def answer_json(self, result: None) -> tuple[int, Any]:
         return 200, None

@@ -221,7 +221,7 @@ class RawCapability(CapabilitySpec[RawRequest, Inbound]):
             tail = scrubber.flush()
             return [tail] if tail else []
 
-        return apply, flush
+        return StreamFilter(apply, flush)
 
     def audit_answer(self, result: Inbound) -> PayloadBody:
         content_type = result.headers.get("content-type", "")

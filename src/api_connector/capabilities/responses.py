@@ -30,7 +30,7 @@ from api_connector.providers.spec import Endpoint
 from api_connector.routing.catalog import Catalog, Route, Target
 from api_connector.routing.exchange import Exchange
 from api_connector.routing.strategies import Needs
-from api_connector.routing.streams import AnswerStream
+from api_connector.routing.streams import AnswerStream, GeneratedStream
 from api_connector.wire.base import ResponsesWire
 from api_connector.wire.responses_chat import chat_request, response_from_completion
 from api_connector.wire.responses_stream import ChatToResponsesEvents
@@ -135,7 +135,7 @@ class ResponsesCapability(CapabilitySpec[ResponsesRequest, ResponsesResult]):
 
     def stream_filter(self, stream: AnswerStream, redactor: Redactor) -> StreamFilter | None:
         # Pieces are whole SSE frames (one event each), so a secret inside one is masked whole.
-        return scrub_batch(redactor), None
+        return scrub_batch(redactor)
 
     def audit_stream(self, stream: AnswerStream) -> Callable[[list[bytes]], PayloadBody] | None:
         return lambda frames: json_body(assembled_responses(frames))  # the response, not its events
@@ -157,7 +157,7 @@ class ResponsesCapability(CapabilitySpec[ResponsesRequest, ResponsesResult]):
             raise ValidationFailed(f"the stored request is no longer valid: {exc}") from None
 
 
-class TranslatedStream(AnswerStream):
+class TranslatedStream(GeneratedStream):
     """A chat stream given as Responses events: the chat chunks translated as they pass."""
 
     def __init__(self, chat: AnswerStream, events: ChatToResponsesEvents) -> None:

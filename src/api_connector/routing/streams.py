@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from api_connector.core.call import NO_HEADERS
 from api_connector.core.usage import Usage
@@ -21,7 +21,7 @@ from api_connector.routing.catalog import Target
 from api_connector.routing.classify import classify_vendor_error
 from api_connector.transport.http import UpstreamStream
 from api_connector.wire.base import ChatStreamTranslator, StreamFramingError
-from api_connector.wire.sse import SSEEvent, SSEParser, data_payloads
+from api_connector.wire.sse import SSEEvent, SSEParser, data_payloads, frames
 
 
 class StreamReader:
@@ -45,8 +45,13 @@ class StreamReader:
         """The payloads one upstream read completes, and the in-stream failure that stopped them."""
         data = self._carry + chunk if self._carry else chunk
         if self._parser.idle:
-            events = self._whole_events(data)
+            # Whole data-only events, then at most the start of a line: that start is carried to the next
+            # read, as a line would be, so whatever the path the same events reach the translator at the
+            # same reads.
+            whole, rest = _cut_whole(data)
+            events = data_payloads(whole) if whole else None
             if events is not None:
+                self._carry = rest
                 return self._events(events)
         lines = data.splitlines(keepends=True)
         self._carry = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) else b""
@@ -62,24 +67,6 @@ class StreamReader:
         payloads = self.translator.feed(tail) if tail is not None else []
         payloads += self.translator.finish()
         return payloads
-
-    def _whole_events(self, data: bytes) -> list[bytes] | None:
-        """The payloads of ``data`` if it is whole data-only events, then at most the start of a line.
-
-        That start is carried to the next read, as a line would be: so whatever the path, the same
-        events reach the translator at the same reads.
-        """
-        end = data.rfind(b"\n\n") + 2
-        if end < 2:
-            return None
-        tail = data[end:]
-        # find, not ``in``: ``in`` on bytes first tries its operand as an integer and pays for the error.
-        if tail and (tail.find(b"\n") >= 0 or tail.find(b"\r") >= 0):
-            return None
-        events = data_payloads(data[:end] if tail else data)
-        if events is not None:
-            self._carry = tail
-        return events
 
     def _events(self, data: list[bytes]) -> tuple[list[bytes], UpstreamError | None]:
         """Data-only events through the translator, stopping after an in-stream error.
@@ -111,6 +98,19 @@ class StreamReader:
     def _failure(self) -> UpstreamError | None:
         error = self.translator.state.error
         return None if error is None else classify_vendor_error(error, provider=self._provider)
+
+
+def _cut_whole(data: bytes) -> tuple[bytes, bytes]:
+    """``data`` cut after its last blank line, if what follows is at most the start of a line (b"", data
+    when it is not)."""
+    end = data.rfind(b"\n\n") + 2
+    if end < 2:
+        return b"", data
+    tail = data[end:]
+    # find, not ``in``: ``in`` on bytes first tries its operand as an integer and pays for the error.
+    if tail and (tail.find(b"\n") >= 0 or tail.find(b"\r") >= 0):
+        return b"", data
+    return (data[:end] if tail else data), tail
 
 
 class PayloadReader(Protocol):
@@ -159,13 +159,25 @@ def stream_reader(translator: ChatStreamTranslator, provider: str) -> PayloadRea
 Filter = Callable[[list[bytes]], list[bytes]]
 
 
+class StreamFilter(NamedTuple):
+    """What a layer does to each batch of a stream (see ``AnswerStream.add_filter``)."""
+
+    apply: Filter
+    flush: Callable[[], list[bytes]] | None = None
+
+
 class AnswerStream(ABC):
     """A streamed answer whose head arrived (and for chat its first payloads): failover is over.
 
     ``batches()`` gives the answer in the capability's pieces (chat chunk payloads, raw body reads),
-    grouped by upstream read. Layers of the pipeline may add a filter (the secret scrubber) and ask for
-    a copy of what passes (the cache). Once iterated, ``complete`` says whether it ended cleanly and
-    ``error`` what broke it; ``usage`` is what it used (final once it ended).
+    grouped by upstream read; ``sse()`` the same as SSE, a buffer per batch. Layers of the pipeline may
+    add a filter (the secret scrubber) and ask for a copy of what passes (the cache). Once iterated,
+    ``complete`` says whether it ended cleanly and ``error`` what broke it; ``usage`` is what it used
+    (final once it ended).
+
+    A kind of stream gives its batches through ``_next`` (a coroutine: the iterators here are plain
+    objects, not async generators, which the loop would register and finalize once each per stream);
+    ``GeneratedStream`` lets the less travelled kinds write theirs as an async generator.
     """
 
     status = 200
@@ -178,7 +190,7 @@ class AnswerStream(ABC):
         self.captured: list[bytes] | None = None  # set to [] to keep a copy of every piece
         # Set by the router: ends this call's in-flight count when the stream is over.
         self.on_close: Callable[[], None] | None = None
-        self._filters: list[tuple[Filter, Callable[[], list[bytes]] | None]] = []
+        self._filters: list[StreamFilter] = []
 
     @property
     def usage(self) -> Usage:
@@ -191,43 +203,102 @@ class AnswerStream(ABC):
 
     def add_filter(self, apply: Filter, flush: Callable[[], list[bytes]] | None = None) -> None:
         """Pass every batch through ``apply``; ``flush`` gives what it held back once the stream ends."""
-        self._filters.append((apply, flush))
+        self._filters.append(StreamFilter(apply, flush))
 
-    async def batches(self) -> AsyncIterator[list[bytes]]:
+    def batches(self) -> AsyncIterator[list[bytes]]:
         """The pieces to the end; raises UpstreamError on a break (also kept in ``error``)."""
-        filters = self._filters
-        captured = self.captured
-        try:
-            async for batch in self._pieces():
-                for apply, _ in filters:
-                    batch = apply(batch)
-                if batch:
-                    if captured is not None:
-                        captured.extend(batch)
-                    yield batch
-            for index, (_, flush) in enumerate(filters):
-                tail = flush() if flush is not None else []
-                for apply, _ in filters[index + 1 :]:
-                    tail = apply(tail) if tail else tail
-                if tail:
-                    if captured is not None:
-                        captured.extend(tail)
-                    yield tail
-            self.complete = True
-        except UpstreamError as error:
-            self.error = error
-            raise
-        finally:
-            self.close()
+        return _Delivery(self, False)
+
+    def sse(self) -> AsyncIterator[bytes]:
+        """``batches()`` as SSE: each batch's payloads framed, in one buffer."""
+        return _Delivery(self, True)
 
     @abstractmethod
-    def _pieces(self) -> AsyncIterator[list[bytes]]:
-        """Where this kind of stream's pieces come from."""
+    async def _next(self) -> list[bytes] | None:
+        """The next batch, None at the end."""
 
     def close(self) -> None:
         on_close, self.on_close = self.on_close, None
         if on_close is not None:
             on_close()
+
+
+class GeneratedStream(AnswerStream):
+    """A kind of stream whose pieces come from an async generator (``_pieces``): simpler to write, for
+    the kinds a request meets less often than chat."""
+
+    _source: AsyncIterator[list[bytes]] | None = None
+
+    async def _next(self) -> list[bytes] | None:
+        source = self._source
+        if source is None:
+            source = self._source = self._pieces()
+        try:
+            return await anext(source)
+        except StopAsyncIteration:
+            return None
+
+    @abstractmethod
+    def _pieces(self) -> AsyncIterator[list[bytes]]:
+        """Where this kind of stream's pieces come from."""
+
+
+class _Delivery:
+    """One pass over a stream's batches, through its filters (and into its copy), then what the filters
+    held back; the stream is closed when it ends, cleanly or not. ``framed``: as SSE buffers."""
+
+    __slots__ = ("_flushed", "_framed", "_stream")
+
+    def __init__(self, stream: AnswerStream, framed: bool) -> None:
+        self._stream = stream
+        self._framed = framed
+        self._flushed = -1  # how many filters have given what they held back (-1: still reading)
+
+    def __aiter__(self) -> _Delivery:
+        return self
+
+    async def __anext__(self) -> Any:
+        stream = self._stream
+        try:
+            while self._flushed < 0:
+                batch = await stream._next()
+                if batch is None:
+                    self._flushed = 0
+                    break
+                out = self._pass(batch)
+                if out:
+                    return out
+            filters = stream._filters
+            while self._flushed < len(filters):
+                index = self._flushed
+                self._flushed += 1
+                flush = filters[index].flush
+                tail = flush() if flush is not None else []
+                for later in filters[index + 1 :]:
+                    tail = later.apply(tail) if tail else tail
+                if tail:
+                    return self._out(tail)
+        except UpstreamError as error:
+            stream.error = error
+            stream.close()
+            raise
+        except BaseException:
+            stream.close()
+            raise
+        stream.complete = True
+        stream.close()
+        raise StopAsyncIteration
+
+    def _pass(self, batch: list[bytes]) -> bytes | list[bytes]:
+        for apply, _ in self._stream._filters:
+            batch = apply(batch)
+        return self._out(batch) if batch else batch
+
+    def _out(self, batch: list[bytes]) -> bytes | list[bytes]:
+        captured = self._stream.captured
+        if captured is not None:
+            captured.extend(batch)
+        return frames(batch) if self._framed else batch
 
 
 class ChatStream(AnswerStream):
@@ -239,16 +310,15 @@ class ChatStream(AnswerStream):
         upstream: UpstreamStream,
         reader: PayloadReader,
         first: list[bytes],
-        rest: AsyncIterator[bytes],
         pending: UpstreamError | None = None,
     ) -> None:
         super().__init__(target)
         self.translator = reader.translator
-        self.first = first
+        self._first: list[bytes] | None = first or None
         self._pending = pending  # a failure that came in the same read as the first payloads
         self._upstream = upstream
         self._reader = reader
-        self._rest = rest
+        self._ended = False
 
     @property
     def usage(self) -> Usage:
@@ -258,23 +328,36 @@ class ChatStream(AnswerStream):
     def finished(self) -> bool:
         return self.translator.state.done
 
-    async def _pieces(self) -> AsyncIterator[list[bytes]]:
-        if self.first:
-            yield self.first
-        if self._pending is not None:
-            raise self._pending
-        async for chunk in self._rest:
-            payloads, failure = self._reader.read(chunk)
-            if payloads:
-                yield payloads
+    async def _next(self) -> list[bytes] | None:
+        first = self._first
+        if first is not None:
+            self._first = None
+            return first
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            raise pending
+        while not self._ended:
+            chunk = await self._upstream.next_chunk()
+            if chunk is None:
+                self._ended = True
+                last = self._reader.end()
+                if not self.translator.state.done:
+                    assert self.target is not None
+                    self._pending = UpstreamProtocolError(
+                        "upstream stream ended early", provider=self.target.instance.name
+                    )
+                if last:
+                    return last
+                return await self._next()
+            batch, failure = self._reader.read(chunk)
             if failure is not None:
-                raise failure
-        last = self._reader.end()
-        if last:
-            yield last
-        if not self.translator.state.done:
-            assert self.target is not None
-            raise UpstreamProtocolError("upstream stream ended early", provider=self.target.instance.name)
+                if not batch:
+                    raise failure
+                self._pending = failure  # after what came before it in the same read
+            if batch:
+                return batch
+        return None
 
     def close(self) -> None:
         self._upstream.close()
@@ -283,35 +366,30 @@ class ChatStream(AnswerStream):
 
 class RawStream(AnswerStream):
     """An upstream body passed on as it arrives, one piece per network read (the generic stream API,
-    audio). ``first``: the piece already read (``first_bytes``), the rest coming from ``rest``;
-    ``usage``: what the answer uses, when the request says it (characters to speak)."""
+    audio). ``first``: the piece already read (``first_bytes``); ``usage``: what the answer uses, when
+    the request says it (characters to speak)."""
 
     def __init__(
-        self,
-        target: Target,
-        upstream: UpstreamStream,
-        first: bytes = b"",
-        rest: AsyncIterator[bytes] | None = None,
-        usage: Usage | None = None,
+        self, target: Target, upstream: UpstreamStream, first: bytes = b"", usage: Usage | None = None
     ) -> None:
         super().__init__(target)
         self.status = upstream.status
         self.headers = upstream.headers
         self._upstream = upstream
         self._first = first
-        self._rest = rest
         self._usage = usage
 
     @property
     def usage(self) -> Usage:
         return self._usage if self._usage is not None else Usage()
 
-    async def _pieces(self) -> AsyncIterator[list[bytes]]:
-        if self._first:
-            yield [self._first]
-        rest = self._rest if self._rest is not None else self._upstream.chunks()
-        async for chunk in rest:
-            yield [chunk]
+    async def _next(self) -> list[bytes] | None:
+        first = self._first
+        if first:
+            self._first = b""
+            return [first]
+        chunk = await self._upstream.next_chunk()
+        return None if chunk is None else [chunk]
 
     def close(self) -> None:
         self._upstream.close()
@@ -324,41 +402,38 @@ class ReplayStream(AnswerStream):
 
     def __init__(self, target: Target | None, pieces: list[bytes], usage: Usage) -> None:
         super().__init__(target)
-        self._kept = pieces
+        self._kept: list[bytes] | None = pieces or None
         self._usage = usage
 
     @property
     def usage(self) -> Usage:
         return self._usage
 
-    async def _pieces(self) -> AsyncIterator[list[bytes]]:
-        if self._kept:
-            yield self._kept
+    async def _next(self) -> list[bytes] | None:
+        kept, self._kept = self._kept, None
+        return kept
 
 
 async def first_bytes(target: Target, upstream: UpstreamStream, usage: Usage | None = None) -> RawStream:
     """Read until the body's first bytes arrived: a failure (or a body that ends empty) until then can
     still fail over; after it, the body is the client's."""
-    chunks = upstream.chunks()
-    async for chunk in chunks:
+    while (chunk := await upstream.next_chunk()) is not None:
         if chunk:
-            return RawStream(target, upstream, chunk, chunks, usage)
+            return RawStream(target, upstream, chunk, usage)
     raise UpstreamProtocolError("upstream answered with an empty body", provider=target.instance.name)
 
 
 async def first_payloads(target: Target, upstream: UpstreamStream, translator: ChatStreamTranslator) -> ChatStream:
     """Read until the first payload for the client exists: failures until then can still fail over."""
     reader = stream_reader(translator, target.instance.name)
-    chunks = upstream.chunks()
     first: list[bytes] = []
     failure: UpstreamError | None = None
-    async for chunk in chunks:
-        payloads, failure = reader.read(chunk)
-        first.extend(payloads)
+    while (chunk := await upstream.next_chunk()) is not None:
+        first, failure = reader.read(chunk)
         if failure is not None and not first:
             raise failure  # nothing reached the client yet: the next target may serve
         if first or translator.state.done:
             break
     if not first and not translator.state.done:
         raise UpstreamProtocolError("upstream stream ended before any data", provider=target.instance.name)
-    return ChatStream(target, upstream, reader, first, chunks, failure)
+    return ChatStream(target, upstream, reader, first, failure)

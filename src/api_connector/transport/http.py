@@ -80,17 +80,19 @@ class UpstreamStream:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as the network delivers it."""
+        while (chunk := await self.next_chunk()) is not None:
+            yield chunk
+
+    async def next_chunk(self) -> bytes | None:
+        """The body's next network read, None at its end: ``chunks`` one read at a time, for a reader
+        that keeps no async generator (each one is registered with the loop and finalized)."""
         try:
-            while True:
-                try:
-                    if self._read_timeout is None:
-                        chunk = await anext(self._chunks)
-                    else:
-                        async with asyncio.timeout(self._read_timeout):
-                            chunk = await anext(self._chunks)
-                except StopAsyncIteration:
-                    return
-                yield chunk
+            if self._read_timeout is None:
+                return await anext(self._chunks)
+            async with asyncio.timeout(self._read_timeout):
+                return await anext(self._chunks)
+        except StopAsyncIteration:
+            return None
         except UpstreamError:
             raise
         except Exception as exc:
