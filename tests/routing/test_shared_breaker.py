@@ -49,7 +49,14 @@ def test_failures_seen_by_one_process_open_the_breaker_for_both(tmp_path: Path, 
         ):
             assert [chat(first).json()["error"]["code"] for _ in range(4)] == ["upstream_error"] * 4
             assert upstream.requests == 4
-            assert chat(first).json()["error"]["code"] == "circuit_open"
+            # The failures are counted in Redis off the request path: on a loaded machine a call may
+            # still pass before the trip is merged back, never more than a few.
+            deadline = time.monotonic() + 5
+            while chat(first).json()["error"]["code"] != "circuit_open":
+                assert time.monotonic() < deadline, "the breaker never opened"
+                time.sleep(0.05)
+            calls_at_trip = upstream.requests
+            assert calls_at_trip <= 6
             # The other replica never called this provider; the trip reached it through Redis.
             deadline = time.monotonic() + 5
             while True:
@@ -59,7 +66,7 @@ def test_failures_seen_by_one_process_open_the_breaker_for_both(tmp_path: Path, 
                 time.sleep(0.05)
             assert refused.status_code == 503 and refused.json()["error"]["code"] == "circuit_open"
             assert 50 <= int(refused.headers["retry-after"]) <= 60
-            assert upstream.requests == 4  # not one more call reached the provider
+            assert upstream.requests == calls_at_trip  # not one more call reached the provider
             state = httpx.get(second + "/admin/routing/state", headers={"Authorization": f"Bearer {KEY}"}).json()
             assert [v["state"] for v in state["breakers"].values()] == ["open"]
         stored = redis.Redis.from_url(REDIS_URL).keys(f"{redis_prefix}breaker:*")
