@@ -66,6 +66,7 @@ from api_connector.storage.record_writer import RecordWriter
 from api_connector.storage.redis import create_redis
 from api_connector.storage.request_audit import RequestAuditStore
 from api_connector.storage.response_store import ResponseStore
+from api_connector.storage.shared_state import SharedState
 from api_connector.storage.tenancy import TenancyStore
 from api_connector.transport.http import Transport
 
@@ -104,6 +105,8 @@ def build_services(
     resolver = CredentialResolver(environment(), redactor)
     _learn_environment_secrets(config, resolver)
     routing = build_routing(settings, config, database, writer, redactor)
+    # Small values replicas share (model lists, failed-authentication counts), on the routing layer's Redis.
+    shared = SharedState(routing.redis, settings.redis_key_prefix) if routing.redis is not None else None
     recorder = Recorder(metrics, writer)
     # Before the pipeline: its record layer reads them.
     audit_policies = recorder.audit_policies = AuditPolicies(config.audit)
@@ -150,13 +153,8 @@ def build_services(
         routing=routing,
         governance=governance,
         rollups=Rollups(database),
-        model_lists=_model_lists(settings, catalog, upstreams, routing),
-        auth_throttle=AuthThrottle(
-            settings.auth_failure_limit,
-            settings.auth_failure_window,
-            redis=routing.redis,
-            prefix=settings.redis_key_prefix,
-        ),
+        model_lists=_model_lists(settings, catalog, upstreams, shared),
+        auth_throttle=AuthThrottle(settings.auth_failure_limit, settings.auth_failure_window, shared=shared),
         health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
         responses=ResponseStore(database, settings.responses_store_days) if settings.responses_store else None,
         request_audits=request_audits,
@@ -185,12 +183,10 @@ def _label_policy(settings: Settings, catalog: Catalog) -> MetricLabels:
     )
 
 
-def _model_lists(settings: Settings, catalog: Catalog, upstreams: Upstreams, routing: Routing) -> ModelLists:
+def _model_lists(settings: Settings, catalog: Catalog, upstreams: Upstreams, shared: SharedState | None) -> ModelLists:
     """Providers' live model lists, shared by the replicas through Redis when there is one; routing
     refuses a model a live list lacks (``Catalog.offers``)."""
-    lists = ModelLists(
-        catalog, upstreams, ttl=settings.model_list_ttl, redis=routing.redis, prefix=settings.redis_key_prefix
-    )
+    lists = ModelLists(catalog, upstreams, ttl=settings.model_list_ttl, shared=shared)
     catalog.offers = lists.offers
     return lists
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from api_connector.errors import AuthThrottled
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from api_connector.storage.shared_state import SharedState
 
 _MAX_TRACKED = 100_000  # addresses counted in memory at once (a spoofing flood cannot grow it past this)
 
@@ -28,14 +28,12 @@ class AuthThrottle:
         self,
         limit: int,
         window: float,
-        redis: Redis | None = None,
-        prefix: str = "apc:",
+        shared: SharedState | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._limit = limit
         self._window = window
-        self._redis = redis
-        self._prefix = prefix + "authfail:"
+        self._shared = shared
         self._clock = clock
         self._counts: dict[str, tuple[int, int]] = {}  # address -> (window number, failures in it)
         self._blocked: dict[str, float] = {}  # address -> blocked until (clock)
@@ -68,14 +66,9 @@ class AuthThrottle:
                 self._blocked.pop(next(iter(self._blocked)))
 
     async def _count(self, address: str, window: int) -> int:
-        if self._redis is not None:
-            key = f"{self._prefix}{window}:{address}"
+        if self._shared is not None:
             try:
-                pipe = self._redis.pipeline(transaction=False)
-                pipe.incr(key)
-                pipe.expire(key, int(self._window) + 1)
-                count, _ = await pipe.execute()
-                return int(count)
+                return await self._shared.count(f"authfail:{window}:{address}", int(self._window) + 1)
             except Exception:  # Redis down: this replica counts on its own
                 pass
         seen_window, count = self._counts.get(address, (window, 0))

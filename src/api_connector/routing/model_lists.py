@@ -31,7 +31,7 @@ from api_connector.routing.catalog import Catalog, ProviderInstance, Target
 from api_connector.routing.exchange import Upstreams
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from api_connector.storage.shared_state import SharedState
 
 log = logging.getLogger(__name__)
 _LOCK_SECONDS = 30  # one replica lists an instance at a time; a crashed one's turn passes after this
@@ -53,15 +53,13 @@ class ModelLists:
         upstreams: Upstreams,
         *,
         ttl: float,
-        redis: Redis | None = None,
-        prefix: str = "apc:",
+        shared: SharedState | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._catalog = catalog
         self._upstreams = upstreams
         self._ttl = ttl
-        self._redis = redis
-        self._prefix = prefix + "models:"
+        self._shared = shared
         self._clock = clock
         self._live: dict[str, tuple[frozenset[str], Listing]] = {}
         self._errors: dict[str, str] = {}
@@ -94,10 +92,10 @@ class ModelLists:
             self._errors[instance.pool] = error.message
             return self.listing(instance)
         self._store(instance.pool, models, self._clock())
-        if self._redis is not None:
+        if self._shared is not None:
             value = orjson.dumps({"at": self._clock(), "models": models})
             with contextlib.suppress(Exception):  # sharing is a saving, not a need
-                await self._redis.set(self._prefix + instance.pool, value, ex=int(self._ttl * 2) + 1)
+                await self._shared.put("models:" + instance.pool, value, int(self._ttl * 2) + 1)
         return self.listing(instance)
 
     def _store(self, pool: str, models: list[str], at: float) -> None:
@@ -137,22 +135,22 @@ class ModelLists:
             known = self._live.get(instance.pool)
             if known is not None and known[1].fetched_at is not None and now - known[1].fetched_at < self._ttl:
                 continue
-            if self._redis is not None and await self._shared(instance, now):
+            if self._shared is not None and await self._taken_or_claimed(instance, now):
                 continue
             await self.refresh(instance)
 
-    async def _shared(self, instance: ProviderInstance, now: float) -> bool:
+    async def _taken_or_claimed(self, instance: ProviderInstance, now: float) -> bool:
         """True when another replica's fresh list was taken, or another replica is listing it right now."""
-        redis = self._redis
-        assert redis is not None
+        shared = self._shared
+        assert shared is not None
         try:
-            stored = await redis.get(self._prefix + instance.pool)
+            stored = await shared.get("models:" + instance.pool)
             if stored:
                 entry = orjson.loads(stored)
                 if now - float(entry["at"]) < self._ttl:
                     self._store(instance.pool, [str(m) for m in entry["models"]], float(entry["at"]))
                     return True
-            locked = await redis.set(self._prefix + "lock:" + instance.pool, b"1", nx=True, ex=_LOCK_SECONDS)
+            locked = await shared.claim("models:lock:" + instance.pool, _LOCK_SECONDS)
         except Exception:  # Redis down: this replica lists for itself
             return False
         return not locked
