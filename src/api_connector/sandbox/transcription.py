@@ -10,11 +10,11 @@ the same answer. A form without a file, or not a form, is a 400 in OpenAI's erro
 from __future__ import annotations
 
 import struct
-from email.message import MIMEPart
-from email.parser import BytesParser
-from email.policy import HTTP
 
 import orjson
+from aiohttp.helpers import parse_mimetype
+
+from api_connector.wire.form_reader import FormReader, PartData, PartStart
 
 _ESTIMATED_BYTES_PER_SECOND = 16_000  # 128 kbit/s: what an MP3 of speech typically takes
 
@@ -24,26 +24,29 @@ def _error(message: str, param: str | None) -> tuple[int, bytes]:
     return 400, orjson.dumps(body)
 
 
-def _parts(content_type: str, body: bytes) -> list[tuple[str, MIMEPart]] | None:
-    """The form's fields in order, by name (a name may repeat: ``timestamp_granularities[]``)."""
-    if not content_type.startswith("multipart/form-data"):
+def _fields(content_type: str, body: bytes) -> list[tuple[str, bytes]] | None:
+    """The form's fields in order, by name (a name may repeat: ``timestamp_granularities[]``); None when
+    the body is not a well-formed form."""
+    mime = parse_mimetype(content_type)
+    if (mime.type, mime.subtype) != ("multipart", "form-data"):
         return None
-    form = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    if not form.is_multipart():
+    try:
+        reader = FormReader(mime.parameters.get("boundary", ""))
+        events = reader.feed(body)
+        reader.close()
+    except ValueError:
         return None
-    parts = []
-    for part in form.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if isinstance(name, str):
-            parts.append((name, part))
-    return parts
-
-
-def _text(part: MIMEPart | None) -> str | None:
-    if part is None:
-        return None
-    payload = part.get_payload(decode=True)
-    return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
+    fields: list[tuple[str, bytes]] = []
+    name: str | None = None
+    pieces: list[bytes] = []
+    for event in events:
+        if isinstance(event, PartStart):
+            name, pieces = event.name, []
+        elif isinstance(event, PartData):
+            pieces.append(event.data)
+        elif name is not None:  # the part's end
+            fields.append((name, b"".join(pieces)))
+    return fields
 
 
 def wav_seconds(audio: bytes) -> float | None:
@@ -63,20 +66,19 @@ def wav_seconds(audio: bytes) -> float | None:
 
 def transcription(content_type: str, body: bytes, translate: bool) -> tuple[int, bytes]:
     """(status, JSON answer) for one form."""
-    fields = _parts(content_type, body)
+    fields = _fields(content_type, body)
     if fields is None:
         return _error("expected a multipart/form-data body", None)
     parts = dict(reversed(fields))  # the first of each name
-    upload = parts.get("file")
-    audio = upload.get_payload(decode=True) if upload is not None else None
-    if not isinstance(audio, bytes) or not audio:
+    audio = parts.get("file")
+    if not audio:
         return _error("the form has no file", "file")
     seconds = wav_seconds(audio)
     if seconds is None:
         seconds = len(audio) / _ESTIMATED_BYTES_PER_SECOND
     seconds = round(seconds, 3)
     text = f"Sandbox transcript of {seconds:.2f} seconds of audio."
-    if _text(parts.get("response_format")) != "verbose_json":
+    if parts.get("response_format") != b"verbose_json":
         return 200, orjson.dumps({"text": text, "usage": {"type": "duration", "seconds": max(1, round(seconds))}})
     words = text.split()
     step = seconds / len(words)
@@ -89,7 +91,7 @@ def transcription(content_type: str, body: bytes, translate: bool) -> tuple[int,
             {"id": 0, "seek": 0, "start": 0.0, "end": seconds, "text": " " + text, "temperature": 0.0},
         ],
     }
-    if any(name == "timestamp_granularities[]" and _text(part) == "word" for name, part in fields):
+    if ("timestamp_granularities[]", b"word") in fields:
         answer["words"] = [
             {"word": word, "start": round(i * step, 3), "end": round((i + 1) * step, 3)} for i, word in enumerate(words)
         ]
