@@ -26,10 +26,22 @@ log = get_logger("api_connector.stream")
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+class _EventStreamResponse(web.StreamResponse):
+    """A streamed answer whose status and headers go out with its first bytes, in one write.
+
+    The pipeline hands over a stream only once its upstream has answered and its first events are in
+    hand, so nothing is gained by sending the headers apart (aiohttp's default for streamed
+    responses): that cost every stream a system call of its own. aiohttp reads this class attribute
+    when the response is prepared; its plain ``Response`` sets it the same way.
+    """
+
+    _send_headers_immediately = False
+
+
 async def write_sse(request: web.Request, run: Run[Any, Any], redactor: Redactor) -> web.StreamResponse:
     stream = run.stream
     assert stream is not None
-    response = web.StreamResponse(headers={**SSE_HEADERS, "x-request-id": run.call.request_id, **run.headers})
+    response = _EventStreamResponse(headers={**SSE_HEADERS, "x-request-id": run.call.request_id, **run.headers})
     # Once upstream has said it is done nothing is worth waiting for: the rest goes out in one write
     # with the end of the stream (fewer system calls and chunk frames for short answers).
     held = b""
