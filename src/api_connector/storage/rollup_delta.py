@@ -12,7 +12,7 @@ stays None when no row of the group has one (SQL's SUM over NULLs alone).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -20,12 +20,14 @@ from api_connector.storage.models import METERED
 from api_connector.storage.rollup_models import ROLLUP_KEYS, ROLLUP_SUMS
 from api_connector.storage.usage_insert import USAGE_COLUMNS
 
-# (epoch minute or hour, project_id, provider, model, capability): the time as a whole number of minutes
-# or hours since the epoch, turned into a timestamp only once per key, when the row is written.
-Key = tuple[Any, ...]
+# (epoch minute or hour, (project_id, provider, model, capability)): the time as a whole number of
+# minutes or hours since the epoch, made a timestamp only once per key, when the roll-up row is written.
+Key = tuple[int, tuple[str, ...]]
 # One roll-up row's values in ROLLUP_SUMS order.
 Sums = list[Any]
 
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_MINUTE = timedelta(minutes=1)
 _COLUMN = {name: index for index, name in enumerate(USAGE_COLUMNS)}
 _AT = _COLUMN["created_at"]
 _KEY = itemgetter(*(_COLUMN[name] for name in ROLLUP_KEYS))
@@ -40,10 +42,18 @@ _ADDED = tuple(index for index in range(len(ROLLUP_SUMS)) if index not in (_COST
 def minute_sums(rows: Iterable[Sequence[Any]]) -> dict[Key, Sums]:
     """Per-minute roll-up sums of usage rows (``usage_values`` lists), keyed by ``Key`` in minutes."""
     groups: dict[Key, list[Sequence[Any]]] = {}
+    start = end = _EPOCH  # the UTC minute of the row before, [start, end): none yet
+    minute = 0
     for row in rows:
-        # The whole part of timestamp() is the UTC second itself (see usage_insert.sqlite_timestamp):
-        # floored to the minute exactly as the SQL fold truncates the stored timestamp.
-        key = (int(row[_AT].timestamp()) // 60, *_KEY(row))
+        at = row[_AT]
+        if not start <= at < end:
+            # A batch's rows nearly all fall in one minute: comparing with its bounds costs a fraction of
+            # computing each row's timestamp. The whole part of timestamp() is the UTC second itself
+            # (see usage_insert.sqlite_timestamp): floored to the minute as the SQL fold truncates.
+            minute = int(at.timestamp()) // 60
+            start = datetime.fromtimestamp(minute * 60, UTC)
+            end = start + _MINUTE
+        key = (minute, _KEY(row))
         group = groups.get(key)
         if group is None:
             groups[key] = [row]
@@ -70,7 +80,7 @@ def hour_sums(minutes: dict[Key, Sums]) -> dict[Key, Sums]:
     """The per-hour sums of per-minute ones (``minute_sums``), keyed by ``Key`` in hours."""
     hours: dict[Key, Sums] = {}
     for minute_key, sums in minutes.items():
-        key = (minute_key[0] // 60, *minute_key[1:])
+        key = (minute_key[0] // 60, minute_key[1])
         have = hours.get(key)
         if have is None:
             hours[key] = sums.copy()

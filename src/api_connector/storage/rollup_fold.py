@@ -165,13 +165,13 @@ class _Upsert:
         unit = self._unit
         if self._postgres:
             rows = [
-                dict(zip(self._columns, (key_time(key, unit), *key[1:], *values), strict=True))
+                dict(zip(self._columns, (key_time(key, unit), *key[1], *values), strict=True))
                 for key, values in sums.items()
             ]
             await connection.execute(self.statement, rows)
         else:
             # The time as SQLite stores it (the SQL fold writes the same text).
-            stored = [(sqlite_timestamp(key_time(key, unit)), *key[1:], *values) for key, values in sums.items()]
+            stored = [(sqlite_timestamp(key_time(key, unit)), *key[1], *values) for key, values in sums.items()]
             await connection.exec_driver_sql(self._sql, stored)
 
 
