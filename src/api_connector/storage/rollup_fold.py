@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -65,7 +65,7 @@ _TABLES: tuple[tuple[RollupTable, str, int], ...] = ((UsageRollupRow, "minute", 
 _WATERMARKS = RollupWatermarkRow.__tablename__
 _USAGE = UsageRow.__tablename__
 # The writer's check and move of the watermark on SQLite, in one statement: it moves by the batch's size
-# only if the batch follows it (see the module's docstring). Driver SQL: this runs with every batch.
+# only if the batch follows it, its ids (max - n, max]. Driver SQL: this runs with every batch.
 _SQLITE_ADVANCE = (
     f"UPDATE {_WATERMARKS} SET last_id = last_id + ? "
     f"WHERE name = ? AND last_id + ? = (SELECT max(id) FROM {_USAGE})"
@@ -74,29 +74,28 @@ _SQLITE_ADVANCE = (
 
 async def insert_usage_folded(connection: AsyncConnection, records: Sequence[Any]) -> None:
     """Insert usage records and fold them into the roll-ups, in the caller's transaction."""
+    if not records:
+        return
     rows = [usage_values(record) for record in records]
     minutes = minute_sums(rows)  # before the first statement: on SQLite no lock is held yet
     postgres = connection.dialect.name == "postgresql"
     statements = _statements(postgres)
     if postgres:
-        last = await _claim(connection, statements)
+        await _claim(connection, statements)
         await insert_usage_values(connection, rows)
-        count, top = (await connection.execute(statements.past, {"last": last})).one()
-        follows = count == len(rows)
+        moved = await connection.execute(statements.advance, {"rows": len(rows)})
     else:
         await insert_usage_values(connection, rows)
-        advance = (len(rows), WATERMARK, len(rows))
-        if (await connection.exec_driver_sql(_SQLITE_ADVANCE, advance)).rowcount == 1:
-            await _add(connection, statements, minutes)
-            return
-        found, top = (await connection.execute(statements.range)).one()
-        last = found or 0
-        follows = top - len(rows) == last  # the first batch of all: the watermark's row is not there yet
-    if follows:
+        moved = await connection.exec_driver_sql(_SQLITE_ADVANCE, (len(rows), WATERMARK, len(rows)))
+    if moved.rowcount == 1:  # the batch followed the watermark, which is now its last id
+        await _add(connection, statements, minutes)
+        return
+    found, top = (await connection.execute(statements.range)).one()
+    if found is None and top == len(rows):  # SQLite's first batch of all, before the watermark's row exists
         await connection.execute(statements.set, {"top": top})
         await _add(connection, statements, minutes)
     else:
-        await _fold_sql(connection, statements, last, top)
+        await _fold_sql(connection, statements, found or 0, top)
 
 
 async def fold_backlog(engine: AsyncEngine) -> int:
@@ -192,7 +191,12 @@ class _Statements:
         setting = dialect.insert(mark).values(name=WATERMARK, last_id=bindparam("top"))
         self.set = setting.on_conflict_do_update(index_elements=["name"], set_={"last_id": setting.excluded.last_id})
         past = UsageRow.id > bindparam("last")
-        self.past = select(func.count(), func.max(UsageRow.id)).where(past)
+        # The writer's check and move of the watermark on PostgreSQL (its row locked): to the highest id if
+        # exactly the batch's rows are past it. Sequence numbers have gaps (rolled back inserts), so this
+        # counts the rows where SQLite's version (_SQLITE_ADVANCE) subtracts ids.
+        behind = select(func.count()).where(UsageRow.id > mark.last_id).scalar_subquery()
+        top = select(func.max(UsageRow.id)).scalar_subquery()
+        self.advance = update(mark).where(mine, behind == bindparam("rows")).values(last_id=top)
         batch = select(UsageRow.id).where(past).order_by(UsageRow.id).limit(CATCH_UP_BATCH).subquery()
         self.backlog = select(func.count(), func.max(batch.c.id))
         self.folds = tuple(_sql_fold(table, at, postgres) for table, at, _ in _TABLES)
