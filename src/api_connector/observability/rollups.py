@@ -1,14 +1,15 @@
 """Per-minute and per-hour roll-ups of usage records, and the metrics and usage queries served from them.
 
-A periodic job (and every query, first) folds the usage rows written since its watermark into
-``usage_rollups``: one row per (project, minute, provider, model, capability) with counts, sums of every
-metered unit (tokens, characters, audio seconds, pages, rows, searches) and of cost, and latency
-sum/max, and the same sums per hour into ``usage_rollups_hourly``. A query over a range of at least two
-hours reads its whole hours from the hourly table and only the partial hours at either end from the
-minute one (30 days: about 720 rows a series instead of 43,200), with series points on hour boundaries
-so that both kinds of rows fall wholly into one point. The fold is incremental and idempotent per
-batch: both tables and the watermark move in one transaction, the watermark row locked (PostgreSQL) so
-two replicas never fold the same rows.
+``usage_rollups`` holds one row per (project, minute, provider, model, capability) with counts, sums of
+every metered unit (tokens, characters, audio seconds, pages, rows, searches) and of cost, and latency
+sum/max; ``usage_rollups_hourly`` the same sums per hour. The batch writer folds each batch of usage rows
+into both as it writes it; rows no writer folded (an upgrade, direct inserts) are folded by the SQL fold
+that ``refresh`` runs, periodically and before every query. ``storage.rollup_fold`` holds the watermark
+and its invariant: every usage row at or below it is in both tables exactly once.
+
+A query over a range of at least two hours reads its whole hours from the hourly table and only the
+partial hours at either end from the minute one (30 days: about 720 rows a series instead of 43,200),
+with series points on hour boundaries so that both kinds of rows fall wholly into one point.
 """
 
 from __future__ import annotations
@@ -19,29 +20,26 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, bindparam, case, cast, func, select, union_all
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, Integer, Select, cast, func, select, union_all
 
 from api_connector.core.tasks import stop
 from api_connector.errors import ValidationFailed
 from api_connector.observability.logging import get_logger
 from api_connector.storage.db import Database, translate_errors
-from api_connector.storage.models import METERED, UsageRow
-from api_connector.storage.rollup_models import RollupWatermarkRow, UsageRollupHourRow, UsageRollupRow
+from api_connector.storage.models import METERED
+from api_connector.storage.rollup_fold import CATCH_UP_BATCH, fold_backlog
+from api_connector.storage.rollup_models import ROLLUP_PEAKS, ROLLUP_SUMS, UsageRollupHourRow, UsageRollupRow
 
 log = get_logger("api_connector.rollups")
-_WATERMARK = "usage"
-_BATCH = 20_000
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 _RANGE = re.compile(r"^(\d+)([mhd])$")
 MAX_RANGE = timedelta(days=366)
 _HOUR = 3600
 # What both roll-up tables hold besides their keys, and what every query reads back, by name (never by
-# position: a unit added later is one more name here and in ``_point``). All are added up across rows
-# and points, except the latency peak, which is their maximum.
-_ANSWERED = ("requests", "errors", *METERED, "cost_usd", "latency_ms_sum", "latency_ms_max")
-_PEAKS = frozenset({"latency_ms_max"})
+# position: a unit added later is one more name in ROLLUP_SUMS and in ``_point``). All are added up across
+# rows and points, except the latency peak, which is their maximum.
+_ANSWERED = ROLLUP_SUMS
+_PEAKS = ROLLUP_PEAKS
 # The answered sums that are whole numbers (audio seconds are fractional; cost and latency are apart).
 _COUNTS = tuple(name for name in ("requests", "errors", *METERED) if name != "audio_seconds")
 
@@ -77,7 +75,6 @@ class Rollups:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._built: tuple[Any, ...] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -97,107 +94,15 @@ class Rollups:
 
     @translate_errors
     async def refresh(self) -> int:
-        """Fold new usage rows into the minute roll-ups; returns how many rows were folded."""
+        """Fold the usage rows no writer folded (see ``storage.rollup_fold``); how many it folded. In the
+        steady state the writers fold every batch as they write it, and this is one range check."""
         folded = 0
         async with self._lock:
             while True:
-                count = await self._fold_batch()
+                count = await fold_backlog(self._db.engine)
                 folded += count
-                if count < _BATCH:
+                if count < CATCH_UP_BATCH:
                     return folded
-
-    async def _fold_batch(self) -> int:
-        # The database aggregates (INSERT ... SELECT ... GROUP BY): reading every usage row back into
-        # Python to sum it cost the service a visible share of its CPU under load.
-        statements = self._statements()
-        async with self._db.session() as session, session.begin():
-            last = await self._watermark(session)
-            count, upper = (await session.execute(statements[0], {"last": last})).one()
-            if not count:
-                return 0
-            for fold in statements[1:]:
-                await session.execute(fold, {"last": last, "upper": upper})
-            await self._set_watermark(session, upper)
-            return int(count)
-
-    def _statements(self) -> tuple[Any, ...]:
-        """The batch's bounds and the two folds, built once with bound parameters: building them anew
-        every few seconds made garbage and cost CPU for nothing (they never change)."""
-        if self._built is None:
-            batch = (
-                select(UsageRow.id).where(UsageRow.id > bindparam("last")).order_by(UsageRow.id).limit(_BATCH)
-            ).subquery()
-            bounds = select(func.count(), func.max(batch.c.id))
-            self._built = (
-                bounds,
-                self._fold(UsageRollupRow, "minute", "minute"),
-                self._fold(UsageRollupHourRow, "hour", "hour"),
-            )
-        return self._built
-
-    def _truncate(self, unit: str) -> Any:
-        """``created_at`` cut to the minute or hour, as each backend stores the roll-up's timestamp."""
-        if self._db.engine.dialect.name == "postgresql":
-            return func.date_trunc(unit, UsageRow.created_at, "UTC")
-        # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
-        keep, rest = (16, ":00.000000") if unit == "minute" else (13, ":00:00.000000")
-        return func.substr(UsageRow.created_at, 1, keep).concat(rest)
-
-    def _fold(self, table: type[UsageRollupRow | UsageRollupHourRow], at: str, unit: str) -> Any:
-        postgres = self._db.engine.dialect.name == "postgresql"
-        dialect = postgresql if postgres else sqlite
-        u = UsageRow
-        used = UsageRow.__table__.c
-        keys = {
-            "project_id": u.project_id,
-            at: self._truncate(unit).label(at),
-            "provider": u.provider,
-            "model": u.model,
-            "capability": u.capability,
-        }
-        # Each roll-up column beside the expression that fills it, so that names and values cannot slip
-        # out of step.
-        sums: dict[str, Any] = {
-            "requests": func.count(),
-            "errors": func.sum(case((u.status == "error", 1), else_=0)),
-            **{name: func.sum(used[name]) for name in METERED},
-            "cost_usd": func.sum(u.cost_usd),  # NULL when no row of the group has a cost
-            "latency_ms_sum": func.sum(u.latency_ms),
-            "latency_ms_max": func.max(u.latency_ms),
-        }
-        assert tuple(sums) == _ANSWERED
-        window = (u.id > bindparam("last"), u.id <= bindparam("upper"))
-        query = select(*keys.values(), *sums.values()).where(*window).group_by(*keys.values())
-        stmt = dialect.insert(table.__table__).from_select([*keys, *sums], query)
-        ex, c = stmt.excluded, table.__table__.c
-        added = {name: c[name] + ex[name] for name in _ANSWERED if name not in _PEAKS and name != "cost_usd"}
-        peak = func.greatest if postgres else func.max  # SQLite's two-argument max() is the scalar one
-        return stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={
-                **added,
-                # NULL + x is NULL: fall back to whichever side is known (both unknown stays NULL).
-                "cost_usd": func.coalesce(c.cost_usd + ex.cost_usd, c.cost_usd, ex.cost_usd),
-                "latency_ms_max": peak(c.latency_ms_max, ex.latency_ms_max),
-            },
-        )
-
-    async def _watermark(self, session: AsyncSession) -> int:
-        query = select(RollupWatermarkRow.last_id).where(RollupWatermarkRow.name == _WATERMARK)
-        if self._db.engine.dialect.name == "postgresql":
-            query = query.with_for_update()
-        found = (await session.execute(query)).scalar_one_or_none()
-        if found is None:
-            session.add(RollupWatermarkRow(name=_WATERMARK, last_id=0))
-            await session.flush()
-            return 0
-        return int(found)
-
-    @staticmethod
-    async def _set_watermark(session: AsyncSession, last_id: int) -> None:
-        row = await session.get(RollupWatermarkRow, _WATERMARK)
-        assert row is not None
-        row.last_id = last_id
 
     # -- queries --------------------------------------------------------------------------------
     def _epoch(self, column: Any) -> Any:

@@ -9,6 +9,10 @@ drains it and inserts whole batches (one transaction each). Nothing is dropped s
   to the JSON-lines ``spill_path`` (or logged in full when there is none), and counted;
 * ``close()`` writes everything still queued; if the database stays down past its timeout the rest is
   spilled and counted the same way.
+
+A batch's usage rows are folded into the usage roll-ups in the same transaction (``rollup_fold``): the
+rows, their sums and the roll-ups' watermark commit together or not at all, so a retried batch is
+counted once.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from api_connector.storage.dlq import DeadLetterRecord
 from api_connector.storage.models import AuditRow, utcnow
 from api_connector.storage.record_queue import RecordQueue
 from api_connector.storage.request_audit import RequestAudit, insert_request_audits, request_audit_row
+from api_connector.storage.rollup_fold import insert_usage_folded
 from api_connector.storage.routing_models import DeadLetterRow
-from api_connector.storage.usage_insert import insert_usage, usage_row
+from api_connector.storage.usage_insert import usage_row
 
 log = logging.getLogger(__name__)
 
@@ -321,14 +326,16 @@ class RecordWriter:
         usage = [r for r in batch if isinstance(r, UsageRecord)]
         audit = [_audit_row(r) for r in batch if isinstance(r, AuditRecord)]
         async with self._db.engine.begin() as connection:
-            if usage:
-                await insert_usage(connection, usage)
-                await insert_request_audits(connection, usage)
             if audit:
                 await connection.execute(insert(AuditRow), audit)
             dead = [r.row() for r in batch if isinstance(r, DeadLetterRecord)]
             if dead:
                 await connection.execute(insert(DeadLetterRow), dead)
+            if usage:
+                await insert_request_audits(connection, usage)
+                # Last: on PostgreSQL it locks the roll-ups' watermark, which every replica's writer
+                # waits for, so the lock is held only for the usage rows and their roll-ups.
+                await insert_usage_folded(connection, usage)
 
     async def _database_up(self) -> bool:
         try:

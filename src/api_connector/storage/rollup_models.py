@@ -9,7 +9,14 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Float, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api_connector.storage.models import ID_LEN, NAME_LEN, Base, UTCDateTime
+from api_connector.storage.models import ID_LEN, METERED, NAME_LEN, Base, UTCDateTime
+
+# What both roll-up tables hold besides their keys, in this order wherever they are handled together (the
+# fold's sums, the queries' answers). All are added up across rows, except the latency peak, their maximum.
+ROLLUP_SUMS = ("requests", "errors", *METERED, "cost_usd", "latency_ms_sum", "latency_ms_max")
+ROLLUP_PEAKS = frozenset({"latency_ms_max"})
+# The key columns of either table besides its time (``minute`` or ``hour``).
+ROLLUP_KEYS = ("project_id", "provider", "model", "capability")
 
 
 class _RollupSums:

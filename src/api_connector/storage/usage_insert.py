@@ -90,11 +90,11 @@ def usage_row(record: Any) -> dict[str, Any]:
     return dict(zip(USAGE_COLUMNS, usage_values(record), strict=True))
 
 
-def _sqlite_values(record: Any) -> tuple[Any, ...]:
-    values = usage_values(record)
+def _sqlite_values(values: list[Any]) -> tuple[Any, ...]:
+    stored = values.copy()  # the caller's values stay as they were (the roll-up fold reads them too)
     for index, form in _SQLITE_FORMS:
-        values[index] = form(values[index])
-    return tuple(values)  # the driver's executemany takes tuples
+        stored[index] = form(stored[index])
+    return tuple(stored)  # the driver's executemany takes tuples
 
 
 class SQLiteRows:
@@ -120,7 +120,12 @@ class SQLiteRows:
 
 async def insert_usage(connection: AsyncConnection, records: Sequence[Any]) -> None:
     """Insert usage records (objects with one attribute per column) in one statement."""
+    await insert_usage_values(connection, [usage_values(record) for record in records])
+
+
+async def insert_usage_values(connection: AsyncConnection, rows: Sequence[list[Any]]) -> None:
+    """Insert usage rows given as ``usage_values`` lists in one statement."""
     if connection.dialect.name == "sqlite":
-        await connection.exec_driver_sql(_SQLITE_INSERT, [_sqlite_values(record) for record in records])
+        await connection.exec_driver_sql(_SQLITE_INSERT, [_sqlite_values(values) for values in rows])
     else:
-        await connection.execute(insert(UsageRow), [usage_row(record) for record in records])
+        await connection.execute(insert(UsageRow), [dict(zip(USAGE_COLUMNS, values, strict=True)) for values in rows])
