@@ -15,6 +15,7 @@ end
 -- A body with the marker #SEQ# gets a number of its own in each request (fixed width, so the length
 -- stays the same): the gateway shares one upstream call among identical deterministic requests in
 -- flight (rerank, embeddings), and a fixed body would measure that sharing, not the pass-through.
+-- BENCH_SEQ_FROM starts the numbers past an earlier run's (instructions.py's warm-up, then its count).
 local head, tail = wrk.body:match("^(.-)#SEQ#(.*)$")
 if head then
   local threads = 0
@@ -22,7 +23,7 @@ if head then
     threads = threads + 1
     thread:set("thread_id", threads)
   end
-  local sent = 0
+  local sent = tonumber(os.getenv("BENCH_SEQ_FROM") or "") or 0
   function request()
     sent = sent + 1
     return wrk.format(nil, nil, nil, head .. string.format("%02d%08d", thread_id or 0, sent) .. tail)
@@ -61,6 +62,30 @@ if rate and rate > 0 then
       return 0
     end
     return math.floor(wait + 0.5)
+  end
+end
+
+-- With BENCH_STOP_AFTER, each thread sends that many requests and stops once all are answered: an
+-- exact count, none left in flight, as instructions.py needs. wrk asks delay() before every request,
+-- so a connection asking for one more is parked (for an hour) instead. wrk itself still waits out -d
+-- unless interrupted: the line BENCH_STOPPED tells the caller to send it SIGINT.
+local stop_after = tonumber(os.getenv("BENCH_STOP_AFTER") or "")
+if stop_after and stop_after > 0 then
+  local paced, issued, answered = delay, 0, 0
+  function delay()
+    issued = issued + 1
+    if issued > stop_after then
+      return 3600000
+    end
+    return paced and paced() or 0
+  end
+  function response(status, headers, body)
+    answered = answered + 1
+    if answered >= stop_after then
+      wrk.thread:stop()
+      io.write("BENCH_STOPPED\n")
+      io.flush()
+    end
   end
 end
 

@@ -13,6 +13,8 @@ from api_connector.core.embeddings import (
     EmbeddingsRequest,
     EmbeddingsResult,
     dump,
+    estimate_all,
+    estimate_tokens,
     load,
     merge,
     pack,
@@ -85,3 +87,31 @@ def test_vectors_kept_as_written_render_untouched_and_pack_on_demand() -> None:
     merged = merge([result, other])
     assert merged.texts == [*texts, b"[3]"] and merged.vectors == result.vectors + other.vectors
     assert merge([result, EmbeddingsResult([pack([3.0])], "m")]).texts is None  # written anew from float32
+
+
+def test_arrays_as_written_are_copied_into_orjsons_layout() -> None:
+    answer = b'{"data":[[-0.035233447,0.5],[\n 1e-3, 2\n]]}'
+    view = memoryview(answer)
+    second = answer.index(b"[\n")
+    texts = [view[9 : second - 1], view[second:-2]]  # views of the vendor's answer, as the wire keeps them
+    result = EmbeddingsResult(None, 'm"1', Usage(input_tokens=2), texts=texts, floats=[[-0.035233447, 0.5], [1e-3, 2]])
+    written = render(result, "float")
+    assert written == (
+        b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[-0.035233447,0.5]},'
+        b'{"object":"embedding","index":1,"embedding":[\n 1e-3, 2\n]}],"model":"m\\"1",'
+        b'"usage":{"prompt_tokens":2,"total_tokens":2}}'
+    )
+    assert written == orjson.dumps(
+        {
+            "object": "list",
+            "data": [{"object": "embedding", "index": 0, "embedding": [-0.035233447, 0.5]}, "HOLE"],
+            "model": 'm"1',
+            "usage": {"prompt_tokens": 2, "total_tokens": 2},
+        }
+    ).replace(b'"HOLE"', b'{"object":"embedding","index":1,"embedding":[\n 1e-3, 2\n]}')
+
+
+@pytest.mark.parametrize("given", ["one", ["a", "abcd", "abcde", "x" * 4001], [1, 2, 3], [[1], [2, 3]]])
+def test_a_requests_estimate_is_its_items_estimates_summed(given: object) -> None:
+    items = EmbeddingsRequest.model_validate({"model": "m", "input": given}).items()
+    assert estimate_all(items) == sum(estimate_tokens(item) for item in items)

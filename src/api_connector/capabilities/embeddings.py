@@ -26,6 +26,7 @@ from api_connector.core.embeddings import (
     EmbeddingsResult,
     Item,
     dump,
+    estimate_all,
     estimate_tokens,
     load,
     merge,
@@ -130,7 +131,7 @@ class EmbeddingsCapability(CapabilitySpec[EmbeddingsRequest, EmbeddingsResult]):
         return catalog.resolve(project_id, request.model)
 
     def estimate_tokens(self, request: EmbeddingsRequest) -> int:
-        return sum(map(estimate_tokens, request.items()))
+        return estimate_all(request.items())
 
     def usage(self, result: EmbeddingsResult) -> Usage:
         return result.usage

@@ -37,6 +37,8 @@ MAX_DIMENSIONS = 16_384
 Text = Annotated[str, StringConstraints(min_length=1)]
 Tokens = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
 Item = str | list[int]
+# A vector's JSON array as the vendor wrote it: bytes, or a view of the answer it came in (not copied).
+Written = bytes | memoryview
 
 
 class EmbeddingsRequest(BaseModel):
@@ -74,13 +76,14 @@ class EmbeddingsRequest(BaseModel):
             ) from None
 
     def items(self) -> list[Item]:
-        """The inputs as a list, one entry per vector asked for."""
+        """The inputs as a list, one entry per vector asked for (the request's own list when it has one:
+        read it, never change it)."""
         value = self.input
         if isinstance(value, str):
             return [value]
         if isinstance(value[0], int):
             return [cast(list[int], value)]  # one token array
-        return cast(list[Item], list(value))  # texts, or token arrays
+        return cast(list[Item], value)  # texts, or token arrays
 
     def texts(self, vendor: str) -> list[str]:
         """The inputs for a vendor that embeds text only: token arrays it cannot take are refused, which
@@ -127,7 +130,7 @@ class EmbeddingsResult:
         usage: Usage | None = None,
         estimated: bool = False,  # the vendor did not say what it used: input tokens are the gateway's estimate
         *,
-        texts: list[bytes] | None = None,
+        texts: Sequence[Written] | None = None,
         floats: Sequence[Sequence[float]] | None = None,
     ) -> None:
         assert vectors is not None or floats is not None, "an answer needs its vectors"
@@ -176,6 +179,12 @@ def estimate_tokens(item: Item, chars_per_token: int = 4) -> int:
     return len(item)
 
 
+def estimate_all(items: Sequence[Item]) -> int:
+    """``estimate_tokens`` of every item, summed: what limits reserve for a request, and what an answer
+    without usage is charged. One expression, not a call per item (a request may have thousands)."""
+    return sum([((len(item) + 3) // 4 or 1) if isinstance(item, str) else len(item) for item in items])
+
+
 def render(result: EmbeddingsResult, encoding_format: str) -> bytes:
     """The OpenAI ``list`` of ``embedding`` objects, vectors written as the caller asked."""
     tokens = result.usage.input_tokens
@@ -195,14 +204,18 @@ def render(result: EmbeddingsResult, encoding_format: str) -> bytes:
     )
 
 
-def _render_texts(texts: list[bytes], model: str, tokens: int) -> bytes:
+def _render_texts(texts: Sequence[Written], model: str, tokens: int) -> bytes:
     """``render``'s float answer with each vector's array as the vendor wrote it, written the way
-    orjson writes the rest (compact, same key order): the arrays are copied, never parsed again."""
-    data = b",".join(
-        b'{"object":"embedding","index":%d,"embedding":%b}' % (index, text) for index, text in enumerate(texts)
-    )
+    orjson writes the rest (compact, same key order): the arrays are copied once, into the answer,
+    never parsed again."""
+    parts: list[Written] = [b'{"object":"list","data":[']
+    for index, text in enumerate(texts):
+        parts += (b'{"object":"embedding","index":%d,"embedding":' % index, text, b"},")
+    if texts:
+        parts[-1] = b"}"  # no comma after the last entry
     usage = b'"usage":{"prompt_tokens":%d,"total_tokens":%d}' % (tokens, tokens)
-    return b'{"object":"list","data":[%b],"model":%b,%b}' % (data, orjson.dumps(model), usage)
+    parts.append(b'],"model":%b,%b}' % (orjson.dumps(model), usage))
+    return b"".join(parts)
 
 
 def merge(parts: Sequence[EmbeddingsResult]) -> EmbeddingsResult:

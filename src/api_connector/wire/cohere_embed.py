@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult, estimate_tokens, pack
+from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult, estimate_all, pack
 from api_connector.core.usage import Usage
 from api_connector.wire.base import VendorError
 
@@ -73,7 +73,7 @@ class CohereEmbedWire:
         vectors = [pack(values) for values in floats]
         billed = answer.meta.billed_units if answer.meta is not None else None
         if billed is None or billed.input_tokens is None:
-            return EmbeddingsResult(vectors, "", Usage(sum(map(estimate_tokens, texts))), estimated=True)
+            return EmbeddingsResult(vectors, "", Usage(input_tokens=estimate_all(texts)), estimated=True)
         return EmbeddingsResult(vectors, "", Usage(input_tokens=billed.input_tokens))
 
     def decode_error(self, body: bytes) -> VendorError | None:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult, estimate_tokens, pack
+from api_connector.core.embeddings import EmbeddingsRequest, EmbeddingsResult, estimate_all, pack
 from api_connector.core.usage import Usage
 from api_connector.wire.base import VendorError
 from api_connector.wire.google_errors import decode_google_error
@@ -63,7 +63,7 @@ class GeminiEmbeddingsWire:
         vectors = [pack(entry.values) for entry in answer.embeddings]
         counted = answer.usage.prompt_token_count if answer.usage is not None else None
         if counted is None:
-            return EmbeddingsResult(vectors, "", Usage(sum(map(estimate_tokens, texts))), estimated=True)
+            return EmbeddingsResult(vectors, "", Usage(input_tokens=estimate_all(texts)), estimated=True)
         return EmbeddingsResult(vectors, "", Usage(input_tokens=counted))
 
     def decode_error(self, body: bytes) -> VendorError | None:

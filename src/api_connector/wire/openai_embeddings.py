@@ -20,7 +20,6 @@ Errors: OpenAI's ``{"error": {...}}``, FastAPI's ``{"detail": ...}`` (Voyage, Ji
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,13 +32,14 @@ from api_connector.core.embeddings import (
     EmbeddingsRequest,
     EmbeddingsResult,
     Item,
-    estimate_tokens,
+    estimate_all,
     from_base64,
     pack,
 )
 from api_connector.core.usage import Usage
 from api_connector.wire.base import VendorError
 from api_connector.wire.openai_chat import decode_openai_error
+from api_connector.wire.openai_float_answer import read_float_answer
 
 
 class _Lenient(BaseModel):
@@ -100,87 +100,6 @@ def decode_error(body: bytes) -> VendorError | None:
     return VendorError(message=message, type=flat.type, code=code, param=flat.param)
 
 
-_KEY = b'"embedding"'
-_KEY_TO_ARRAY = re.compile(rb"\s*:\s*\[")  # between the key and its array, when not simply ``:[``
-# Bytes no array of JSON numbers holds (strings, nested arrays and objects, true, false, null).
-_NOT_NUMBERS = (b'"', b"[", b"{", b"t", b"f", b"n")
-
-
-def _plain_floats(body: bytes, items: list[Item]) -> EmbeddingsResult | None:
-    """The usual float answer (every vector in order, usage given or left out), with each vector's
-    array kept as the vendor wrote it: passed through to a caller asking for floats, and packed to
-    float32 only when something needs that. None for anything else, which ``_Answer`` reads (and
-    refuses) as before.
-
-    orjson's parse checks the whole body and gives the fields the gateway reads, by hand: faster
-    than validating thousands of floats with pydantic, then packing them and writing them out again.
-    """
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if type(parsed) is not dict:
-        return None
-    data, model, usage = parsed.get("data"), parsed.get("model", ""), parsed.get("usage")
-    if type(data) is not list or len(data) != len(items) or type(model) is not str:
-        return None
-    floats: list[list[float]] = []
-    for position, entry in enumerate(data):
-        if type(entry) is not dict:
-            return None
-        index, values = entry.get("index"), entry.get("embedding")
-        if type(values) is not list or not (index is None or (type(index) is int and index == position)):
-            return None
-        floats.append(values)
-    if usage is None:
-        tokens = None
-    elif type(usage) is dict:
-        prompt, total = usage.get("prompt_tokens"), usage.get("total_tokens")
-        if not all(value is None or type(value) is int for value in (prompt, total)):
-            return None
-        tokens = prompt if prompt is not None else total
-    else:
-        return None
-    texts = _vector_texts(body, len(floats))
-    if texts is None:
-        return None
-    if tokens is None:  # some compatible servers leave usage out: estimated, and said so
-        return EmbeddingsResult(None, model, Usage(sum(map(estimate_tokens, items))), True, texts=texts, floats=floats)
-    return EmbeddingsResult(None, model, Usage(input_tokens=tokens), texts=texts, floats=floats)
-
-
-def _vector_texts(body: bytes, count: int) -> list[bytes] | None:
-    """The text of every ``"embedding"`` key's array in ``body`` (valid JSON), in order; None unless
-    there are exactly ``count`` and each holds numbers only.
-
-    Substring searches, not a parse: a quote that opens a key is never preceded by a backslash, and a
-    number never holds a ``]``, so each array ends at the first one after its start. A body with such
-    keys anywhere else has more of them than vectors and is read the slow way.
-    """
-    texts: list[bytes] = []
-    at = body.find(_KEY)
-    while at >= 0:
-        after = at + len(_KEY)
-        if at > 0 and body[at - 1] == 0x5C:  # an escaped quote: inside a string
-            at = body.find(_KEY, after)
-            continue
-        if body.startswith(b":[", after):
-            start = after + 1
-        else:
-            spaced = _KEY_TO_ARRAY.match(body, after)
-            if spaced is None:  # the word as a value ("object": "embedding"), or not an array
-                at = body.find(_KEY, after)
-                continue
-            start = spaced.end() - 1
-        end = body.find(b"]", start) + 1
-        text = body[start:end]
-        if any(text.find(byte, 1) >= 0 for byte in _NOT_NUMBERS) or len(texts) == count:
-            return None
-        texts.append(text)
-        at = body.find(_KEY, end)
-    return texts if len(texts) == count else None
-
-
 def _input_tokens(usage: _Usage | None) -> int | None:
     if usage is None:
         return None
@@ -219,9 +138,14 @@ class OpenAIEmbeddingsWire:
     def decode_response(self, body: bytes, request: EmbeddingsRequest) -> EmbeddingsResult:
         items = request.items()
         if not self.base64:
-            plain = _plain_floats(body, items)
+            # The usual float answer keeps each vector's array as written (see openai_float_answer).
+            plain = read_float_answer(body, len(items))
             if plain is not None:
-                return plain
+                if plain.tokens is None:  # some compatible servers leave usage out: estimated, and said so
+                    usage, estimated = Usage(input_tokens=estimate_all(items)), True
+                else:
+                    usage, estimated = Usage(input_tokens=plain.tokens), False
+                return EmbeddingsResult(None, plain.model, usage, estimated, texts=plain.texts, floats=plain.floats)
         answer = _Answer.model_validate_json(body)
         ordered = sorted(
             ((i if entry.index is None else entry.index, entry.embedding) for i, entry in enumerate(answer.data)),
@@ -232,7 +156,7 @@ class OpenAIEmbeddingsWire:
         vectors = [from_base64(value) if isinstance(value, str) else pack(value) for _, value in ordered]
         tokens = _input_tokens(answer.usage)
         if tokens is None:  # some compatible servers leave usage out: estimated, and said so
-            return EmbeddingsResult(vectors, answer.model, Usage(sum(map(estimate_tokens, items))), True)
+            return EmbeddingsResult(vectors, answer.model, Usage(input_tokens=estimate_all(items)), True)
         return EmbeddingsResult(vectors, answer.model, Usage(input_tokens=tokens))
 
     def decode_error(self, body: bytes) -> VendorError | None:
