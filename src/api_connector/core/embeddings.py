@@ -179,10 +179,10 @@ def estimate_tokens(item: Item, chars_per_token: int = 4) -> int:
     return len(item)
 
 
-def estimate_all(items: Sequence[Item]) -> int:
+def estimate_all(items: Sequence[Item], chars_per_token: int = 4) -> int:
     """``estimate_tokens`` of every item, summed: what limits reserve for a request, and what an answer
-    without usage is charged. One expression, not a call per item (a request may have thousands)."""
-    return sum([((len(item) + 3) // 4 or 1) if isinstance(item, str) else len(item) for item in items])
+    without usage is charged. Its rule written inline, not a call per item (a request may have thousands)."""
+    return sum([max(1, -(-len(item) // chars_per_token)) if isinstance(item, str) else len(item) for item in items])
 
 
 def render(result: EmbeddingsResult, encoding_format: str) -> bytes:

@@ -35,11 +35,6 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400}
 _RANGE = re.compile(r"^(\d+)([mhd])$")
 MAX_RANGE = timedelta(days=366)
 _HOUR = 3600
-# What both roll-up tables hold besides their keys, and what every query reads back, by name (never by
-# position: a unit added later is one more name in ROLLUP_SUMS and in ``_point``). All are added up across
-# rows and points, except the latency peak, which is their maximum.
-_ANSWERED = ROLLUP_SUMS
-_PEAKS = ROLLUP_PEAKS
 # The answered sums that are whole numbers (audio seconds are fractional; cost and latency are apart).
 _COUNTS = tuple(name for name in ("requests", "errors", *METERED) if name != "audio_seconds")
 
@@ -140,11 +135,11 @@ class Rollups:
         async with self._db.session() as session:
             slots = [row._mapping for row in await session.execute(by_slot)]
             providers = [row._mapping for row in await session.execute(by_provider)]
-        series = {base + int(row["slot"]) * step: {name: row[name] or 0 for name in _ANSWERED} for row in slots}
-        total: dict[str, Any] = dict.fromkeys(_ANSWERED, 0)
+        series = {base + int(row["slot"]) * step: {name: row[name] or 0 for name in ROLLUP_SUMS} for row in slots}
+        total: dict[str, Any] = dict.fromkeys(ROLLUP_SUMS, 0)
         for point in series.values():
             for name, value in point.items():
-                total[name] = max(total[name], value) if name in _PEAKS else total[name] + value
+                total[name] = max(total[name], value) if name in ROLLUP_PEAKS else total[name] + value
         return {
             "time_range": {"since": since.isoformat(), "until": until.isoformat(), "step_seconds": step},
             "totals": _point(total),
@@ -191,7 +186,7 @@ def _rows(
     """One table's roll-up rows in [since, until), filtered where its indexes can help; the same columns
     from either table, so that the two unite."""
     c = row.__table__.c
-    query = select(at.label("at"), row.provider, row.model, *(c[name] for name in _ANSWERED))
+    query = select(at.label("at"), row.provider, row.model, *(c[name] for name in ROLLUP_SUMS))
     query = query.where(at >= since, at < until)
     if project_id is not None:
         query = query.where(row.project_id == project_id)
@@ -202,7 +197,7 @@ def _rows(
 
 def _sums(c: Any) -> list[Any]:
     """The aggregates every query answers, each labelled with its roll-up column's name."""
-    return [(func.max if name in _PEAKS else func.sum)(c[name]).label(name) for name in _ANSWERED]
+    return [(func.max if name in ROLLUP_PEAKS else func.sum)(c[name]).label(name) for name in ROLLUP_SUMS]
 
 
 def _point(values: Mapping[Any, Any]) -> dict[str, Any]:

@@ -87,7 +87,11 @@ def usage_values(record: Any) -> list[Any]:
 
 
 def usage_row(record: Any) -> dict[str, Any]:
-    return dict(zip(USAGE_COLUMNS, usage_values(record), strict=True))
+    return _named(usage_values(record))
+
+
+def _named(values: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(USAGE_COLUMNS, values, strict=True))
 
 
 def _sqlite_values(values: list[Any]) -> tuple[Any, ...]:
@@ -128,4 +132,4 @@ async def insert_usage_values(connection: AsyncConnection, rows: Sequence[list[A
     if connection.dialect.name == "sqlite":
         await connection.exec_driver_sql(_SQLITE_INSERT, [_sqlite_values(values) for values in rows])
     else:
-        await connection.execute(insert(UsageRow), [dict(zip(USAGE_COLUMNS, values, strict=True)) for values in rows])
+        await connection.execute(insert(UsageRow), [_named(values) for values in rows])
