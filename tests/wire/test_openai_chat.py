@@ -256,3 +256,45 @@ def test_padded_chunks_that_carry_something_are_read(payload: bytes) -> None:
     untouched = _stream_translator(include_usage=False).state
     carries = b'"stop"' in payload or b'"usage":{' in payload or b'"error"' in payload
     assert (batched.state != untouched) == carries
+
+
+@pytest.mark.parametrize("reason", ["stop", "length", "tool_calls", "content_filter", "function_call"])
+def test_a_finish_chunk_is_forwarded_unread_with_its_reason(reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunk that only ends a choice is read from its ending: the reason noted, the bytes as they came."""
+    payload = _chunk([_delta("", reason)])
+    translator = _stream_translator(include_usage=False)
+
+    def refuse(_: bytes) -> object:
+        raise AssertionError("a finish chunk was parsed")
+
+    monkeypatch.setattr(orjson, "loads", refuse)
+    assert translator.feed_payloads([_chunk([_delta("Hi")]), payload]) == [_chunk([_delta("Hi")]), payload]
+    assert translator.state.finish_reason == reason
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        _chunk([_delta("", "end_turn")]),  # a reason OpenAI does not document: parsed, kept as it came
+        _chunk([_delta("", 'stop"ped')]),  # one with an escaped quote: the parser unescapes it
+        _chunk([_delta("", "stop")], _USAGE),  # usage on the same chunk
+        _chunk([_delta("", "stop")], system_fingerprint="fp_1"),  # a field after the usage
+        orjson.dumps({"choices": [_delta("", "stop")], "usage": None}, option=orjson.OPT_INDENT_2),  # spacing
+        # The key quoted inside a string, escaped as JSON must: the real reason is "length".
+        _chunk([{**_delta('"finish_reason":"stop'), "finish_reason": "length"}]),
+    ],
+)
+def test_finish_chunks_written_otherwise_are_read(payload: bytes) -> None:
+    batched, single = _stream_translator(include_usage=True), _stream_translator(include_usage=True)
+    assert batched.feed_payloads([payload]) == _one_by_one(single, [payload])
+    assert batched.state == single.state
+    assert batched.state.finish_reason == orjson.loads(payload)["choices"][0]["finish_reason"]
+
+
+def test_a_finish_chunk_after_held_annotations_names_them() -> None:
+    """Held chunks wait for the next chunk's id: a finish chunk after them is read, not forwarded unread."""
+    annotation = orjson.dumps({"id": "", "choices": [], "prompt_filter_results": [{"prompt_index": 0}]})
+    translator = _stream_translator(include_usage=False)
+    out = translator.feed_payloads([annotation, _chunk([_delta("", "stop")])])
+    assert [orjson.loads(p)["id"] for p in out] == ["chatcmpl-1", "chatcmpl-1"]
+    assert translator.state.finish_reason == "stop"
