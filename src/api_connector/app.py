@@ -63,7 +63,6 @@ from api_connector.storage.keys import KeyStore
 from api_connector.storage.provider_store import ProviderStore
 from api_connector.storage.queries import AuditQueries, UsageQueries
 from api_connector.storage.record_writer import RecordWriter
-from api_connector.storage.redis import create_redis
 from api_connector.storage.request_audit import RequestAuditStore
 from api_connector.storage.response_store import ResponseStore
 from api_connector.storage.shared_state import SharedState
@@ -105,15 +104,13 @@ def build_services(
     resolver = CredentialResolver(environment(), redactor)
     _learn_environment_secrets(config, resolver)
     routing = build_routing(settings, config, database, writer, redactor)
-    # Small values replicas share (model lists, failed-authentication counts), on the routing layer's Redis.
-    shared = SharedState(routing.redis, settings.redis_key_prefix) if routing.redis is not None else None
+    # Small values replicas share (model lists, failed-authentication counts, health checks, alerts, the
+    # limits' version), on the routing layer's connection to Redis (one pool per process).
+    shared = SharedState(routing.shared) if routing.shared is not None else None
     recorder = Recorder(metrics, writer)
     # Before the pipeline: its record layer reads them.
     audit_policies = recorder.audit_policies = AuditPolicies(config.audit)
-    # Governance shares the routing layer's Redis client (one pool per process).
-    governance = build_governance(
-        settings, config, routing.redis if routing is not None else create_redis(settings), database
-    )
+    governance = build_governance(settings, config, routing.shared, shared, database)
     recorder.governance = governance
     upstreams = Upstreams(transport, resolver, governance.after_attempt)
     pipeline = Pipeline(
@@ -155,7 +152,7 @@ def build_services(
         rollups=Rollups(database),
         model_lists=_model_lists(settings, catalog, upstreams, shared),
         auth_throttle=AuthThrottle(settings.auth_failure_limit, settings.auth_failure_window, shared=shared),
-        health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing),
+        health=_build_health(settings, config, catalog, upstreams, redactor, recorder, routing, shared),
         responses=ResponseStore(database, settings.responses_store_days) if settings.responses_store else None,
         request_audits=request_audits,
         audit_retention=AuditRetention(request_audits, audit_policies, config.audit.purge_interval),
@@ -199,6 +196,7 @@ def _build_health(
     redactor: Redactor,
     recorder: Recorder,
     routing: Routing,
+    shared: SharedState | None,
 ) -> HealthMonitor:
     """Passive health from the recorder, probes from the monitor, the unhealthy set to the router."""
     registry = HealthRegistry(config.health)
@@ -212,8 +210,7 @@ def _build_health(
             config.alerts,
             redactor,
             environment(),
-            redis=routing.redis,
-            prefix=settings.redis_key_prefix,
+            shared=shared,
             allow_private=settings.allow_private_upstreams,
             transport=upstreams.transport,  # webhooks go out through the same client as every other call
         )
@@ -222,8 +219,7 @@ def _build_health(
         catalog,
         upstreams,
         redactor,
-        redis=routing.redis,
-        prefix=settings.redis_key_prefix,
+        shared=shared,
         alerts=alerts,
     )
 

@@ -31,6 +31,7 @@ Foreign exceptions (HTTP client, database drivers) are translated where they ent
     │   ├── CapabilityUnsupported       400 capability_unsupported
     │   └── CredentialRejected          422 credential_rejected (the provider refused it)
     ├── StorageUnavailable              503 storage_unavailable (retryable)
+    │   └── SharedStateUnavailable      503 storage_unavailable (the shared Redis did not answer)
     ├── ConnectionsFailed               503 connections_failed (retryable; a strict connection refresh)
     ├── Overloaded                      503 overloaded (retryable; admission control, Retry-After)
     ├── LimitExceeded                   429 rate_limited (retryable; gateway limits, x-ratelimit-*)
@@ -223,6 +224,11 @@ class StorageUnavailable(ConnectorError):
     status = 503
     code = "storage_unavailable"
     retryable = True
+
+
+class SharedStateUnavailable(StorageUnavailable):
+    """Redis (shared state) could not be reached or refused a command: what ``storage`` raises for any
+    of the client's failures, so no caller above it handles the client's exceptions."""
 
 
 class ConnectionsFailed(ConnectorError):

@@ -15,6 +15,7 @@ import pytest
 
 from api_connector.auth.throttle import AuthThrottle
 from api_connector.errors import AuthThrottled
+from api_connector.storage.redis import SharedRedis
 from api_connector.storage.shared_state import SharedState
 from tests.gateway import RunningGateway, run_gateway
 from tests.redis_space import REDIS_URL
@@ -95,8 +96,8 @@ def test_replicas_share_the_count(redis_prefix: str) -> None:
     async def scenario() -> None:
         redis = Redis.from_url(REDIS_URL)
         try:
-            a = AuthThrottle(limit=4, window=60, shared=SharedState(redis, redis_prefix))
-            b = AuthThrottle(limit=4, window=60, shared=SharedState(redis, redis_prefix))
+            a = AuthThrottle(limit=4, window=60, shared=SharedState(SharedRedis(redis, redis_prefix)))
+            b = AuthThrottle(limit=4, window=60, shared=SharedState(SharedRedis(redis, redis_prefix)))
             for throttle in (a, b, a):  # three failures, seen by two replicas
                 await throttle.failed("10.0.0.9")
             b.check("10.0.0.9")  # not yet at the limit

@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 
 from api_connector.governance.budgets import Budgets
 from api_connector.governance.settings_model import BudgetsConfig, BudgetSpec
+from api_connector.storage.budget_scripts import BudgetCounters
+from api_connector.storage.redis import SharedRedis
 from tests.gateway import RunningGateway, run_gateway
 from tests.governance.upstream import fake_upstream, two_provider_route
 from tests.redis_space import REDIS_URL
@@ -73,7 +75,7 @@ async def test_with_redis_one_replica_announces_a_threshold_once_per_period() ->
     prefix = f"apc-test-budget-{time.monotonic_ns()}:"
     config = BudgetsConfig(keys={"k": BudgetSpec(usd=1.0, soft_ratio=0.5)})
     sent: list[dict[str, Any]] = []
-    replicas = [Budgets(config, client, prefix) for _ in range(2)]
+    replicas = [Budgets(config, BudgetCounters(SharedRedis(client, prefix))) for _ in range(2)]
     for budgets in replicas:
         budgets.alert = lambda kind, data: sent.append(data)
     try:
@@ -84,7 +86,7 @@ async def test_with_redis_one_replica_announces_a_threshold_once_per_period() ->
             await budgets.close()
         assert len(sent) == 1 and sent[0]["kind"] == "key"
         gate = replicas[0].gates("p", "k")[0]
-        assert float(await client.get(gate.key) or 0) == pytest.approx(1.6)
+        assert float(await client.get(prefix + "budget:" + gate.key) or 0) == pytest.approx(1.6)
     finally:
         keys = [k async for k in client.scan_iter(match=prefix + "*")]
         if keys:

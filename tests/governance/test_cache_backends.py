@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from api_connector.governance.cache import MemoryCache, RedisCache, ResponseCache, request_key
+from api_connector.storage.cache_scripts import CacheEntries
+from api_connector.storage.redis import SharedRedis
 from tests.redis_space import redis_space
 
 
@@ -17,7 +19,7 @@ async def cache(request: pytest.FixtureRequest) -> AsyncIterator[ResponseCache]:
         yield MemoryCache(max_entries=100)
         return
     async with redis_space() as (client, prefix):
-        yield RedisCache(client, prefix)
+        yield RedisCache(CacheEntries(SharedRedis(client, prefix)))
 
 
 async def test_backend_contract(cache: ResponseCache) -> None:

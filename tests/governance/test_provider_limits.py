@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from api_connector.governance.ratelimit_redis import _ACQUIRE, _SETTLE
-from api_connector.governance.redis_scripts import ScriptRunner
 from api_connector.governance.settings_model import BudgetSpec
+from api_connector.storage.limit_scripts import _ACQUIRE, _SETTLE
+from api_connector.storage.redis_scripts import ScriptRunner
 from tests.gateway import RunningGateway, run_gateway
 from tests.governance.upstream import fake_upstream, two_provider_route
 from tests.redis_space import REDIS_URL
@@ -85,7 +85,7 @@ def test_admission_is_one_redis_call_and_nothing_waits_for_the_rest(tmp_path: Pa
         project = gateway.services.default_project_id
         gateway.services.governance.budgets._config.projects[project] = BudgetSpec(usd=100.0)  # type: ignore[union-attr]
         gateway.services.governance.budgets.active = True  # type: ignore[union-attr]
-        redis = gateway.services.routing.redis  # type: ignore[union-attr]
+        redis = gateway.services.routing.shared.client  # type: ignore[union-attr]
         seen: Counter[str] = Counter()
         original = redis.execute_command
 
@@ -97,7 +97,7 @@ def test_admission_is_one_redis_call_and_nothing_waits_for_the_rest(tmp_path: Pa
                 seen[name] += 1
             return await original(*args, **options)
 
-        # The limit scripts are sent as prepared bytes (governance/redis_scripts.py), not through
+        # The limit scripts are sent as prepared bytes (storage/redis_scripts.py), not through
         # execute_command: each call of a batch counts as one EVALSHA.
         send = ScriptRunner._send
 

@@ -12,8 +12,10 @@ from api_connector.errors import LimiterUnavailable, LimitExceeded
 from api_connector.governance.limiter import CallerLimiter, settle
 from api_connector.governance.ratelimit import BudgetGate, MemoryLimitStore, Rule, rules_for
 from api_connector.governance.ratelimit_redis import RedisLimitStore
-from api_connector.governance.redis_scripts import Call
 from api_connector.governance.settings_model import LimitsConfig, LimitSpec
+from api_connector.storage.limit_scripts import LimitScripts
+from api_connector.storage.redis import SharedRedis
+from api_connector.storage.redis_scripts import Call
 from tests.redis_space import redis_space
 
 
@@ -79,7 +81,7 @@ async def test_no_limits_configured_costs_nothing() -> None:
 
 async def test_redis_script_agrees_with_memory() -> None:
     async with redis_space() as (client, prefix):
-        store = RedisLimitStore(client, prefix)
+        store = RedisLimitStore(LimitScripts(SharedRedis(client, prefix)))
         rules = rules_for("key:r", LimitSpec(requests_per_minute=600, concurrent=5), 0.01)
         verdicts = [await store.acquire(rules, [1.0, 1.0], f"h{i}") for i in range(5)]
         assert all(v.allowed for v in verdicts)
@@ -95,42 +97,23 @@ async def test_redis_script_agrees_with_memory() -> None:
         assert await client.zcard(prefix + "rl:key:r:conc") == 0
 
 
-async def test_admissions_of_one_loop_turn_share_a_pipeline_and_stay_exact() -> None:
-    """Concurrent admissions go to Redis together; each script still decides alone, in order. A script
-    missing from Redis (flushed, restarted server) is loaded again without a refusal."""
-    async with redis_space() as (client, prefix):
-        store = RedisLimitStore(client, prefix)
-        rules = rules_for("key:b", LimitSpec(concurrent=7), 0.01)
-        await client.script_flush()
-        verdicts = await asyncio.gather(*(store.acquire(rules, [1.0], f"h{i}") for i in range(20)))
-        assert sum(v.allowed for v in verdicts) == 7
-        assert await client.zcard(prefix + "rl:key:b:conc") == 7
-        alone = await store.acquire(rules, [1.0], "late")  # a lone admission takes the direct path
-        assert not alone.allowed
-        admitted = [f"h{i}" for i, v in enumerate(verdicts) if v.allowed]
-        for holder in admitted[:3]:
-            await store.settle(rules, [-1], [holder])
-        again = await asyncio.gather(*(store.acquire(rules, [1.0], f"g{i}") for i in range(5)))  # scripts loaded
-        assert [v.allowed for v in again].count(True) == 3
-
-
 async def test_queued_settlements_reach_redis_together_and_on_close() -> None:
     """Settlements nobody waits for share one script call a few milliseconds later; close sends the rest."""
     async with redis_space() as (client, prefix):
-        store = RedisLimitStore(client, prefix)
+        store = RedisLimitStore(LimitScripts(SharedRedis(client, prefix)))
         rules = rules_for("key:q", LimitSpec(concurrent=3), 0.01)
         for holder in ("a", "b", "c"):
             assert (await store.acquire(rules, [1.0], holder)).allowed
         assert not (await store.acquire(rules, [1.0], "d")).allowed
         calls = 0
-        run = store._settle.run
+        run = store._scripts._settle.run
 
         async def counted(batch: list[Call]) -> list[object]:
             nonlocal calls
             calls += len(batch)
             return await run(batch)
 
-        store._settle.run = counted  # type: ignore[method-assign]
+        store._scripts._settle.run = counted  # type: ignore[method-assign]
         store.settle_soon(rules, [-1], ["a"])
         store.settle_soon(rules, [-1], ["b"])
         assert await client.zcard(prefix + "rl:key:q:conc") == 3  # not sent yet
@@ -145,7 +128,7 @@ async def test_a_batch_naming_one_key_many_times_settles_like_memory_in_order() 
     """Token settlements of many requests on one rate, queued together: the key travels once, and the
     arrival time moves as the memory store's does when the same give-backs and charges come one by one."""
     async with redis_space() as (client, prefix):
-        store = RedisLimitStore(client, prefix)
+        store = RedisLimitStore(LimitScripts(SharedRedis(client, prefix)))
         memory = MemoryLimitStore()
         rules = rules_for("key:t", LimitSpec(tokens_per_minute=60_000), 0.01)
         for target in (store, memory):
@@ -153,13 +136,13 @@ async def test_a_batch_naming_one_key_many_times_settles_like_memory_in_order() 
             assert (await target.acquire(rules, [5_000.0])).allowed
         deltas = [-4_000.0, 1_500.0, -2_000.0, 0.0]  # real usage below, above, below, equal to the estimates
         keys_sent: list[int] = []
-        run = store._settle.run
+        run = store._scripts._settle.run
 
         async def counted(batch: list[Call]) -> list[object]:
             keys_sent.extend(len(keys) for keys, _ in batch)
             return await run(batch)
 
-        store._settle.run = counted  # type: ignore[method-assign]
+        store._scripts._settle.run = counted  # type: ignore[method-assign]
         for delta in deltas:
             store.settle_soon(rules, [delta])
             memory.give_back(rules, [delta])
@@ -175,7 +158,7 @@ async def test_a_batch_naming_one_key_many_times_settles_like_memory_in_order() 
 async def test_a_dead_replicas_slots_expire_and_live_ones_are_renewed() -> None:
     async with redis_space() as (client, prefix):
         rule = Rule("provider:p#cred:conc", "c", 2, tolerance_ms=300.0)  # a 0.3 s lease
-        alive, dead = RedisLimitStore(client, prefix), RedisLimitStore(client, prefix)
+        alive, dead = (RedisLimitStore(LimitScripts(SharedRedis(client, prefix))) for _ in range(2))
         assert (await alive.acquire([rule], [1.0], "alive")).allowed
         assert (await dead.acquire([rule], [1.0], "dead")).allowed
         assert not (await alive.acquire([rule], [1.0], "third")).allowed
@@ -188,9 +171,9 @@ async def test_a_dead_replicas_slots_expire_and_live_ones_are_renewed() -> None:
 
 async def test_budget_gates_refuse_in_the_same_script_and_nothing_moves() -> None:
     async with redis_space() as (client, prefix):
-        store = RedisLimitStore(client, prefix)
+        store = RedisLimitStore(LimitScripts(SharedRedis(client, prefix)))
         rules = rules_for("key:b", LimitSpec(requests_per_minute=60), 0.05)  # three at once
-        gate = BudgetGate(prefix + "budget:project:p:2024-01", 1.0, 0.0, "the project's budget")
+        gate = BudgetGate("project:p:2024-01", 1.0, 0.0, "the project's budget")
         assert (await store.acquire(rules, [1.0], "", [gate])).allowed
         await client.set(prefix + "budget:project:p:2024-01", "1.5")
         refused = await store.acquire(rules, [1.0], "", [gate])
@@ -205,7 +188,7 @@ async def test_budget_gates_refuse_in_the_same_script_and_nothing_moves() -> Non
 async def test_redis_unreachable_fails_closed_when_so_configured() -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     rules = rules_for("key:x", LimitSpec(requests_per_minute=60), 0.0)
-    closed = RedisLimitStore(dead, "t:", on_error="closed")
+    closed = RedisLimitStore(LimitScripts(SharedRedis(dead, "t:")), on_error="closed")
     with pytest.raises(LimiterUnavailable):
         await closed.acquire(rules, [1.0])
     await dead.aclose()
@@ -214,8 +197,20 @@ async def test_redis_unreachable_fails_closed_when_so_configured() -> None:
 async def test_redis_unreachable_with_local_limits_divides_by_the_replica_share() -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     rules = rules_for("key:x", LimitSpec(requests_per_minute=300), 0.0)
-    local = RedisLimitStore(dead, "t:", on_error="local", local_share=3)
+    local = RedisLimitStore(LimitScripts(SharedRedis(dead, "t:")), on_error="local", local_share=3)
     allowed = [(await local.acquire(rules, [1.0])).allowed for _ in range(5)]
     # 300/minute over 3 replicas is 100/minute here: one at once, the next 0.6 s later.
     assert allowed == [True, False, False, False, False]
+    await dead.aclose()
+
+
+async def test_a_settlement_redis_never_took_is_given_back_to_the_local_limits() -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    rules = rules_for("key:x", LimitSpec(requests_per_minute=1), 0.0)
+    store = RedisLimitStore(LimitScripts(SharedRedis(dead, "t:")), on_error="local")
+    assert (await store.acquire(rules, [1.0])).allowed  # Redis down: limited here, the one request taken
+    assert not (await store.acquire(rules, [1.0])).allowed
+    store.settle_soon(rules, [-1.0])  # that request gives its unit back, which Redis cannot take
+    await store.close()  # sends what is queued: it fails, and the unit comes back here instead
+    assert (await store.acquire(rules, [1.0])).allowed
     await dead.aclose()

@@ -136,11 +136,14 @@ async def test_replicas_sharing_redis_announce_each_incident_once() -> None:
     from api_connector.observability.alerts import AlertManager
     from api_connector.observability.redaction import Redactor
     from api_connector.observability.settings_model import AlertsConfig
+    from api_connector.storage.redis import SharedRedis
+    from api_connector.storage.shared_state import SharedState
 
     async with _redis() as (redis, prefix), receiver() as (hooks, hook_url):
         hooks.refuse_first = False
         config = AlertsConfig.model_validate({"webhooks": [{"url": f"{hook_url}/hook", "secret": SECRET}]})
-        replicas = [AlertManager(config, Redactor(), redis=redis, prefix=prefix, allow_private=True) for _ in range(3)]
+        shared = SharedState(SharedRedis(redis, prefix))
+        replicas = [AlertManager(config, Redactor(), shared=shared, allow_private=True) for _ in range(3)]
         down = {
             "provider": "p",
             "is_healthy": False,

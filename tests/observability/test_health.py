@@ -26,6 +26,8 @@ from api_connector.routing.catalog import Catalog
 from api_connector.routing.exchange import Upstreams
 from api_connector.sandbox.engine import SandboxEngine, _error
 from api_connector.sandbox.server import serve_sandbox
+from api_connector.storage.redis import SharedRedis
+from api_connector.storage.shared_state import SharedState
 from api_connector.transport.http import Transport
 from api_connector.transport.local import LocalResponse
 
@@ -161,7 +163,8 @@ async def test_one_replica_at_a_time_runs_each_check_and_all_see_it() -> None:
             redactor = Redactor()
             upstreams = Upstreams(transport, CredentialResolver({}, redactor))
             registry = HealthRegistry(config.health)
-            replicas.append(HealthMonitor(registry, catalog, upstreams, redactor, redis=redis, prefix=prefix))
+            shared = SharedState(SharedRedis(redis, prefix))
+            replicas.append(HealthMonitor(registry, catalog, upstreams, redactor, shared=shared))
         for _ in range(12):  # about 1.2 s: four intervals
             await asyncio.gather(*(m.tick() for m in replicas))
             await asyncio.sleep(0.1)

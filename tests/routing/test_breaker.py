@@ -11,6 +11,8 @@ from tests.redis_space import redis_space
 from api_connector.config import BreakerConfig
 from api_connector.routing.breaker import BreakerStore, MemoryBreakerStore, Permit
 from api_connector.routing.breaker_store import RedisBreakerStore
+from api_connector.storage.breaker_scripts import BreakerScripts
+from api_connector.storage.redis import SharedRedis
 
 CONFIG = BreakerConfig(
     window=10,
@@ -66,7 +68,7 @@ async def breakers(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
         yield Harness(MemoryBreakerStore(CONFIG, clock), clock)
         return
     async with redis_space() as (client, prefix):
-        yield Harness(RedisBreakerStore(CONFIG, client, prefix, clock=clock), clock)
+        yield Harness(RedisBreakerStore(CONFIG, BreakerScripts(SharedRedis(client, prefix)), clock=clock), clock)
 
 
 async def test_trips_on_failure_rate_after_minimum_calls(breakers: Harness) -> None:
@@ -158,8 +160,8 @@ async def test_targets_have_breakers_of_their_own(breakers: Harness) -> None:
 async def test_two_redis_stores_share_one_breaker(redis_namespace: tuple[Redis, str]) -> None:
     client, prefix = redis_namespace
     clock = Clock()
-    one = Harness(RedisBreakerStore(CONFIG, client, prefix, clock=clock), clock)
-    other = RedisBreakerStore(CONFIG, client, prefix, clock=clock)
+    one = Harness(RedisBreakerStore(CONFIG, BreakerScripts(SharedRedis(client, prefix)), clock=clock), clock)
+    other = RedisBreakerStore(CONFIG, BreakerScripts(SharedRedis(client, prefix)), clock=clock)
     for ok in (False, True, False, False):
         await one.call(ok)
     # The other process never called this target: its first look asks Redis (one round-trip).
@@ -172,7 +174,7 @@ async def test_unreachable_redis_fails_open_without_a_round_trip_per_call() -> N
     from tests.routing.network import free_port
 
     client = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
-    store = RedisBreakerStore(CONFIG, client, "apc-test-down:")
+    store = RedisBreakerStore(CONFIG, BreakerScripts(SharedRedis(client, "apc-test-down:")))
     try:
         assert store.fast(KEY) is None
         assert (await store.acquire(KEY)).allowed  # Redis is down: calls pass

@@ -4,9 +4,9 @@ Spend is counted per period (UTC day or month) in this process, and in Redis whe
 every replica sees the same total. The hard stop is not a request of its own: ``gates`` hands the
 limiter the budgets of a request, checked in the limiter's one admission step (the same Lua call in
 Redis). The cost of a request is added when it ends (a request in flight may overshoot by its own
-cost), in one script call that also claims the period's alert, so the soft threshold alerts once per
-budget and period across replicas. Without Redis, ``rebuild`` reads the period's spend back from the
-usage table at start-up, so a restart does not reset a budget.
+cost), in one script call that also claims the period's alert (``storage.budget_scripts``), so the soft
+threshold alerts once per budget and period across replicas. Without Redis, ``rebuild`` reads the
+period's spend back from the usage table at start-up, so a restart does not reset a budget.
 """
 
 from __future__ import annotations
@@ -21,20 +21,10 @@ from api_connector.governance.settings_model import BudgetsConfig, BudgetSpec
 from api_connector.observability.logging import get_logger
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from api_connector.storage.budget_scripts import BudgetCounters
 
 log = get_logger("api_connector.budgets")
 _KEEP_SECONDS = 40 * 86400  # a month's counter outlives its month
-
-# KEYS: spend counter, alert claim. ARGV: cost, soft threshold (USD), expiry (s). Answers
-# {total, 1 when this call crossed the threshold first}.
-_ADD = """
-local total = tonumber(redis.call('INCRBYFLOAT', KEYS[1], ARGV[1]))
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-local claimed = 0
-if total >= tonumber(ARGV[2]) and redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then claimed = 1 end
-return {tostring(total), claimed}
-"""
 
 Alert = Callable[[str, dict[str, Any]], None]  # AlertManager.notify(kind, data)
 
@@ -54,11 +44,9 @@ def _period_start(spec: BudgetSpec, now: datetime) -> datetime:
 
 
 class Budgets:
-    def __init__(self, config: BudgetsConfig, redis: Redis | None = None, prefix: str = "apc:") -> None:
+    def __init__(self, config: BudgetsConfig, counters: BudgetCounters | None = None) -> None:
         self._config = config
-        self._redis = redis
-        self._prefix = prefix + "budget:"
-        self._add: Any = redis.register_script(_ADD) if redis is not None else None
+        self._counters = counters  # the shared spend (Redis); None: this process's count only
         self._spent: dict[str, float] = {}
         self._alerted: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -81,7 +69,7 @@ class Budgets:
             return []
         return [
             BudgetGate(
-                self._prefix + subject,
+                subject,
                 spec.usd,
                 self._spent.get(subject, 0.0),
                 f"the {subject.split(':', 1)[0]}'s budget of {spec.usd:g} USD for this {spec.period}",
@@ -90,10 +78,9 @@ class Budgets:
         ]
 
     async def spent(self, subject: str) -> float:
-        if self._redis is not None:
+        if self._counters is not None:
             try:
-                value = await self._redis.get(self._prefix + subject)
-                return float(value or 0)
+                return await self._counters.spent(subject)
             except Exception:  # Redis down: this process's own count is the best we have
                 pass
         return self._spent.get(subject, 0.0)
@@ -104,26 +91,23 @@ class Budgets:
             return
         for subject, spec in self._subjects(project_id, key_id):
             total = self._spent[subject] = self._spent.get(subject, 0.0) + cost
-            if self._add is None:
+            if self._counters is None:
                 if total >= spec.usd * spec.soft_ratio and subject not in self._alerted:
                     self._alerted.add(subject)
                     self._announce(subject, spec, total)
                 continue
-            task = asyncio.ensure_future(self._add_shared(subject, spec, cost))
+            task = asyncio.ensure_future(self._add_shared(self._counters, subject, spec, cost))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _add_shared(self, subject: str, spec: BudgetSpec, cost: float) -> None:
-        keys = [self._prefix + subject, self._prefix + "alerted:" + subject]
+    async def _add_shared(self, counters: BudgetCounters, subject: str, spec: BudgetSpec, cost: float) -> None:
         try:
-            total, claimed = await self._add(
-                keys=keys, args=[repr(cost), repr(spec.usd * spec.soft_ratio), _KEEP_SECONDS]
-            )
+            total, claimed = await counters.add(subject, cost, spec.usd * spec.soft_ratio, _KEEP_SECONDS)
         except Exception:
             log.warning("budget spend not shared (Redis unreachable)", subject=subject.split(":")[0])
             return
-        if int(claimed):
-            self._announce(subject, spec, float(total))
+        if claimed:
+            self._announce(subject, spec, total)
 
     def _announce(self, subject: str, spec: BudgetSpec, total: float) -> None:
         kind, subject_id, period = subject.split(":", 2)
@@ -144,7 +128,7 @@ class Budgets:
         """This process's spend of the current periods, summed from the usage records (no Redis only:
         with Redis the shared counters survive a restart). Budgets already past their alert threshold
         are taken as alerted: they were announced before the restart."""
-        if not self.active or self._redis is not None:
+        if not self.active or self._counters is not None:
             return
         now = now or datetime.now(UTC)
         starts = {

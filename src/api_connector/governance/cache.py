@@ -2,7 +2,8 @@
 
 Entries are keyed ``<project>:<key>``, so one project can never read another's answers. Only complete
 successes are stored (callers never hand an error or a broken stream to ``put``). Memory (LRU with
-expiry, bounded) by default; Redis with ``REDIS_URL``. Looked up only when a request asks for caching.
+expiry, bounded) by default; Redis with ``REDIS_URL`` (the entries and their scripts in
+``storage.cache_scripts``). Looked up only when a request asks for caching.
 Capabilities cached per item (embeddings: one entry per input) read and write many keys in one call.
 """
 
@@ -22,7 +23,7 @@ import orjson
 from api_connector.core.usage import Usage
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from api_connector.storage.cache_scripts import CacheEntries
 
 
 def request_key(project_id: str, cache_key: str | None, canonical: Any) -> str:
@@ -181,82 +182,38 @@ def _matches(key: str, project_id: str | None, pattern: str) -> bool:
     return fnmatch.fnmatchcase(rest.partition(":")[2], pattern)
 
 
-_LOOKUP = """
-local v = redis.call('GET', KEYS[1])
-if v then redis.call('HINCRBY', KEYS[2], 'hits', 1) return v end
-redis.call('HINCRBY', KEYS[2], 'misses', 1)
-return false
-"""
-
-# KEYS[1] is the project's stats hash, the rest the entries: one round trip per chunk of keys.
-_LOOKUP_MANY = """
-local found = redis.call('MGET', unpack(KEYS, 2))
-local hits = 0
-for _, v in ipairs(found) do if v then hits = hits + 1 end end
-if hits > 0 then redis.call('HINCRBY', KEYS[1], 'hits', hits) end
-if hits < #found then redis.call('HINCRBY', KEYS[1], 'misses', #found - hits) end
-return found
-"""
-# Keys per script call: well below Lua's limit on unpacked arguments.
-_CHUNK = 500
-
-
 class RedisCache:
-    """Shared by every replica; hit and miss counts live in one hash per project."""
+    """Shared by every replica (``storage.cache_scripts``); hit and miss counts live in one hash per project."""
 
-    def __init__(self, redis: Redis, prefix: str, max_entry_bytes: int = 1_048_576) -> None:
-        self._redis = redis
-        self._prefix = prefix + "cache:"
-        self._stats = prefix + "cachestats:"
+    def __init__(self, entries: CacheEntries, max_entry_bytes: int = 1_048_576) -> None:
+        self._entries = entries
         self._max_bytes = max_entry_bytes
-        self._lookup: Any = redis.register_script(_LOOKUP)
-        self._lookup_many: Any = redis.register_script(_LOOKUP_MANY)
 
     async def get(self, key: str) -> bytes | None:
-        project = key.split(":", 1)[0]
         # One round trip: the lookup and its hit/miss count together.
-        found = await self._lookup(keys=[self._prefix + key, self._stats + project])
-        return bytes(found) if found else None
+        return await self._entries.lookup(key, key.split(":", 1)[0])
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         if len(value) > self._max_bytes or ttl <= 0:
             return
-        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))
+        await self._entries.store(key, value, max(1, int(ttl * 1000)))
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
-        stats = self._stats + keys[0].split(":", 1)[0]
-        found: list[bytes | None] = []
-        for start in range(0, len(keys), _CHUNK):
-            chunk = [self._prefix + key for key in keys[start : start + _CHUNK]]
-            # MGET's nil comes back from Lua as false (None from redis-py): both mean absent.
-            found += [bytes(v) if v else None for v in await self._lookup_many(keys=[stats, *chunk])]
-        return found
+        return await self._entries.lookup_many(keys[0].split(":", 1)[0], keys)
 
     async def put_many(self, entries: Sequence[tuple[str, bytes]], ttl: float) -> None:
         kept = [(key, value) for key, value in entries if len(value) <= self._max_bytes]
         if ttl <= 0 or not kept:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key, value in kept:
-                pipe.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))
-            await pipe.execute()
+        await self._entries.store_many(kept, max(1, int(ttl * 1000)))
 
     async def clear(self, project_id: str | None, pattern: str) -> int:
-        match = f"{self._prefix}{project_id or '*'}:?:{pattern}"
-        doomed = [k async for k in self._redis.scan_iter(match=match, count=500)]
-        for start in range(0, len(doomed), 500):
-            await self._redis.delete(*doomed[start : start + 500])
-        return len(doomed)
+        # The pattern is matched against the caller's cache_key (or the hash), not the key's kind.
+        return await self._entries.delete_matching(f"{project_id or '*'}:?:{pattern}")
 
     async def stats(self, project_id: str | None) -> CacheStats:
-        hits = misses = entries = size = 0
-        async for k in self._redis.scan_iter(match=f"{self._stats}{project_id or '*'}", count=500):
-            counts = await self._redis.hgetall(k)
-            hits += int(counts.get(b"hits", 0))
-            misses += int(counts.get(b"misses", 0))
-        async for k in self._redis.scan_iter(match=f"{self._prefix}{project_id or '*'}:*", count=500):
-            entries += 1
-            size += int(await self._redis.strlen(k))
+        hits, misses = await self._entries.counts(project_id or "*")
+        entries, size = await self._entries.sizes(f"{project_id or '*'}:*")
         return CacheStats(hits, misses, entries, size)

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 from api_connector.governance.limiter import CallerLimiter
 from api_connector.governance.quota import QuotaTracker
 from api_connector.governance.settings_model import LimitsConfig, LimitSpec
-from api_connector.governance.sync import SharedState
+from api_connector.governance.sync import GovernanceSync
 from api_connector.storage.limit_store import LimitStore, StoredLimit
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from api_connector.storage.db import Database
+    from api_connector.storage.shared_state import SharedState
 
 
 def merged_limits(file: LimitsConfig, stored: Sequence[StoredLimit]) -> LimitsConfig:
@@ -36,14 +35,13 @@ class LiveLimits:
         file: LimitsConfig,
         limiter: CallerLimiter,
         database: Database,
-        redis: Redis | None,
-        prefix: str,
+        shared: SharedState | None,
         quota: QuotaTracker,
     ) -> None:
         self.file = file
         self.store = LimitStore(database)
         self._limiter = limiter
-        self._shared = SharedState(redis, prefix, quota, self.reload) if redis is not None else None
+        self._shared = GovernanceSync(shared, quota, self.reload) if shared is not None else None
 
     async def start(self) -> None:
         if self._shared is not None:

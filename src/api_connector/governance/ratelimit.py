@@ -9,8 +9,8 @@ Redis each slot is a lease of its holder that expires unless renewed, so a repli
 keep its slots.
 
 Every rule of one request is checked in one step and applied only if all pass, so a refusal never
-consumes another limit. ``MemoryLimitStore`` is this process's equivalent of the Redis script in
-``ratelimit_redis``; both answer the same ``Verdict``.
+consumes another limit. ``MemoryLimitStore`` is this process's equivalent of the Redis script behind
+``ratelimit_redis`` (``storage.limit_scripts``); both answer the same ``Verdict``.
 """
 
 from __future__ import annotations
@@ -76,8 +76,9 @@ def rules_for(prefix: str, spec: LimitSpec | None, burst: float) -> tuple[Rule, 
 class BudgetGate:
     """A spending budget checked with the limits: refused when the period's spend reached ``usd``.
 
-    ``key`` is the shared (Redis) counter; ``local`` the spend this process knows, which is what the
-    memory store reads and what the Redis store falls back to when Redis cannot answer."""
+    ``key`` is the budget's subject (``project:<id>:<period>``), which names its shared spend counter;
+    ``local`` the spend this process knows, which is what the memory store reads and what the Redis
+    store falls back to when Redis cannot answer."""
 
     key: str
     usd: float

@@ -1,9 +1,9 @@
 """What replicas share through Redis besides the limits themselves: the version of the stored limits
 (an edit on one replica is applied by the others at their next poll) and provider quota steering.
 
-One background poll every ``interval`` seconds costs one pipelined round trip (GET, ZRANGEBYSCORE,
-ZREMRANGEBYSCORE) per replica, never one per request. Without Redis nothing here runs: one process
-applies its own edits at once.
+One background poll every ``interval`` seconds costs one round trip per replica (the version and the
+quota deadlines still ahead, ``storage.shared_state``), never one per request. Without Redis nothing
+here runs: one process applies its own edits at once.
 """
 
 from __future__ import annotations
@@ -19,28 +19,27 @@ from api_connector.governance.quota import QuotaTracker
 from api_connector.observability.logging import get_logger
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from api_connector.storage.shared_state import SharedState
 
 log = get_logger("api_connector.governance")
 _WARN_EVERY = 30.0
+_VERSION = "gov:limits-version"
+_QUOTA = "gov:quota"
 
 
-class SharedState:
+class GovernanceSync:
     def __init__(
         self,
-        redis: Redis,
-        prefix: str,
+        shared: SharedState,
         quota: QuotaTracker,
         on_limits_changed: Callable[[], Awaitable[None]],
         interval: float = 0.5,
     ) -> None:
-        self._redis = redis
-        self._version_key = prefix + "gov:limits-version"
-        self._quota_key = prefix + "gov:quota"
+        self._shared = shared
         self._quota = quota
         self._on_limits_changed = on_limits_changed
         self._interval = interval
-        self._version: Any = None
+        self._version: bytes | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[Any]] = set()
         self._warned = 0.0
@@ -49,14 +48,14 @@ class SharedState:
     async def start(self) -> None:
         """Remember the current version (the caller loads the limits next), then poll."""
         with contextlib.suppress(Exception):
-            self._version = await self._redis.get(self._version_key)
+            self._version = await self._shared.get(_VERSION)
         if self._task is None:
             self._task = asyncio.create_task(self._run())
 
     async def limits_changed(self) -> None:
         """Tell the other replicas that the stored limits changed (this one has applied them already)."""
         try:
-            self._version = str(await self._redis.incr(self._version_key)).encode()
+            self._version = str(await self._shared.incr(_VERSION)).encode()
         except Exception:
             log.warning("limits changed but other replicas could not be told (Redis unreachable)")
 
@@ -67,23 +66,14 @@ class SharedState:
 
     async def _publish(self, target_key: str, until: float) -> None:
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(self._quota_key, {target_key: until}, gt=True)
-                pipe.expireat(self._quota_key, int(until) + 1, gt=True)
-                pipe.expireat(self._quota_key, int(until) + 1, nx=True)
-                await pipe.execute()
+            await self._shared.put_deadline(_QUOTA, target_key, until)
         except Exception:
             self._warn("quota steering not shared (Redis unreachable)")
 
     async def poll(self) -> None:
-        now = time.time()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(self._version_key)
-            pipe.zrangebyscore(self._quota_key, now, "+inf", withscores=True)
-            pipe.zremrangebyscore(self._quota_key, "-inf", now)
-            version, shared, _ = await pipe.execute()
-        if shared:
-            self._quota.merge({(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in shared})
+        version, steered = await self._shared.version_and_deadlines(_VERSION, _QUOTA, time.time())
+        if steered:
+            self._quota.merge(steered)
         if version != self._version:
             await self._on_limits_changed()
             self._version = version  # only once applied: a failed reload is tried again next poll

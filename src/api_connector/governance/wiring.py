@@ -25,14 +25,16 @@ from api_connector.governance.quota import QuotaTracker
 from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore
 from api_connector.governance.ratelimit_redis import RedisLimitStore
 from api_connector.routing.catalog import Route, Target
+from api_connector.storage.budget_scripts import BudgetCounters
+from api_connector.storage.cache_scripts import CacheEntries
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from api_connector.config import GatewayConfig
     from api_connector.observability.alerts import AlertManager
     from api_connector.settings import Settings
     from api_connector.storage.db import Database
+    from api_connector.storage.redis import SharedRedis
+    from api_connector.storage.shared_state import SharedState
 
 
 @dataclass(slots=True)
@@ -202,18 +204,27 @@ def _subject(target: Target) -> str:
 
 
 def build_governance(
-    settings: Settings, config: GatewayConfig, redis: Redis | None, database: Database | None = None
+    settings: Settings,
+    config: GatewayConfig,
+    shared: SharedRedis | None,
+    state: SharedState | None = None,
+    database: Database | None = None,
 ) -> Governance:
+    """``shared``: the shared Redis (None: everything in this process), ``state`` its small shared values."""
     store: LimitStore
     cache: ResponseCache
-    if redis is not None:
+    counters: BudgetCounters | None = None
+    if shared is not None:
+        # Imported only with Redis: the limiter's scripts load the client library.
+        from api_connector.storage.limit_scripts import LimitScripts
+
         store = RedisLimitStore(
-            redis,
-            settings.redis_key_prefix,
+            LimitScripts(shared),
             on_error=settings.rate_limit_on_redis_error,
             local_share=settings.rate_limit_local_share,
         )
-        cache = RedisCache(redis, settings.redis_key_prefix, config.cache.max_entry_bytes)
+        cache = RedisCache(CacheEntries(shared), config.cache.max_entry_bytes)
+        counters = BudgetCounters(shared)
     else:
         store = MemoryLimitStore()
         cache = MemoryCache(config.cache.max_entries, config.cache.max_entry_bytes)
@@ -221,13 +232,13 @@ def build_governance(
     quota = QuotaTracker()
     live = None
     if database is not None:
-        live = LiveLimits(config.limits, limiter, database, redis, settings.redis_key_prefix, quota)
+        live = LiveLimits(config.limits, limiter, database, state, quota)
     return Governance(
         limiter=limiter,
         cache=cache,
         coalescer=Coalescer(),
         costs=CostModel(config.prices),
-        budgets=Budgets(config.budgets, redis, settings.redis_key_prefix),
+        budgets=Budgets(config.budgets, counters),
         quota=quota,
         live=live,
         default_ttl=config.cache.default_ttl,

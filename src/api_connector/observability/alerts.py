@@ -41,7 +41,7 @@ from api_connector.transport.guard import check_base_url
 from api_connector.transport.http import Timeouts, Transport
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from api_connector.storage.shared_state import SharedState
 
 log = get_logger("api_connector.alerts")
 # The transport's pools for deliveries: the service's private-address policy, and the webhooks the
@@ -93,8 +93,7 @@ class AlertManager:
         redactor: Redactor,
         environ: Mapping[str, str] | None = None,
         *,
-        redis: Redis | None = None,
-        prefix: str = "apc:",
+        shared: SharedState | None = None,
         allow_private: bool = False,
         transport: Transport | None = None,
     ) -> None:
@@ -105,9 +104,8 @@ class AlertManager:
         for pool, private in ((_POOL, allow_private), (_POOL_PRIVATE, True)):
             self._transport.configure_pool(pool, max_connections=_MAX_CONNECTIONS, guarded=True, allow_private=private)
         self._timeouts = Timeouts(connect=config.timeout, read=config.timeout, total=config.timeout)
-        # With several replicas, each sees the incident; a Redis key decides which one announces it.
-        self._redis = redis
-        self._prefix = prefix
+        # With several replicas, each sees the incident; a shared claim decides which one announces it.
+        self._shared = shared
         self._redactor = redactor
         self._secrets: list[str | None] = []
         for hook in config.webhooks:
@@ -187,13 +185,13 @@ class AlertManager:
 
     async def _claim(self, alert: dict[str, Any]) -> bool:
         """True when this replica is the one to announce (always without Redis)."""
-        if self._redis is None:
+        if self._shared is None:
             return True
         data = alert["data"]
-        key = f"{self._prefix}alert:open:{data['project_id'] or '*'}:{data['provider']}"
+        key = f"alert:open:{data['project_id'] or '*'}:{data['provider']}"
         if alert["type"] == "provider.unhealthy":
-            return bool(await self._redis.set(key, alert["data"]["incident_id"], nx=True, ex=7 * 86400))
-        return bool(await self._redis.delete(key))
+            return await self._shared.claim(key, 7 * 86400, data["incident_id"])
+        return await self._shared.release(key)
 
     async def _announce(self, alert: dict[str, Any]) -> None:
         try:

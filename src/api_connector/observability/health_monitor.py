@@ -1,7 +1,7 @@
 """Active health checks: each provider's cheap probe on its interval, one replica at a time.
 
-With Redis, the replica that takes ``health:lock:<pool>`` (SET NX with an expiry of one interval) runs
-the probe and publishes the result under ``health:result:<pool>``; the others read that result when
+With Redis, the replica that claims ``health:lock:<pool>`` (``storage.shared_state``, for one interval)
+runs the probe and publishes the result under ``health:result:<pool>``; the others read that result when
 the check is due, so every replica sees every check and the provider sees one probe per interval.
 Without Redis the process runs every check itself. After each round the alert manager looks at the
 reports (off the request path).
@@ -33,10 +33,9 @@ from api_connector.routing.exchange import Upstreams
 from api_connector.transport.http import Timeouts
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from api_connector.observability.alerts import AlertManager
     from api_connector.observability.redaction import Redactor
+    from api_connector.storage.shared_state import SharedState
 
 log = get_logger("api_connector.health")
 
@@ -60,8 +59,7 @@ class HealthMonitor:
         upstreams: Upstreams,
         redactor: Redactor,
         *,
-        redis: Redis | None = None,
-        prefix: str = "apc:",
+        shared: SharedState | None = None,
         alerts: AlertManager | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -69,8 +67,7 @@ class HealthMonitor:
         self.catalog = catalog
         self._upstreams = upstreams
         self._redactor = redactor
-        self._redis = redis
-        self._prefix = prefix
+        self._shared = shared
         self.alerts = alerts
         self._clock = clock
         self._due: dict[str, float] = {}
@@ -145,11 +142,10 @@ class HealthMonitor:
     async def check(self, instance: ProviderInstance, interval: float) -> None:
         """Run the probe if this replica holds the lock; otherwise take the published result."""
         key = instance.pool
-        if self._redis is not None:
-            lock = f"{self._prefix}health:lock:{key}"
-            held = await self._redis.set(lock, "1", nx=True, px=max(1, int(interval * 1000)))
+        if self._shared is not None:
+            held = await self._shared.claim_ms(f"health:lock:{key}", max(1, int(interval * 1000)))
             if not held:
-                raw = await self._redis.get(f"{self._prefix}health:result:{key}")
+                raw = await self._shared.get(f"health:result:{key}")
                 if raw:
                     self.registry.apply_shared(key, orjson.loads(raw))
                 return
@@ -162,7 +158,7 @@ class HealthMonitor:
             # Once per run of failing probes, not every interval; the reason names no URL, only the answer.
             self._failing.add(key)
             log.warning("health probe failed", provider=instance.name, reason=error)
-        if self._redis is not None:
+        if self._shared is not None:
             state = self.registry.state(key)
             shared = {
                 "ok": ok,
@@ -172,7 +168,7 @@ class HealthMonitor:
                 "consecutive_failures": state.consecutive_failures,
             }
             ttl = max(1, int(interval * 10))
-            await self._redis.set(f"{self._prefix}health:result:{key}", orjson.dumps(shared), ex=ttl)
+            await self._shared.put(f"health:result:{key}", orjson.dumps(shared), ttl)
 
     async def probe(self, instance: ProviderInstance) -> tuple[bool, float | None, str | None]:
         """The provider's declared probe with its own credential: (ok, milliseconds, why not)."""

@@ -70,7 +70,8 @@ class BreakerStore(Protocol):
 
 
 class _Breaker:
-    """One target's state; the same rules as the Redis scripts in ``breaker_store``."""
+    """One target's state; the same rules as the Redis scripts behind ``breaker_store``
+    (``storage.breaker_scripts``)."""
 
     __slots__ = (
         "bucket",

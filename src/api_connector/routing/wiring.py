@@ -1,4 +1,8 @@
-"""Builds the routing layer of one process: breakers (memory or Redis), retries, admission, dead letters."""
+"""Builds the routing layer of one process: breakers (memory or Redis), retries, admission, dead letters.
+
+It opens the process's one connection to the shared Redis (``storage.redis``), which the other layers'
+shared stores are made from.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +17,18 @@ from api_connector.observability.logging import get_logger
 from api_connector.observability.redaction import Redactor
 from api_connector.routing.admission import Admission
 from api_connector.routing.breaker import BreakerStore, DisabledBreakers, MemoryBreakerStore
+from api_connector.routing.breaker_store import RedisBreakerStore
 from api_connector.routing.catalog import Catalog
 from api_connector.routing.dead_letter import DeadLetters
 from api_connector.routing.failover import Resilience
 from api_connector.settings import Settings
+from api_connector.storage.breaker_scripts import BreakerScripts
 from api_connector.storage.db import Database
 from api_connector.storage.dlq import DeadLetterStore
-from api_connector.storage.redis import create_redis
+from api_connector.storage.redis import SharedRedis, connect_shared
 from api_connector.storage.route_store import RouteStore
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from api_connector.storage.record_writer import RecordWriter
     from api_connector.storage.tenancy import TenancyStore
 
@@ -38,7 +42,7 @@ class Routing:
     dead_letters: DeadLetters
     dead_letter_store: DeadLetterStore
     route_store: RouteStore
-    redis: Redis | None = None
+    shared: SharedRedis | None = None  # the shared Redis, for the other layers' shared stores
 
     async def start(self) -> None:
         await self.resilience.breakers.start()
@@ -46,23 +50,21 @@ class Routing:
     async def close(self) -> None:
         with contextlib.suppress(Exception):  # shutting down: Redis may already be gone
             await self.resilience.breakers.close()
-        if self.redis is not None:
+        if self.shared is not None:
             with contextlib.suppress(Exception):
-                await self.redis.aclose()
+                await self.shared.close()
 
 
 def build_routing(
     settings: Settings, config: GatewayConfig, database: Database, writer: RecordWriter, redactor: Redactor
 ) -> Routing:
-    redis = create_redis(settings)
+    shared = connect_shared(settings)
     breaker_config = config.resilience.breaker
     breakers: BreakerStore
     if not breaker_config.enabled:
         breakers = DisabledBreakers()
-    elif redis is not None:
-        from api_connector.routing.breaker_store import RedisBreakerStore  # only with Redis: see storage.redis
-
-        breakers = RedisBreakerStore(breaker_config, redis, settings.redis_key_prefix)
+    elif shared is not None:
+        breakers = RedisBreakerStore(breaker_config, BreakerScripts(shared))
     else:
         breakers = MemoryBreakerStore(breaker_config)
     return Routing(
@@ -71,7 +73,7 @@ def build_routing(
         dead_letters=DeadLetters(writer, redactor),
         dead_letter_store=DeadLetterStore(database),
         route_store=RouteStore(database),
-        redis=redis,
+        shared=shared,
     )
 
 

@@ -1,13 +1,21 @@
-"""The one place a Redis client is made: shared state (breakers, later rate limits and cache) uses it.
+"""The one place a Redis client is made, and the one way its failures leave storage.
 
-``create_redis(settings)`` answers None when no Redis is configured, and every caller then keeps its
-state in this process's memory. The pool is bounded by ``REDIS__MAX_CONNECTION``; keys are namespaced
-with ``REDIS_KEY_PREFIX`` so that several deployments (or test runs) can share one server.
+``connect_shared(settings)`` answers None when no Redis is configured, and every caller then keeps its
+state in this process's memory. Otherwise it answers a ``SharedRedis``: the process's one client (a
+pool bounded by ``REDIS__MAX_CONNECTION``) and the deployment's ``REDIS_KEY_PREFIX``, so that several
+deployments (or test runs) can share one server. The shared stores are made from it: ``shared_state``
+(values, counters, locks), ``limit_scripts``, ``breaker_scripts``, ``cache_scripts`` and
+``budget_scripts``; nothing outside ``storage`` holds the client itself.
+
+A Redis failure (no connection, a timeout, an error reply) leaves a store as ``SharedStateUnavailable``
+(``errors.py``), so no caller needs the client library's exceptions.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from api_connector.errors import SharedStateUnavailable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -20,7 +28,18 @@ _SOCKET_TIMEOUT = 2.0
 _POOL_WAIT = 2.0
 
 
-def create_redis(settings: Settings) -> Redis | None:
+class SharedRedis:
+    """The shared Redis of one process: its client and the deployment's key prefix."""
+
+    def __init__(self, client: Redis, prefix: str = "apc:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def connect_shared(settings: Settings) -> SharedRedis | None:
     url = settings.resolved_redis_url()
     if url is None:
         return None
@@ -37,9 +56,19 @@ def create_redis(settings: Settings) -> Redis | None:
         socket_connect_timeout=_SOCKET_TIMEOUT,
         health_check_interval=30,
     )
-    return Redis(connection_pool=pool)
+    return SharedRedis(Redis(connection_pool=pool), settings.redis_key_prefix)
 
 
-def key(settings: Settings, *parts: str) -> str:
-    """A namespaced key: ``<prefix><part>:<part>...``."""
-    return settings.redis_key_prefix + ":".join(parts)
+def client_errors() -> tuple[type[Exception], ...]:
+    """The client's failures, for ``except client_errors() as exc: raise unavailable(exc) from exc``.
+
+    An ``except`` clause's expression is evaluated only when something was raised: a process without
+    Redis never imports the client library, and the common path (no failure) costs nothing."""
+    from redis.exceptions import RedisError
+
+    return RedisError, OSError
+
+
+def unavailable(exc: BaseException) -> SharedStateUnavailable:
+    """The storage error that stands for the client's ``exc``."""
+    return SharedStateUnavailable(f"shared state unreachable ({type(exc).__name__})")

@@ -6,7 +6,8 @@ settlements) that was the largest share of the service's CPU on Redis-backed sta
 batch are written as one RESP buffer on a connection of the client's own pool and their replies read
 in order with the client's parser (hiredis when installed), so connections, authentication, timeouts
 and reply decoding stay the client's. A script missing from the server (flushed, restarted) is loaded
-again and the calls that found it missing are sent once more.
+again and the calls that found it missing are sent once more. Used by the stores of ``storage`` only
+(``limit_scripts``); an error reply comes back as the client's ``ResponseError``, which they translate.
 """
 
 from __future__ import annotations
