@@ -48,7 +48,7 @@ async def _storm(gateway: RunningGateway) -> list[tuple[int, str, str]]:
         return await asyncio.gather(*(bounded(i) for i in range(REQUESTS)))
 
 
-def _dead_letter_ids(gateway: RunningGateway, expected: int) -> set[str]:
+def _dead_letter_ids(gateway: RunningGateway, expected: int) -> list[str]:
     """The dead letters listed once ``expected`` are stored. The bound is not a latency figure: it covers
     the batch writer retrying a batch (its back-off reaches 30 s) when the database is slow to take
     it, as on a loaded machine; what the test proves is that none is lost."""
@@ -56,20 +56,23 @@ def _dead_letter_ids(gateway: RunningGateway, expected: int) -> set[str]:
     while True:
         listed = httpx.get(gateway.base_url + "/admin/dlq", params={"limit": 1000}, headers=gateway.headers()).json()
         if listed["total"] >= expected or time.monotonic() > deadline:
-            return {entry["request_id"] for entry in listed["data"]}
+            return [entry["request_id"] for entry in listed["data"]]
         time.sleep(0.1)
 
 
-def _why_missing(gateway: RunningGateway, results: list[tuple[int, str, str]], stored: set[str]) -> str:
+def _why_missing(gateway: RunningGateway, results: list[tuple[int, str, str]], stored: list[str]) -> str:
     """A short account of dead letters that were not stored, for whoever reads the failure."""
     missing = [(status, code) for status, rid, code in results if status != 200 and rid not in stored]
-    extra = stored - {rid for status, rid, _ in results if status != 200}
+    extra = set(stored) - {rid for status, rid, _ in results if status != 200}
     routing = gateway.services.routing
     captured = routing.dead_letters.captured if routing is not None else None
     problems = [line for line in gateway.logs.lines() if "record" in line or "writ" in line or "dead" in line]
+    listed = httpx.get(gateway.base_url + "/admin/dlq", params={"limit": 1000}, headers=gateway.headers()).json()
+    ids = [entry["request_id"] for entry in listed["data"]]
     return "\n".join(
         [
             f"{len(missing)} failed requests without a dead letter, {len(extra)} dead letters of no failure",
+            f"now listed: total {listed['total']}, {len(ids)} entries, {len(set(ids))} requests",
             f"their answers: {Counter(missing).most_common()}",
             f"dead letters captured: {captured}; record writer: {gateway.services.writer.stats()}",
             *problems[-20:],
@@ -92,7 +95,7 @@ def test_every_request_is_answered_or_dead_lettered(tmp_path: Path) -> None:
         failed = [rid for status, rid, _ in results if status != 200]
         assert len(results) == REQUESTS and len(set(failed)) == len(failed)
         stored = _dead_letter_ids(gateway, len(failed))
-        assert stored == set(failed), _why_missing(gateway, results, stored)  # none vanished, none twice
+        assert sorted(stored) == sorted(failed), _why_missing(gateway, results, stored)  # none vanished, none twice
         # Breakers opened early: most requests never reached a provider at all.
         assert _failed_attempts(gateway) < REQUESTS / 5
         codes = {
