@@ -46,6 +46,9 @@ class TimeoutConfig(_Strict):
 
 
 class RateLimitConfig(_Strict):
+    # Frozen: the limiter keeps what it worked out from one of these for as long as it is the same object.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1)
     requests_per_hour: int | None = Field(None, ge=1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from api_connector.config import GatewayConfig, RateLimitConfig
 from api_connector.errors import BudgetExceeded, LimitExceeded, ProviderAtLimit
-from api_connector.governance.ratelimit import BudgetGate, LimitStore, Rule, rules_for
+from api_connector.governance.ratelimit import BudgetGate, LimitStore, MemoryLimitStore, Rule, rules_for
 from api_connector.governance.settings_model import LimitsConfig, LimitSpec
 
 _REPLICA = uuid.uuid4().hex[:12]
@@ -60,6 +60,8 @@ def provider_limited(config: GatewayConfig) -> bool:
 class CallerLimiter:
     def __init__(self, config: LimitsConfig, store: LimitStore) -> None:
         self.store = store
+        # This process's own store answers at once: provider attempts take and release on it directly.
+        self.memory = store if isinstance(store, MemoryLimitStore) else None
         self._provider_rules: dict[tuple[object, ...], tuple[Rule, ...]] = {}
         self.configure(config)
 
@@ -122,16 +124,29 @@ class CallerLimiter:
             rules = self._provider_rules[shape] = rules_for(f"provider:{subject}", spec, self.config.burst)
         return rules
 
-    async def admit_provider(self, name: str, rules: tuple[Rule, ...], tokens: int) -> Reservation:
+    async def admit_provider(self, name: str, rules: tuple[Rule, ...], tokens: int, slots: bool) -> Reservation:
         """A provider credential's own quota, taken per attempt (tokens reserved from the estimate);
-        refusal makes routing pass the target over (the gateway's own refusal, not the provider's fault)."""
-        holder = new_holder() if any(r.kind == "c" for r in rules) else ""
+        refusal makes routing pass the target over (the gateway's own refusal, not the provider's fault).
+        ``slots``: some rule is a concurrency slot."""
+        holder = new_holder() if slots else ""
         costs = [float(tokens) if r.tokens else 1.0 for r in rules]
         verdict = await self.store.acquire(rules, costs, holder)
         if not verdict.allowed:
-            raise ProviderAtLimit(
-                f"provider {name!r} is at its configured rate limit",
-                provider=name,
-                retry_after=max(0.001, verdict.retry_after_ms / 1000),
-            )
+            raise _at_limit(name, verdict.retry_after_ms)
         return Reservation(rules, tokens, {}, holder)
+
+    def admit_provider_now(
+        self, memory: MemoryLimitStore, name: str, rules: tuple[Rule, ...], tokens: int
+    ) -> Reservation:
+        """``admit_provider`` on this process's store (``memory``): no await, no verdict, and no holder
+        (its slots are counted, not held by name)."""
+        wait_ms = memory.take(rules, tokens)
+        if wait_ms:
+            raise _at_limit(name, wait_ms)
+        return Reservation(rules, tokens, {})
+
+
+def _at_limit(name: str, wait_ms: float) -> ProviderAtLimit:
+    return ProviderAtLimit(
+        f"provider {name!r} is at its configured rate limit", provider=name, retry_after=max(0.001, wait_ms / 1000)
+    )

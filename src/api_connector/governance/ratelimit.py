@@ -168,6 +168,39 @@ class MemoryLimitStore:
     ) -> Verdict:
         return self.check(rules, costs, gates)
 
+    def take(self, rules: Sequence[Rule], tokens: int) -> float:
+        """``check`` for a provider attempt, whose figures nobody reads: every rule costs one request, or
+        ``tokens`` for a token rule; applied only if all pass. Answers 0.0 when admitted, else the wait
+        in milliseconds (``check``'s ``retry_after_ms``), without building costs, ``remaining`` or a verdict."""
+        now = self.clock() * 1000.0
+        tats = self._tat
+        wait = 0.0
+        updates: list[float] = []
+        for rule in rules:
+            if rule.kind == "g":
+                tat = tats.get(rule.key, now)
+                new_tat = (tat if tat > now else now) + (tokens if rule.tokens else 1.0) * rule.interval_ms
+                over = new_tat - now - rule.tolerance_ms
+                if over > wait:
+                    wait = over
+                updates.append(new_tat)
+            else:
+                current = self._count.get(rule.key, 0)
+                if current >= rule.limit and wait < _CONCURRENCY_RETRY_MS:
+                    wait = _CONCURRENCY_RETRY_MS
+                updates.append(current + 1)
+        if wait > 0:
+            return wait
+        # An index of our own: zip or enumerate cost more than the loop itself for a few rules.
+        index = 0
+        for rule in rules:
+            if rule.kind == "g":
+                tats[rule.key] = updates[index]
+            else:
+                self._count[rule.key] = int(updates[index])
+            index += 1  # noqa: SIM113 - see above
+        return 0.0
+
     def give_back(self, rules: Sequence[Rule], deltas: Sequence[float]) -> None:
         """Rates move by ``delta`` units; a concurrency rule in the list gives its slot back."""
         now = self.clock() * 1000.0
@@ -178,6 +211,20 @@ class MemoryLimitStore:
                 tat = self._tat.get(rule.key)
                 if tat is not None:
                     self._tat[rule.key] = max(now, tat + delta * rule.interval_ms)
+
+    def release(self, rules: Sequence[Rule], reserved: int, used: int | None) -> None:
+        """``give_back`` of what one admission took, at its end (``Reservation.settlement``'s items
+        without building them): its concurrency slots, and on token rules the difference between the
+        tokens ``reserved`` and those ``used`` (None: not known, nothing corrected)."""
+        for rule in rules:
+            if rule.kind == "c":
+                self._count[rule.key] = max(0, self._count.get(rule.key, 0) - 1)
+            elif rule.tokens and used is not None and used != reserved:
+                tat = self._tat.get(rule.key)
+                if tat is not None:
+                    tat += (used - reserved) * rule.interval_ms
+                    now = self.clock() * 1000.0
+                    self._tat[rule.key] = tat if tat > now else now
 
     async def settle(self, rules: Sequence[Rule], deltas: Sequence[float], holders: Sequence[str] = ()) -> None:
         self.give_back(rules, deltas)

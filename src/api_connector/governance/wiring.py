@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from api_connector.core.usage import Usage
 from api_connector.errors import ProviderAtLimit
@@ -21,8 +21,9 @@ from api_connector.governance.coalesce import Coalescer
 from api_connector.governance.cost import CostModel
 from api_connector.governance.limiter import CallerLimiter, Reservation, Settlement, provider_limited, settle
 from api_connector.governance.live import LiveLimits
+from api_connector.governance.provider_limits import CredentialLimits, CredentialLimitsTable
 from api_connector.governance.quota import QuotaTracker
-from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore
+from api_connector.governance.ratelimit import LimitStore, MemoryLimitStore, Rule
 from api_connector.governance.ratelimit_redis import RedisLimitStore
 from api_connector.routing.catalog import Route, Target
 from api_connector.storage.budget_scripts import BudgetCounters
@@ -72,6 +73,10 @@ class Governance:
     stale_if_error: int | None = None  # the cache section's stale window (routes and requests may set theirs)
     provider_limits: bool = False  # some provider has a rate_limit: attempts need a scope
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _credentials: CredentialLimitsTable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._credentials = CredentialLimitsTable(self.limiter)
 
     @property
     def gates(self) -> bool:
@@ -81,11 +86,21 @@ class Governance:
     def close_scope(self, scope: Scope) -> None:
         """Give back what the call held and correct its tokens to the real usage (in the background)."""
         scope.ended = True
+        caller, attempt = scope.caller, scope.attempt
+        if caller is None and attempt is None:
+            return
+        scope.caller = scope.attempt = None
+        memory = self.limiter.memory
+        if memory is not None:  # at once, without building the settlement
+            if caller is not None:
+                memory.release(caller.rules, caller.estimated_tokens, scope.actual_tokens)
+            if attempt is not None:
+                memory.release(attempt.rules, attempt.estimated_tokens, scope.actual_tokens)
+            return
         items: Settlement = []
-        for reservation in (scope.caller, scope.attempt):
+        for reservation in (caller, attempt):
             if reservation is not None:
                 items += reservation.settlement(scope.actual_tokens)
-        scope.caller = scope.attempt = None
         self._settle(items)
 
     def admit(self, project_id: str, key_id: str | None, scope: Scope) -> Awaitable[Reservation] | None:
@@ -119,7 +134,7 @@ class Governance:
         limits = target.instance.config.rate_limit if target.instance.config is not None else None
         # Outside a scope nothing reserved tokens: charge the provider's minute with the real ones.
         if limits is not None and limits.tokens_per_minute and usage.total_tokens and not scoped:
-            rules = self.limiter.provider_rules(_subject(target), limits)
+            rules = self._credentials.get(target, limits).rules
             self._settle([(r, float(usage.total_tokens), "") for r in rules if r.tokens])
         cost = self.costs.cost(target, usage)
         if cost:
@@ -127,8 +142,9 @@ class Governance:
         return cost
 
     # -- around each attempt (the pipeline's dispatch layer) ---------------------------------
-    async def before_attempt(self, target: Target, scope: Scope | None, remaining: float | None) -> None:
-        """The provider credential's own limits, before an attempt may be sent to ``target``.
+    def before_attempt(self, target: Target, scope: Scope | None, remaining: float | None) -> Awaitable[None] | None:
+        """The provider credential's own limits, before an attempt may be sent to ``target``: None when
+        decided at once (this process's store admitted it), else what to await.
 
         A refusal is ``ProviderAtLimit``: routing passes the target over (never the provider's fault).
         With ``rate_limit.max_wait`` the call first waits for the next slot, up to that bound and
@@ -136,42 +152,65 @@ class Governance:
         """
         config = target.instance.config
         if config is None or config.rate_limit is None:
-            return
-        limits = config.rate_limit
-        rules = self.limiter.provider_rules(_subject(target), limits)
-        tokens = 0
+            return None
+        credential = self._credentials.get(target, config.rate_limit)
+        previous: Reservation | None = None
         if scope is None or scope.ended:
             # Not in a governed call (the first request after a project's provider gained limits): rates
             # only, as nobody would give a slot back. The flag puts every later call in a scope.
             self.provider_limits = True
-            rules = tuple(r for r in rules if r.kind != "c")
-            if not rules:
-                return
+            if not credential.rates:
+                return None
+            scope, rules, tokens, slots = None, credential.rates, 0, False
         else:
-            tokens = scope.tokens()
-            if scope.attempt is not None:
-                # Failover or retry: the previous attempt is over. Its slot and reserved tokens come back
-                # first (awaited: the next attempt may ask the same credential for a slot).
-                previous, scope.attempt = scope.attempt, None
-                await settle(self.limiter.store, previous.settlement(0))
-        name = target.instance.name
+            rules, slots = credential.rules, credential.slots
+            tokens = scope.tokens() if credential.tokens else 0
+            # Failover or retry: the previous attempt is over. Its slot and reserved tokens come back
+            # first (before the next attempt, which may ask the same credential for a slot).
+            previous, scope.attempt = scope.attempt, None
+        memory = self.limiter.memory
+        if memory is None:
+            asking = _Asking(target, credential, rules, tokens, slots, scope, remaining)
+            return self._admit_later(asking, previous.settlement(0) if previous is not None else [], None)
+        if previous is not None:
+            memory.release(previous.rules, previous.estimated_tokens, 0)
+        try:
+            reservation = self.limiter.admit_provider_now(memory, target.instance.name, rules, tokens)
+        except ProviderAtLimit as refusal:
+            return self._admit_later(_Asking(target, credential, rules, tokens, slots, scope, remaining), [], refusal)
+        if scope is not None:
+            scope.attempt = reservation
+        return None
+
+    async def _admit_later(self, asking: _Asking, previous: Settlement, refusal: ProviderAtLimit | None) -> None:
+        """``before_attempt`` when it cannot decide at once: on a shared store (the previous attempt's
+        settlement awaited, then one round trip), or after a ``refusal``, waiting for the next slot
+        within ``max_wait`` and the call's deadline before asking again."""
+        await settle(self.limiter.store, previous)
+        memory = self.limiter.memory
+        name = asking.target.instance.name
         waited = 0.0
         while True:
-            try:
-                reservation = await self.limiter.admit_provider(name, rules, tokens)
-                break
-            except ProviderAtLimit as refusal:
+            if refusal is not None:
                 wait = refusal.retry_after or 0.0
-                budget = limits.max_wait - waited
-                if remaining is not None:
-                    budget = min(budget, remaining - waited)
+                budget = asking.credential.limits.max_wait - waited
+                if asking.remaining is not None:
+                    budget = min(budget, asking.remaining - waited)
                 if wait <= 0 or wait > budget:
-                    raise
-            # A slot frees in ``wait`` seconds (the limiter's own figure): ask again then.
-            await asyncio.sleep(wait)
-            waited += wait
-        if scope is not None and not scope.ended:
-            scope.attempt = reservation
+                    raise refusal
+                # A slot frees in ``wait`` seconds (the limiter's own figure): ask again then.
+                await asyncio.sleep(wait)
+                waited += wait
+            try:
+                if memory is not None:
+                    reservation = self.limiter.admit_provider_now(memory, name, asking.rules, asking.tokens)
+                else:
+                    reservation = await self.limiter.admit_provider(name, asking.rules, asking.tokens, asking.slots)
+                break
+            except ProviderAtLimit as again:
+                refusal = again
+        if asking.scope is not None and not asking.scope.ended:
+            asking.scope.attempt = reservation
 
     def after_attempt(self, target: Target, status: int, headers: Mapping[str, str]) -> None:
         self.quota.observe(target.key, status, headers, target.instance.spec.rate_limit_headers)
@@ -198,9 +237,16 @@ class Governance:
         await self.limiter.store.close()
 
 
-def _subject(target: Target) -> str:
-    """A provider credential: the instance's pool and the credential reference the target uses."""
-    return f"{target.instance.pool}#{target.credential_ref or target.instance.credential or '-'}"
+class _Asking(NamedTuple):
+    """One attempt's request to a provider credential's limits."""
+
+    target: Target
+    credential: CredentialLimits
+    rules: tuple[Rule, ...]
+    tokens: int  # reserved from token rules
+    slots: bool  # some rule is a concurrency slot
+    scope: Scope | None  # None: outside a governed call, nothing is kept to give back
+    remaining: float | None  # of the call's deadline, seconds
 
 
 def build_governance(

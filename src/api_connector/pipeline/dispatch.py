@@ -52,7 +52,7 @@ class DispatchLayer:
         admit: Admit | None = None
         if gov is not None and gov.provider_limits:
 
-            def admit(target: Target) -> Awaitable[None]:
+            def admit(target: Target) -> Awaitable[None] | None:
                 return gov.before_attempt(target, run.scope, call.remaining())
 
         upstreams = self._upstreams

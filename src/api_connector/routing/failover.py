@@ -42,8 +42,8 @@ from api_connector.routing.streams import AnswerStream
 
 T = TypeVar("T")
 # Before each attempt: may this target be sent to now? Raises ProviderAtLimit when its credential is
-# at its configured limit.
-Admit = Callable[[Target], Awaitable[None]]
+# at its configured limit; answers None when it decided at once, else what to await for the answer.
+Admit = Callable[[Target], Awaitable[None] | None]
 
 
 class _Next:
@@ -140,7 +140,9 @@ class Resilience:
         while True:
             if attempt.admit is not None:
                 try:
-                    await attempt.admit(target)
+                    admitting = attempt.admit(target)
+                    if admitting is not None:
+                        await admitting
                 except ProviderAtLimit as refusal:
                     # The gateway's own refusal: nothing was sent and the provider is not at fault.
                     self.breakers.release(target.key, permit)
