@@ -141,6 +141,7 @@ def _plain_obfuscated(data: bytes) -> bool:
 # (OpenAI and most compatible vendors): ``..."finish_reason":"stop"}],"usage":null}``.
 _FINISH_KEY = b'"finish_reason":"'
 _FINISH_END = b'"}],"usage":null}'
+_KEY_LENGTH, _END_LENGTH = len(_FINISH_KEY), len(_FINISH_END)
 # The reasons OpenAI documents; a chunk with any other is parsed, and its reason kept as it came.
 _FINISH_REASONS = {r.encode(): r for r in ("stop", "length", "tool_calls", "content_filter", "function_call")}
 
@@ -153,12 +154,12 @@ def _plain_finish(data: bytes) -> str | None:
     JSON string; followed only by a known reason and the fixed ending, it is the last choice's own
     finish reason. Parsing the chunk to learn that word was most of what a stream's end cost.
     """
-    if data[-17:] != _FINISH_END:
+    if data[-_END_LENGTH:] != _FINISH_END:
         return None
-    at = data.rfind(_FINISH_KEY, 0, -17)
+    at = data.rfind(_FINISH_KEY, 0, -_END_LENGTH)
     if at < 0:
         return None
-    return _FINISH_REASONS.get(data[at + 17 : -17])
+    return _FINISH_REASONS.get(data[at + _KEY_LENGTH : -_END_LENGTH])
 
 
 class OpenAIChatStream:
@@ -244,9 +245,7 @@ class OpenAIChatStream:
             # with the next chunk's id, so that every chunk of one answer carries the same id.
             self._held.append(chunk)
             return []
-        if self._held:
-            return [*self._release(chunk), *self._account(chunk, choices, payload)]
-        return self._account(chunk, choices, payload)
+        return [*self._release(chunk), *self._account(chunk, choices, payload)]
 
     def _account(self, chunk: dict[str, Any], choices: list[Any], payload: bytes) -> list[bytes]:
         for choice in choices:
