@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, String, Table, insert
+from sqlalchemy import ColumnElement, String, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_connector.storage.models import UsageRow, UTCDateTime
@@ -41,10 +41,9 @@ def sqlite_timestamp(value: datetime) -> str:
 
 def _sqlite_form(column: ColumnElement[Any]) -> Callable[[Any], Any] | None:
     """How a value of this column is stored on SQLite where SQLAlchemy would convert it (None: as is)."""
+    # Booleans need nothing: the driver binds a bool as the integer 0 or 1, as SQLAlchemy stores it.
     if isinstance(column.type, UTCDateTime):
         return sqlite_timestamp
-    if isinstance(column.type, Boolean):
-        return lambda flag: int(bool(flag))
     return None
 
 

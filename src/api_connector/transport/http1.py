@@ -55,7 +55,9 @@ class BadResponse(ValueError):
 class Response:
     """One answer: status and headers once ``head_ready``; the body as chunks, read by one reader."""
 
-    __slots__ = ("_chunks", "_conn", "_size", "_waiter", "complete", "error", "head_ready", "headers", "status")
+    __slots__ = (
+        "_chunks", "_conn", "_loop", "_size", "_waiter", "complete", "error", "head_ready", "headers", "status"
+    )
 
     def __init__(self, conn: Connection) -> None:
         self.status = 0
@@ -67,6 +69,8 @@ class Response:
         self.error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._conn: Connection | None = conn
+        # The connection's loop, kept: asyncio.get_running_loop() costs a getpid system call on every use.
+        self._loop = conn._loop
 
     # -- fed by the connection ------------------------------------------------------------------
     def _feed(self, data: bytes) -> None:
@@ -91,7 +95,7 @@ class Response:
                 waiter.set_result(None)
 
     async def _wait(self) -> None:
-        self._waiter = asyncio.get_running_loop().create_future()
+        self._waiter = self._loop.create_future()
         await self._waiter
 
     # -- read by the caller ---------------------------------------------------------------------

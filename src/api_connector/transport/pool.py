@@ -66,6 +66,9 @@ class Pool:
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
         self._dns: dict[tuple[str, int], tuple[float, list[str]]] = {}
         self._targets: dict[tuple[str, URL], tuple[tuple[str, str, int], str]] = {}
+        # The loop the pool serves, learnt on its first request: asyncio.get_running_loop() costs a getpid
+        # system call on every use, and a pool's connections belong to one loop anyway.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
         self.retired = False  # renewed: serves what it holds, keeps no connection for later
 
@@ -88,7 +91,9 @@ class Pool:
         after the head, piece by piece as the socket takes it (never whole in memory), and again from
         its start when the request is sent once more.
         """
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
         origin, head = self._target(method, url)
         streamed = _streamed(body)
         data = _encode(head, method, headers, body, self._user_agent, streamed)
