@@ -197,10 +197,15 @@ def test_retry_after_as_an_http_date_is_waited_for(gateway: RunningGateway) -> N
     assert 0.9 <= time.monotonic() - started < 4  # an HTTP-date has whole seconds: one to two of them
 
 
-def test_rate_limited_target_is_left_at_once_when_another_can_serve(gateway: RunningGateway) -> None:
-    started = time.monotonic()
+def test_rate_limited_target_is_left_at_once_when_another_can_serve(
+    gateway: RunningGateway, proxy: RunningProxy
+) -> None:
+    asked = proxy.seen("status=429:1")
     answer = chat(gateway, "limited-then-healthy")
-    assert answer.status_code == 200 and time.monotonic() - started < 0.8
+    assert answer.status_code == 200, answer.text
+    # Asked once: waiting out its Retry-After (1 s) would have meant asking it again before moving on.
+    # Counted, not timed: a pause of the machine under load once made the quick way take 1.09 s.
+    assert proxy.seen("status=429:1") - asked == 1
 
 
 def test_rate_limit_reaches_the_caller_with_its_retry_after(gateway: RunningGateway) -> None:
