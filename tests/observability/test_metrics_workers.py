@@ -55,12 +55,18 @@ def test_a_dead_workers_live_gauges_are_dropped(tmp_path: Path) -> None:
     env = {"WORKERS": "2", "API_CONNECTOR_ADMIN_KEY": key, "PROMETHEUS_MULTIPROC_DIR": str(prom)}
     with serving(tmp_path, port, tmp_path / "workers.log", **env) as base:
         chat = {"model": "sandbox/sandbox-chat", "messages": [{"role": "user", "content": "hi"}]}
-        for _ in range(10):  # new connections: both workers serve some
+        # New connections, so that both workers serve some. Each worker sets a live gauge as it starts (the
+        # parent's start-up ones are already dropped); on a loaded machine the second may start after the
+        # first has served a while: called until both have.
+        deadline, sent, workers = time.monotonic() + 30, 0, set()
+        while sent < 10 or len(workers) < 2:
+            assert time.monotonic() < deadline, f"live gauges of {workers} only"
             with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
                 assert client.post(base + "/v1/chat/completions", json=chat).status_code == 200
                 client.get(base + "/metrics")
-        # Each worker sets a live gauge as it starts (the parent's start-up ones are already dropped).
-        victim, survivor = sorted({p.name.split("_")[-1].removesuffix(".db") for p in prom.glob("gauge_live*.db")})
+            sent += 1
+            workers = {p.name.split("_")[-1].removesuffix(".db") for p in prom.glob("gauge_live*.db")}
+        victim, survivor = sorted(workers)
         time.sleep(1.5)  # what a worker gathered reaches its files within a second (observability/tally.py)
         os.kill(int(victim), signal.SIGKILL)  # a worker of the server this test started
         deadline = time.monotonic() + 30
@@ -76,4 +82,4 @@ def test_a_dead_workers_live_gauges_are_dropped(tmp_path: Path) -> None:
             for s in f.samples
             if s.name == "api_connector_requests_total"
         ]
-        assert sum(totals) == 10  # counters of both, the dead worker's included
+        assert sum(totals) == sent  # counters of both, the dead worker's included
