@@ -214,3 +214,53 @@ def test_stream_holds_back_longest_minus_one_bytes(padding: list[str]) -> None:
     scrubber = redactor.stream()
     assert scrubber.feed(b"." * 200) == b"." * (200 - (longest - 1))
     assert scrubber.flush() == b"." * (longest - 1)
+
+
+def text_reference(secrets: list[str], text: str) -> str:
+    ordered = sorted(secrets, key=len, reverse=True)
+    return re.sub("|".join(map(re.escape, ordered)), MASK, text)
+
+
+def test_text_masked_as_bodies_are_whatever_its_characters(padding: list[str]) -> None:
+    accented, snowman = "pässwörd-1234", "key-☃-ünïcode-5678"
+    secrets = [*keys(5, seed=23), accented, snowman, "as-long-as"]  # the last: as long as the mask
+    secrets.append(secrets[0] + "-longer")  # a secret containing another
+    redactor = redactor_with([*padding, *secrets])
+    rng = random.Random(29)
+    pieces = [*secrets, "café ", "☃", "日本語", "\ud800", "x", " ", '"', "sk-proj-"]
+    for _ in range(300):
+        text = "".join(rng.choices(pieces, k=rng.randint(0, 12)))
+        assert redactor.scrub_values(text) == text_reference([*padding, *secrets], text), text
+    line = f"calling with ☃ {accented} and {snowman}"
+    assert redactor.scrub_values(line) == f"calling with ☃ {MASK} and {MASK}"
+    plain = "nothing secret in this line, not even é"
+    assert redactor.scrub_values(plain) is plain  # nothing found: the text itself
+
+
+def test_text_scrub_masks_values_then_key_shapes(padding: list[str]) -> None:
+    secret = "a-password-of-no-known-shape"
+    redactor = redactor_with([*padding, secret])
+    line = f"login {secret} with Authorization: Bearer abcdefghijkl and sk-unknownkey123"
+    assert redactor.scrub(line) == f"login {MASK} with Authorization: Bearer {MASK} and {MASK}"
+    assert Redactor().scrub_values(line) == line  # no secret known: nothing to look for
+
+
+def test_text_secret_learnt_after_a_scan_is_found_by_the_next(padding: list[str]) -> None:
+    redactor = redactor_with(padding)
+    assert redactor.scrub("idle") == "idle"
+    later = "learnt-for-the-log-" + "4" * 20
+    redactor.add(later)
+    assert redactor.scrub(f"[{later}]") == f"[{MASK}]"
+
+
+def test_key_shapes_masked_as_their_plain_definition() -> None:
+    """The shapes' expression is written for speed; it must mask what the plain one does."""
+    plain = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(sk|pk|rk|ack|gsk|xox[abpr])[-_][A-Za-z0-9_-]{8,}")
+    pieces = ["Bearer ", "bearer\t", "BEARER  ", "sk-", "SK_", "pk-", "rk_", "ack_", "gsk_", "xoxb-", "XOXP_"]
+    pieces += ["xoxz-", "abcdefgh", "12345678", "a", "-", "_", ".", "~", " ", "é", "\n", "ask-", "task_", "ssk-"]
+    rng = random.Random(31)
+    redactor = Redactor()
+    for _ in range(5000):
+        text = "".join(rng.choices(pieces, k=rng.randint(0, 10)))
+        expected = plain.sub(lambda match: (match.group(1) or "") + MASK, text)
+        assert redactor.scrub(text) == expected, text

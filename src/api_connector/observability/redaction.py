@@ -8,7 +8,9 @@ with no secret in it stops growing with their number. Measured in instructions o
 read: one ``bytes.find`` per secret costs ~5,500 a secret (1.1 million at 200 secrets, 5.6 million at
 1,000), the regular expression of them all that streams used up to 72 million at 1,000; the automaton
 costs ~11 thousand up to 60 secrets and ~120 thousand from 61 to 1,000 (see ``_STEERING``). For a
-single secret one ``find`` is the cheaper (7,700 against 11,000).
+single secret one ``find`` is the cheaper (7,700 against 11,000). Text (log lines, error messages) is
+searched the same way, as UTF-8: a regular expression of all secrets cost 2.67 million instructions on
+a 260-character line at 1,000 secrets.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ _DFA_UP_TO = 1000
 # 460 thousand instructions on a 6.4 KB read. With these it takes its vectorised search up to 60
 # secrets (6-25 thousand), none beyond (~120 thousand), whatever the secrets look like.
 _STEERING = tuple(bytes([byte]) * 8 for byte in range(0xF8, 0xFC))
+# The look-ahead names every letter a match can start with: the engine then skips other positions
+# by a set test instead of trying both branches at each (a 290-character log line: 19 µs -> 7.5 µs).
 _PATTERNS = re.compile(
-    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
-    r"|\b(sk|pk|rk|ack|gsk|xox[abpr])[-_][A-Za-z0-9_-]{8,}"
+    r"(?i)(?=[abgprsx])(?:(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
+    r"|\b(sk|pk|rk|ack|gsk|xox[abpr])[-_][A-Za-z0-9_-]{8,})"
 )
 
 
@@ -61,10 +65,8 @@ class Redactor:
         return known
 
     def scrub(self, text: str) -> str:
-        pattern = self._current().pattern
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
-        return _PATTERNS.sub(_mask_pattern, text)
+        """Known secret values, then whatever looks like a key, out of text (log lines, messages)."""
+        return _PATTERNS.sub(_mask_pattern, self.scrub_values(text))
 
     def scrub_body(self, body: bytes) -> bytes:
         """Known secret values out of a response body (no pattern guessing: answers may quote keys).
@@ -100,8 +102,14 @@ class Redactor:
         return StreamScrubber(self)
 
     def scrub_values(self, text: str) -> str:
-        pattern = self._current().pattern
-        return pattern.sub(MASK, text) if pattern is not None else text
+        """Known secret values out of text, searched as its UTF-8 bytes like a body. A secret's bytes
+        begin and end where characters do, so what is left decodes as the text it was; lone surrogates
+        (text decoded from broken JSON) pass through both ways unchanged."""
+        if not self._secrets:
+            return text
+        encoded = text.encode("utf-8", "surrogatepass")
+        scrubbed = self.scrub_body(encoded)
+        return text if scrubbed is encoded else scrubbed.decode("utf-8", "surrogatepass")
 
     def __contains__(self, secret: str) -> bool:
         return secret in self._secrets
@@ -110,16 +118,14 @@ class Redactor:
 class _Known:
     """The searchers for one set of known secrets, built once after the set last changed.
 
-    A secret containing another is masked whole: the text pattern tries the longest first, and the
-    automaton reports leftmost-longest matches, which are the same spans.
+    A secret containing another is masked whole: the automaton reports leftmost-longest matches.
     """
 
-    __slots__ = ("automaton", "byte_secrets", "pattern", "size")
+    __slots__ = ("automaton", "byte_secrets", "size")
 
     def __init__(self, secrets: Collection[str]) -> None:
         ordered = sorted(secrets, key=len, reverse=True)
         self.size = len(ordered)
-        self.pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         self.byte_secrets = tuple(secret.encode("utf-8") for secret in ordered)
         # A DFA scans about twice as fast as the library's own choice beyond ~100 secrets (a contiguous
         # NFA) but takes ~20 KiB a secret: a DFA up to _DFA_UP_TO secrets (20 MiB), its choice beyond.
