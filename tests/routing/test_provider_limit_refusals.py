@@ -54,11 +54,12 @@ class Tally:
         self.answered: list[float] = []  # every answer, in the order the callers saw them
 
     def add(self, answer: httpx.Response, sent: float) -> None:
+        answered = time.monotonic()
         self.statuses[answer.status_code] += 1
-        self.answered.append(time.monotonic())
+        self.answered.append(answered)
         if answer.status_code == 200:
             self.sent_ok.append(sent)
-            self.answered_ok.append(time.monotonic())
+            self.answered_ok.append(answered)
             return
         self.codes[answer.json()["error"]["code"]] += 1
         if answer.status_code == 429:

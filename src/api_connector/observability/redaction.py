@@ -85,9 +85,10 @@ class Redactor:
                     break
             else:
                 return body
-        spans = known.automaton.find_matches_as_indexes(body)
-        if spans:
-            spans = [span for span in spans if span[0] < known.size]  # not the steering patterns
+        found = known.automaton.find_matches_as_indexes(body)
+        if not found:
+            return body
+        spans = [(start, end) for secret, start, end in found if secret < known.size]  # not the steering
         return _masked(body, spans) if spans else body
 
     def occurrences(self, data: bytes) -> list[tuple[int, int]]:
@@ -136,11 +137,11 @@ class _Known:
         )
 
 
-def _masked(body: bytes, spans: list[tuple[int, int, int]]) -> bytes:
-    """``body`` with each (secret, start, end) span replaced by the mask."""
+def _masked(body: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """``body`` with each (start, end) span, in order and not overlapping, replaced by the mask."""
     parts: list[bytes] = []
     last = 0
-    for _, start, end in spans:
+    for start, end in spans:
         parts += (body[last:start], _MASK_BYTES)
         last = end
     parts.append(body[last:])
@@ -185,7 +186,8 @@ class StreamScrubber:
         self._held = data[cut:]
         if not spans:
             return data[:cut]
-        return redactor.scrub_body(data[:cut])
+        # The spans already found: those before the cut end by it (one across it moved the cut).
+        return _masked(data[:cut], [span for span in spans if span[0] < cut])
 
     def flush(self) -> bytes:
         held, self._held = self._held, b""
